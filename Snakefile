@@ -1,0 +1,16 @@
+# MNIST-1D: every result of "Scaling down deep learning with MNIST-1D" as a target.
+# `snakemake --cores all all` makes the whole paper; see README.md for the targets.
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        lambda wildcards: ALL_TARGETS,
+
+
+include: "workflow/rules/data.smk"

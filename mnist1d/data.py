@@ -1,0 +1,185 @@
+"""MNIST-1D generation (SPEC section 1), with the API of the original `mnist1d.data`.
+
+`make_dataset` draws its randomness from NumPy's global legacy generator one example after
+the other, in the reference order, and does all the arithmetic over examples at once.
+"""
+import os
+
+import numpy as np
+
+from mnist1d.transform import (interpolate, interpolate_batch, replace_zeros_with_corr_noise_batch,
+                               scale_batch, shear_batch, translate_batch)
+from mnist1d.utils import ObjectView, from_pickle, set_seed, to_pickle
+
+FROZEN_URL = "https://github.com/greydanus/mnist1d/raw/master/mnist1d_data.pkl"
+CHUNK = 20_000  # examples per vectorised block: bounds peak memory for very large datasets
+
+TEMPLATE_VALUES = [
+    [5, 6, 6.5, 6.75, 7, 7, 7, 7, 6.75, 6.5, 6, 5],
+    [5, 3, 3, 3.4, 3.8, 4.2, 4.6, 5, 5.4, 5.8, 5, 5],
+    [5, 6, 6.5, 6.5, 6, 5.25, 4.75, 4, 3.5, 3.5, 4, 5],
+    [5, 6, 6.5, 6.5, 6, 5, 5, 6, 6.5, 6.5, 6, 5],
+    [5, 4.4, 3.8, 3.2, 2.6, 2.6, 5, 5, 5, 5, 5, 5],
+    [5, 3, 3, 3, 3, 5, 6, 6.5, 6.5, 6, 4.5, 5],
+    [5, 4, 3.5, 3.25, 3, 3, 3, 3, 3.25, 3.5, 4, 5],
+    [5, 7, 7, 6.6, 6.2, 5.8, 5.4, 5, 4.6, 4.2, 5, 5],
+    [5, 4, 3.5, 3.5, 4, 5, 5, 4, 3.5, 3.5, 4, 5],
+    [5, 4, 3.5, 3.5, 4, 5, 5, 5, 5, 4.7, 4.3, 5],
+]
+
+
+def get_dataset_args(as_dict=False):
+    """The default generation arguments (the paper's), as an ObjectView or a dict."""
+    arg_dict = {"num_samples": 5000,
+                "train_split": 0.8,
+                "template_len": 12,
+                "padding": [36, 60],
+                "scale_coeff": 0.4,
+                "max_translation": 48,
+                "corr_noise_scale": 0.25,
+                "iid_noise_scale": 2e-2,
+                "shear_scale": 0.75,
+                "shuffle_seq": False,
+                "final_seq_length": 40,
+                "seed": 42,
+                "url": FROZEN_URL}
+    return arg_dict if as_dict else ObjectView(arg_dict)
+
+
+def get_templates():
+    """The ten digit templates: centred, unit std, starting at 0, divided by 6."""
+    x = np.asarray(TEMPLATE_VALUES, dtype=float)
+    x -= x.mean(1, keepdims=True)
+    x /= x.std(1, keepdims=True)
+    x -= x[:, :1]
+    return {"x": x / 6.0,
+            "t": np.linspace(-5, 5, x.shape[1]) / 6.0,
+            "y": np.arange(len(x))}
+
+
+def draw_randomness(num_examples, args):
+    """Every random draw of `num_examples` examples, taken in the reference order.
+
+    Per example the reference draws: rand (padding), rand (scale), choice (translation),
+    randn(L) (correlated noise), randn(L) (iid noise), rand (shear). Two consecutive randn(L)
+    calls give the same numbers as one randn(2 L), and choice(m) the same as randint(0, m).
+    """
+    low, high = args.padding
+    length = args.template_len + high
+    pads = np.empty(num_examples, dtype=np.int64)
+    scales = np.empty(num_examples)
+    shifts = np.empty(num_examples, dtype=np.int64)
+    gaussians = np.empty((num_examples, 2 * length))
+    shears = np.empty(num_examples)
+    rand, randint, randn = np.random.rand, np.random.randint, np.random.randn
+    for i in range(num_examples):
+        pads[i] = low + int(rand() * (high - low + 1))
+        scales[i] = rand()
+        shifts[i] = randint(0, args.max_translation)
+        gaussians[i] = randn(2 * length)
+        shears[i] = rand()
+    return pads, scales, shifts, gaussians, shears
+
+
+def dilated_templates(templates, args, eps=1e-8):
+    """table[label, p - low]: template `label` plus eps, padded with p zeros, resampled to L points.
+
+    There are only (#labels x #paddings) distinct padded-and-dilated signals, so they are made
+    once with the per-example arithmetic and looked up.
+    """
+    low, high = args.padding
+    length = args.template_len + high
+    table = np.empty((len(templates["x"]), high - low + 1, length))
+    for label_ix, template in enumerate(templates["x"]):
+        for p in range(low, high + 1):
+            padded = np.concatenate([template + eps, np.zeros(p)])
+            table[label_ix, p - low] = interpolate(padded, length)
+    return table
+
+
+def transform_batch(label_ix, draws, table, args):
+    """The arithmetic of `transform.transform` for a block of examples, given their draws."""
+    pads, scales, shifts, gaussians, shears = draws
+    length = table.shape[-1]
+    x = table[label_ix, pads - args.padding[0]]
+    x = scale_batch(x, scales, args.scale_coeff)
+    x = translate_batch(x, shifts)
+    x = replace_zeros_with_corr_noise_batch(x, gaussians[:, :length], args.corr_noise_scale)
+    x = x + args.iid_noise_scale * gaussians[:, length:]
+    x = shear_batch(x, shears, args.shear_scale)
+    return interpolate_batch(x, args.final_seq_length)
+
+
+def make_dataset(args=None, template=None):
+    """Generate MNIST-1D; returns dict(x, x_test, y, y_test, t, templates)."""
+    templates = get_templates() if template is None else template
+    args = get_dataset_args() if args is None else args
+    set_seed(args.seed)
+
+    num_labels = len(templates["y"])
+    per_class = args.num_samples // num_labels
+    num_examples = per_class * num_labels
+    label_ix = np.repeat(np.arange(num_labels), per_class)
+    table = dilated_templates(templates, args)
+    xs = np.empty((num_examples, args.final_seq_length))
+    for start in range(0, num_examples, CHUNK):
+        stop = min(start + CHUNK, num_examples)
+        draws = draw_randomness(stop - start, args)
+        xs[start:stop] = transform_batch(label_ix[start:stop], draws, table, args)
+    ys = np.asarray(templates["y"])[label_ix]
+
+    dilated_len = args.template_len + args.padding[-1]
+    t = interpolate(interpolate(templates["t"], dilated_len), args.final_seq_length)
+
+    order = np.random.permutation(num_examples)
+    xs, ys = xs[order], ys[order]
+    if args.shuffle_seq:
+        xs = xs[:, np.random.permutation(args.final_seq_length)]
+
+    std = xs.std()
+    t = t / std
+    xs -= xs.mean()
+    xs /= std
+
+    split = int(num_examples * args.train_split)
+    return {"x": xs[:split], "x_test": xs[split:], "y": ys[:split], "y_test": ys[split:],
+            "t": t, "templates": templates}
+
+
+def get_dataset(args, path=None, verbose=True, download=True, regenerate=False, **kwargs):
+    """Load the dataset cached at `path`, or make it and cache it there (as a pickle).
+
+    Unlike the original package nothing is downloaded: with download=True (the default) and no
+    file at `path`, the frozen paper dataset is generated offline (it equals the published file
+    to 1e-12). regenerate=True builds a dataset from `args` instead. A path ending in .npz is
+    read and written with `mnist1d.store`, which checks that the file was made from `args`.
+    """
+    from mnist1d import store
+
+    shuffle = "_shuffle" if "args" in kwargs and kwargs["args"].shuffle_seq else ""
+    path = f"./mnist1d_data{shuffle}.pkl" if path is None else str(path)
+    assert not (download and regenerate), \
+        "You can either download the o.g. MNIST1D dataset or generate your own - but not both"
+    if not regenerate and os.path.exists(path):
+        dataset = store.load_dataset(path, args if path.endswith(".npz") else None)
+        if verbose:
+            print(f"Successfully loaded data from {path}")
+        return dataset
+
+    if download:
+        build_args = get_dataset_args()
+        if verbose:
+            print(f"Generating the frozen MNIST-1D dataset offline (saved to {path})")
+            if store.canonical_args(args) != store.canonical_args(build_args):
+                print("Note: download=True always gives the frozen paper dataset; "
+                      "pass download=False, regenerate=True to build one from your args.")
+    else:
+        build_args = args
+        if verbose:
+            print(f"Building the dataset from args (saved to {path})")
+    dataset = make_dataset(build_args, **{k: v for k, v in kwargs.items() if k != "args"})
+    if path.endswith(".npz"):
+        store.save_dataset(dataset, build_args, path)
+    else:
+        to_pickle(dataset, path)
+    return dataset

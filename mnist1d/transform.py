@@ -1,0 +1,94 @@
+"""The transformations that turn a digit template into an MNIST-1D example.
+
+Two flavours of each step:
+- the per-example functions (`pad`, `shear`, ...) keep the signatures of the original
+  `mnist1d` package and draw their randomness from NumPy's global generator;
+- the `*_batch` functions take the random draws as arguments and apply the same arithmetic
+  to a whole batch of examples (rows of a 2-D array), so that `make_dataset` can draw in the
+  reference order and then compute everything at once.
+"""
+import numpy as np
+from scipy.interpolate import interp1d
+from scipy.ndimage import gaussian_filter, gaussian_filter1d
+
+CORR_NOISE_SIGMA = 2
+
+
+def pad(x, padding):
+    """Append a random number p of zeros to x, low <= p <= high for padding = (low, high)."""
+    low, high = padding
+    p = low + int(np.random.rand() * (high - low + 1))
+    return np.concatenate([x, np.zeros(x.shape[:-1] + (p,))], axis=-1)
+
+
+def shear(x, scale=10):
+    """Subtract a random linear trend (a shear) of slope scale * (U - 0.5)."""
+    coeff = scale * (np.random.rand() - 0.5)
+    return x - coeff * np.linspace(-0.5, 0.5, len(x))
+
+
+def translate(x, max_translation):
+    """Roll x right by k ~ uniform{0, ..., max_translation - 1}."""
+    k = np.random.choice(max_translation)
+    return np.roll(x, k)
+
+
+def corr_noise_like(x, scale):
+    """Gaussian noise of std `scale`, smoothed by a Gaussian filter of sigma 2."""
+    return gaussian_filter(scale * np.random.randn(*x.shape), CORR_NOISE_SIGMA)
+
+
+def iid_noise_like(x, scale):
+    """Independent Gaussian noise of std `scale`, shaped like x."""
+    return scale * np.random.randn(*x.shape)
+
+
+def interpolate(x, N):
+    """Linearly resample x (along axis 0) onto N evenly spaced points; the ends stay the ends."""
+    old_grid = np.linspace(0, 1, len(x))
+    return interp1d(old_grid, x, axis=0, kind="linear")(np.linspace(0, 1, N))
+
+
+def transform(x, y, args, eps=1e-8):
+    """Turn one template x (on time axis y) into one example; returns (example, time axis)."""
+    dilated_len = args.template_len + args.padding[-1]
+    new_x = interpolate(pad(x + eps, args.padding), dilated_len)
+    new_y = interpolate(y, dilated_len)
+    new_x = new_x * (1 + args.scale_coeff * (np.random.rand() - 0.5))
+    new_x = translate(new_x, args.max_translation)
+    is_signal = new_x != 0
+    new_x = is_signal * new_x + (1 - is_signal) * corr_noise_like(new_x, args.corr_noise_scale)
+    new_x = new_x + iid_noise_like(new_x, args.iid_noise_scale)
+    new_x = shear(new_x, args.shear_scale)
+    return interpolate(new_x, args.final_seq_length), interpolate(new_y, args.final_seq_length)
+
+
+# ---- batched arithmetic: one row per example, draws given ----
+
+def interpolate_batch(x, N):
+    """`interpolate` applied to every row of x (same arithmetic, element for element)."""
+    old_grid = np.linspace(0, 1, x.shape[-1])
+    return interp1d(old_grid, x, axis=-1, kind="linear")(np.linspace(0, 1, N))
+
+
+def scale_batch(x, uniforms, scale_coeff):
+    return x * (1 + scale_coeff * (uniforms[:, None] - 0.5))
+
+
+def translate_batch(x, shifts):
+    """Roll row i of x right by shifts[i]."""
+    length = x.shape[-1]
+    source = (np.arange(length)[None, :] - shifts[:, None]) % length
+    return np.take_along_axis(x, source, axis=-1)
+
+
+def replace_zeros_with_corr_noise_batch(x, gaussians, scale):
+    """Where a row is exactly 0 (the padding), put smoothed noise made from `gaussians`."""
+    noise = gaussian_filter1d(scale * gaussians, CORR_NOISE_SIGMA, axis=-1)
+    is_signal = x != 0
+    return is_signal * x + (1 - is_signal) * noise
+
+
+def shear_batch(x, uniforms, shear_scale):
+    coeff = shear_scale * (uniforms - 0.5)
+    return x - coeff[:, None] * np.linspace(-0.5, 0.5, x.shape[-1])

@@ -1,0 +1,36 @@
+# Datasets (results/data/{name}.npz, one per entry of config["datasets"]) and the data figures.
+
+ALL_TARGETS.extend(expand("results/data/{dataset}.npz", dataset=config["datasets"]))
+ALL_TARGETS.extend(figure("templates") + figure("transforms") + figure("examples"))
+
+
+wildcard_constraints:
+    dataset="|".join(config["datasets"]),
+
+
+rule dataset:
+    output:
+        "results/data/{dataset}.npz",
+    params:
+        args=lambda wildcards: config["datasets"][wildcards.dataset],
+    log:
+        "results/logs/data/{dataset}.log",
+    benchmark:
+        "results/timing/data/{dataset}.tsv"
+    script:
+        "../scripts/make_dataset.py"
+
+
+rule data_figures:
+    input:
+        "results/data/default.npz",
+    output:
+        figure("templates") + figure("transforms") + figure("examples"),
+    params:
+        args=config["datasets"]["default"],
+    log:
+        "results/logs/figures/data.log",
+    benchmark:
+        "results/timing/figures/data.tsv"
+    script:
+        "../scripts/plot_data.py"
