@@ -1,7 +1,7 @@
 # MNIST-1D: every result of "Scaling down deep learning with MNIST-1D" as a target.
 # `snakemake --cores all all` makes the whole paper; see README.md for the targets.
 
-configfile: "config.yaml"
+configfile: f"{workflow.basedir}/config.yaml"
 
 
 include: "workflow/rules/common.smk"

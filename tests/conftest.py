@@ -1,0 +1,29 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+REFERENCE_PKL = REPO.parent / "shared" / "reference" / "mnist1d_data.pkl"
+
+
+def run_snakemake(workdir, *args, timeout=900, check=True):
+    """Run this repository's workflow with its results in `workdir` (targets before --config)."""
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"),
+           "--directory", str(workdir), *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n"
+                             f"{proc.stderr[-6000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """One smoke-preset `snakemake --cores 2 all`, shared by the tests that read its outputs."""
+    workdir = tmp_path_factory.mktemp("smoke")
+    run_snakemake(workdir, "all", "--cores", "2", "--config", "preset=smoke")
+    return workdir

@@ -1,0 +1,26 @@
+"""End to end: the smoke preset's `all` makes every output, each non-empty."""
+import csv
+import io
+
+from conftest import run_snakemake
+
+
+def dag_outputs(workdir):
+    """Every output file of every job that `all` needs, from `snakemake --summary`."""
+    proc = run_snakemake(workdir, "all", "--summary", "--config", "preset=smoke")
+    rows = csv.DictReader(io.StringIO(proc.stdout), delimiter="\t")
+    return [row["output_file"] for row in rows if row.get("output_file")]
+
+
+def test_smoke_all_makes_every_output(smoke_run):
+    outputs = dag_outputs(smoke_run)
+    assert any(o.endswith("results/figures/examples.png") for o in outputs)
+    missing = [o for o in outputs if not (smoke_run / o).exists()]
+    empty = [o for o in outputs if (smoke_run / o).exists() and (smoke_run / o).stat().st_size == 0]
+    assert not missing, f"missing outputs: {missing}"
+    assert not empty, f"empty outputs: {empty}"
+
+
+def test_nothing_left_to_do_after_all(smoke_run):
+    proc = run_snakemake(smoke_run, "all", "-n", "--config", "preset=smoke")
+    assert "Nothing to be done" in proc.stdout + proc.stderr
