@@ -34,3 +34,10 @@ def resolve(config, command_line, presets_dir):
     preset = config.get("preset", "paper")
     merged = deep_merge(config, load_preset(preset, presets_dir))
     return deep_merge(merged, command_line)
+
+
+def describe_validation_error(error):
+    """One line naming the offending config key, from a jsonschema ValidationError."""
+    path = ".".join(str(p) for p in error.absolute_path)
+    where = f"config key '{path}'" if path else "config"
+    return f"{where}: {error.message} (checked against workflow/schemas/)"

@@ -71,13 +71,14 @@ def draw_randomness(num_examples, args):
     shifts = np.empty(num_examples, dtype=np.int64)
     gaussians = np.empty((num_examples, 2 * length))
     shears = np.empty(num_examples)
-    rand, randint, randn = np.random.rand, np.random.randint, np.random.randn
+    # the global generator's bound methods: rand/randn are these with extra argument handling
+    uniform, randint, normal = np.random.random_sample, np.random.randint, np.random.standard_normal
     for i in range(num_examples):
-        pads[i] = low + int(rand() * (high - low + 1))
-        scales[i] = rand()
+        pads[i] = low + int(uniform() * (high - low + 1))
+        scales[i] = uniform()
         shifts[i] = randint(0, args.max_translation)
-        gaussians[i] = randn(2 * length)
-        shears[i] = rand()
+        gaussians[i] = normal(2 * length)
+        shears[i] = uniform()
     return pads, scales, shifts, gaussians, shears
 
 
@@ -89,11 +90,11 @@ def dilated_templates(templates, args, eps=1e-8):
     """
     low, high = args.padding
     length = args.template_len + high
-    table = np.empty((len(templates["x"]), high - low + 1, length))
-    for label_ix, template in enumerate(templates["x"]):
-        for p in range(low, high + 1):
-            padded = np.concatenate([template + eps, np.zeros(p)])
-            table[label_ix, p - low] = interpolate(padded, length)
+    signals = np.asarray(templates["x"]) + eps
+    table = np.empty((len(signals), high - low + 1, length))
+    for p in range(low, high + 1):
+        padded = np.concatenate([signals, np.zeros((len(signals), p))], axis=1)
+        table[:, p - low] = interpolate_batch(padded, length)
     return table
 
 

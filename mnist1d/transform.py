@@ -7,6 +7,8 @@ Two flavours of each step:
   to a whole batch of examples (rows of a 2-D array), so that `make_dataset` can draw in the
   reference order and then compute everything at once.
 """
+import functools
+
 import numpy as np
 from scipy.interpolate import interp1d
 from scipy.ndimage import gaussian_filter, gaussian_filter1d
@@ -27,10 +29,15 @@ def shear(x, scale=10):
     return x - coeff * np.linspace(-0.5, 0.5, len(x))
 
 
+def effective_shift(k, length):
+    """The reference rolls by k only when k < length; a longer shift leaves x as it is."""
+    return np.where(k < length, k, 0)
+
+
 def translate(x, max_translation):
-    """Roll x right by k ~ uniform{0, ..., max_translation - 1}."""
+    """Roll x right by k ~ uniform{0, ..., max_translation - 1} (k >= len(x): no change)."""
     k = np.random.choice(max_translation)
-    return np.roll(x, k)
+    return np.roll(x, effective_shift(k, len(x)))
 
 
 def corr_noise_like(x, scale):
@@ -66,9 +73,22 @@ def transform(x, y, args, eps=1e-8):
 # ---- batched arithmetic: one row per example, draws given ----
 
 def interpolate_batch(x, N):
-    """`interpolate` applied to every row of x (same arithmetic, element for element)."""
+    """`interpolate` applied to every row of x, element for element.
+
+    For 1-D input scipy's linear interp1d is np.interp, whose arithmetic this repeats: the
+    segment is the one whose left node is <= the new point, so a new point that lands on a
+    node takes that node's value exactly (the exact zeros of the padding stay exact zeros).
+    """
     old_grid = np.linspace(0, 1, x.shape[-1])
-    return interp1d(old_grid, x, axis=-1, kind="linear")(np.linspace(0, 1, N))
+    new_grid = np.linspace(0, 1, N)
+    lo = np.clip(np.searchsorted(old_grid, new_grid, side="right") - 1, 0, len(old_grid) - 2)
+    hi = lo + 1
+    y_lo, y_hi = x[..., lo], x[..., hi]
+    slope = (y_hi - y_lo) / (old_grid[hi] - old_grid[lo])
+    out = slope * (new_grid - old_grid[lo]) + y_lo
+    at_last_node = new_grid == old_grid[-1]
+    out[..., at_last_node] = x[..., -1:]
+    return out
 
 
 def scale_batch(x, uniforms, scale_coeff):
@@ -76,17 +96,23 @@ def scale_batch(x, uniforms, scale_coeff):
 
 
 def translate_batch(x, shifts):
-    """Roll row i of x right by shifts[i]."""
+    """Roll row i of x right by shifts[i], as `translate` does."""
     length = x.shape[-1]
+    shifts = effective_shift(shifts, length)
     source = (np.arange(length)[None, :] - shifts[:, None]) % length
     return np.take_along_axis(x, source, axis=-1)
 
 
+@functools.lru_cache(maxsize=8)
+def gaussian_filter_matrix(length, sigma=CORR_NOISE_SIGMA):
+    """M with v @ M == gaussian_filter(v, sigma) for any v of this length (the filter is linear)."""
+    return gaussian_filter1d(np.eye(length), sigma, axis=-1)
+
+
 def replace_zeros_with_corr_noise_batch(x, gaussians, scale):
     """Where a row is exactly 0 (the padding), put smoothed noise made from `gaussians`."""
-    noise = gaussian_filter1d(scale * gaussians, CORR_NOISE_SIGMA, axis=-1)
-    is_signal = x != 0
-    return is_signal * x + (1 - is_signal) * noise
+    noise = (scale * gaussians) @ gaussian_filter_matrix(x.shape[-1])
+    return np.where(x != 0, x, noise)  # bitwise equal to mask * x + (1 - mask) * noise
 
 
 def shear_batch(x, uniforms, shear_scale):

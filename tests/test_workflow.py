@@ -24,3 +24,15 @@ def test_smoke_all_makes_every_output(smoke_run):
 def test_nothing_left_to_do_after_all(smoke_run):
     proc = run_snakemake(smoke_run, "all", "-n", "--config", "preset=smoke")
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_pipeline_default_dataset_is_the_frozen_paper_data(smoke_run):
+    import numpy as np
+    import pytest
+    from conftest import REFERENCE_PKL
+    from mnist1d.store import load_dataset
+    if not REFERENCE_PKL.exists():
+        pytest.skip(f"no frozen dataset at {REFERENCE_PKL}")
+    made, frozen = load_dataset(smoke_run / "results/data/default.npz"), load_dataset(REFERENCE_PKL)
+    np.testing.assert_array_equal(made["y"], frozen["y"])
+    np.testing.assert_allclose(made["x"], frozen["x"], rtol=0, atol=1e-12)

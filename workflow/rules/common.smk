@@ -1,17 +1,30 @@
 # Configuration (validated, preset applied) and the helpers the rule files share.
+import jsonschema
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 import mnist1d.config
 
 SCHEMA = "../schemas/config.schema.yaml"
 
-validate(config, SCHEMA)
+
+def validate_config(cfg):
+    """Snakemake's validate(), with a one-line message that names the offending key."""
+    try:
+        validate(cfg, SCHEMA)
+    except WorkflowError as e:
+        if not isinstance(e.__context__, jsonschema.ValidationError):
+            raise
+        raise WorkflowError(mnist1d.config.describe_validation_error(e.__context__)) from None
+
+
+validate_config(config)
 _resolved = mnist1d.config.resolve(
     config, workflow.config_settings.overwrite_config, f"{workflow.basedir}/workflow/presets"
 )
 config.clear()
 config.update(_resolved)
-validate(config, SCHEMA)
+validate_config(config)
 
 # Final targets; each rule file adds its own, and `rule all` asks for them.
 ALL_TARGETS = []

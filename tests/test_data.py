@@ -1,0 +1,154 @@
+"""The generator: the frozen paper dataset, the plain reference, the original API."""
+import inspect
+
+import numpy as np
+import pytest
+
+import mnist1d
+from mnist1d import transform as transform_module  # noqa: F401  (the function, as in the original)
+from mnist1d.data import get_dataset, get_dataset_args, get_templates, make_dataset
+from mnist1d.utils import ObjectView, from_pickle, set_seed, to_pickle
+from conftest import REFERENCE_PKL
+from plain_mnist1d import plain_make_dataset
+
+ARRAYS = ("x", "x_test", "t")
+
+
+def assert_same_dataset(a, b, tol=1e-12):
+    np.testing.assert_array_equal(a["y"], b["y"])
+    np.testing.assert_array_equal(a["y_test"], b["y_test"])
+    for key in ARRAYS:
+        assert a[key].shape == b[key].shape, key
+        np.testing.assert_allclose(a[key], b[key], rtol=0, atol=tol, err_msg=key)
+
+
+@pytest.fixture(scope="module")
+def frozen():
+    if not REFERENCE_PKL.exists():
+        pytest.skip(f"the frozen reference dataset is not at {REFERENCE_PKL}")
+    return from_pickle(REFERENCE_PKL)
+
+
+def test_default_dataset_reproduces_the_frozen_paper_data(frozen):
+    data = make_dataset(get_dataset_args())
+    assert_same_dataset(data, frozen)
+    assert data["y"].dtype == np.int64
+    for key in ("x", "t", "y"):
+        np.testing.assert_allclose(data["templates"][key], frozen["templates"][key], atol=1e-12)
+
+
+NON_DEFAULT = [
+    {},
+    {"num_samples": 1234, "train_split": 0.5, "seed": 7},
+    {"padding": [10, 20], "max_translation": 5, "final_seq_length": 64, "seed": 1},
+    {"scale_coeff": 0.0, "corr_noise_scale": 0.0, "iid_noise_scale": 0.1, "shear_scale": 2.0},
+    {"shuffle_seq": True, "num_samples": 300, "template_len": 12, "padding": [0, 3]},
+    {"max_translation": 1, "num_samples": 200, "final_seq_length": 100, "seed": 123},
+]
+
+
+@pytest.mark.parametrize("overrides", NON_DEFAULT)
+def test_vectorised_generator_equals_plain_reference(overrides):
+    a = get_dataset_args(as_dict=True) | overrides
+    if "num_samples" not in overrides:
+        a["num_samples"] = 600
+    fast = make_dataset(ObjectView(dict(a)))
+    slow = plain_make_dataset(a, get_templates())
+    assert_same_dataset(fast, slow)
+
+
+def test_large_datasets_cross_chunk_boundaries(monkeypatch):
+    import mnist1d.data
+    monkeypatch.setattr(mnist1d.data, "CHUNK", 170)  # force several blocks
+    a = get_dataset_args(as_dict=True) | {"num_samples": 1000}
+    assert_same_dataset(make_dataset(ObjectView(dict(a))), plain_make_dataset(a, get_templates()))
+
+
+def test_same_seed_same_data_other_seed_other_data():
+    a = get_dataset_args()
+    a.num_samples = 500
+    first, second = make_dataset(a), make_dataset(a)
+    assert_same_dataset(first, second, tol=0)
+    a.seed = 43
+    assert not np.allclose(make_dataset(a)["x"], first["x"])
+
+
+def test_custom_templates():
+    templates = get_templates()
+    templates = {"x": templates["x"][:3], "t": templates["t"], "y": np.array([0, 1, 2])}
+    a = get_dataset_args(as_dict=True) | {"num_samples": 90}
+    fast = make_dataset(ObjectView(dict(a)), template=templates)
+    assert_same_dataset(fast, plain_make_dataset(a, templates))
+    assert set(fast["y"]) | set(fast["y_test"]) == {0, 1, 2}
+
+
+def test_split_sizes_of_the_configured_variants():
+    import yaml
+    from conftest import REPO
+    datasets = yaml.safe_load(open(REPO / "config.yaml"))["datasets"]
+    for name, overrides in datasets.items():
+        a = get_dataset_args(as_dict=True) | overrides
+        n = a["num_samples"]
+        train = int(n * a["train_split"])
+        if name.startswith("pool"):
+            assert n - train == 1000, name
+    assert int(16000 * datasets["samples16k"]["train_split"]) == 4000
+
+
+def test_public_api_matches_the_original_package():
+    for name in ("get_dataset", "get_dataset_args", "get_templates", "transform", "to_pickle",
+                 "from_pickle", "ObjectView", "set_seed", "plot_signals", "make_dataset"):
+        assert hasattr(mnist1d, name), name
+    import mnist1d.transform as tm
+    expected = {
+        "pad": ["x", "padding"], "shear": ["x", "scale"], "translate": ["x", "max_translation"],
+        "corr_noise_like": ["x", "scale"], "iid_noise_like": ["x", "scale"],
+        "interpolate": ["x", "N"], "transform": ["x", "y", "args", "eps"],
+    }
+    import sys
+    module = sys.modules["mnist1d.transform"]
+    for name, params in expected.items():
+        assert list(inspect.signature(getattr(module, name)).parameters) == params, name
+    assert list(inspect.signature(make_dataset).parameters) == ["args", "template"]
+    assert list(inspect.signature(get_dataset).parameters)[:5] == [
+        "args", "path", "verbose", "download", "regenerate"]
+    args = get_dataset_args()
+    assert isinstance(args, ObjectView) and args.padding == [36, 60] and args.seed == 42
+    assert isinstance(get_dataset_args(as_dict=True), dict)
+    assert sorted(make_dataset(args)) == ["t", "templates", "x", "x_test", "y", "y_test"]
+
+
+def test_per_example_transform_draws_like_the_batch(frozen):
+    """transform() on the global generator gives the first example of the frozen generation."""
+    args = get_dataset_args()
+    templates = get_templates()
+    set_seed(args.seed)
+    x, t = mnist1d.transform(templates["x"][0], templates["t"], args)
+    assert x.shape == (40,) and t.shape == (40,)
+    a = get_dataset_args(as_dict=True) | {"num_samples": 10}
+    # the plain reference's first example is label 0's first example, made from the same draws
+    from plain_mnist1d import one_example
+    set_seed(42)
+    np.testing.assert_allclose(one_example(templates["x"][0], a), x, atol=1e-14)
+
+
+def test_get_dataset_makes_the_frozen_data_offline_and_caches_it(tmp_path, frozen, capsys):
+    path = tmp_path / "mnist1d_data.pkl"
+    data = get_dataset(get_dataset_args(), path=str(path), download=True)
+    assert path.exists()
+    assert_same_dataset(data, frozen)
+    again = get_dataset(get_dataset_args(), path=str(path))
+    assert_same_dataset(again, data, tol=0)
+    assert "loaded" in capsys.readouterr().out
+
+
+def test_get_dataset_regenerate_uses_args(tmp_path):
+    args = get_dataset_args()
+    args.num_samples, args.seed = 200, 5
+    data = get_dataset(args, path=str(tmp_path / "d.pkl"), download=False, regenerate=True)
+    assert len(data["y"]) + len(data["y_test"]) == 200
+
+
+def test_pickle_helpers_round_trip(tmp_path):
+    to_pickle({"a": np.arange(3)}, tmp_path / "p.pkl")
+    np.testing.assert_array_equal(from_pickle(tmp_path / "p.pkl")["a"], np.arange(3))

@@ -1,0 +1,91 @@
+"""Datasets on disk: round trip, recorded arguments, checksum, atomic writes, views."""
+import numpy as np
+import pytest
+
+from mnist1d.data import get_dataset_args, make_dataset
+from mnist1d.store import (CorruptDataset, DatasetMismatch, load_dataset, read_args,
+                           save_dataset)
+from mnist1d.views import apply_view, flip, positions_permutation, shuffle_positions, swap_chunks
+from conftest import REFERENCE_PKL
+
+
+@pytest.fixture(scope="module")
+def small():
+    args = get_dataset_args()
+    args.num_samples = 200
+    return args, make_dataset(args)
+
+
+def test_round_trip_is_exact(tmp_path, small):
+    args, data = small
+    path = tmp_path / "d.npz"
+    save_dataset(data, args, path)
+    back = load_dataset(path, args)
+    for key in ("x", "x_test", "y", "y_test", "t"):
+        np.testing.assert_array_equal(back[key], data[key])
+        assert back[key].dtype == data[key].dtype
+    for key in ("x", "t", "y"):
+        np.testing.assert_array_equal(back["templates"][key], data["templates"][key])
+    assert read_args(path)["num_samples"] == 200
+    assert "url" not in read_args(path)
+    np.load(path, allow_pickle=False).close()  # readable without pickle
+
+
+def test_loader_refuses_other_arguments(tmp_path, small):
+    args, data = small
+    path = tmp_path / "d.npz"
+    save_dataset(data, args, path)
+    other = get_dataset_args(as_dict=True) | {"num_samples": 200, "seed": 43}
+    with pytest.raises(DatasetMismatch, match="seed"):
+        load_dataset(path, other)
+
+
+def test_loader_detects_corruption(tmp_path, small):
+    args, data = small
+    path = tmp_path / "d.npz"
+    spoilt = dict(data, x=data["x"] + 1e-9)
+    save_dataset(data, args, path)
+    with np.load(path) as f:
+        arrays = dict(f)
+    arrays["x"] = spoilt["x"]
+    np.savez(path, **arrays)
+    with pytest.raises(CorruptDataset):
+        load_dataset(path)
+
+
+def test_failed_write_leaves_no_file_and_keeps_the_old_one(tmp_path, small):
+    args, data = small
+    path = tmp_path / "d.npz"
+    save_dataset(data, args, path)
+    before = path.read_bytes()
+    with pytest.raises(Exception):
+        save_dataset({"x": data["x"]}, args, path)  # missing keys: fails while writing
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["d.npz"]
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.npz"):
+        load_dataset(tmp_path / "nope.npz")
+
+
+def test_reads_the_frozen_pickle():
+    if not REFERENCE_PKL.exists():
+        pytest.skip(f"no frozen dataset at {REFERENCE_PKL}")
+    data = load_dataset(REFERENCE_PKL)
+    assert data["x"].shape == (4000, 40)
+
+
+def test_views():
+    x = np.arange(80.0).reshape(2, 40)
+    np.testing.assert_array_equal(flip(x)[0], np.arange(39, -1, -1.0))
+    swapped = swap_chunks(x)
+    np.testing.assert_array_equal(swapped[0, :10], np.arange(20, 30.0))
+    np.testing.assert_array_equal(swapped[0, 30:], np.arange(10, 20.0))
+    perm = positions_permutation(40, seed=0)
+    np.testing.assert_array_equal(shuffle_positions(x, perm)[:, 0], x[:, perm[0]])
+    with pytest.raises(ValueError):
+        shuffle_positions(x, np.zeros(40, dtype=int))
+    data = {"x": x, "x_test": x[:1], "y": np.array([1, 2]), "y_test": np.array([3])}
+    view = apply_view(data, flip)
+    assert view["y"] is data["y"] and view["x"][0, 0] == 39
