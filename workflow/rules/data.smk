@@ -25,7 +25,12 @@ rule data_figures:
     input:
         "results/data/default.npz",
     output:
-        figure("templates") + figure("transforms") + figure("examples"),
+        templates=report(figure("templates")[0], caption="../report/templates.rst", category="Data"),
+        templates_pdf=figure("templates")[1],
+        transforms=report(figure("transforms")[0], caption="../report/transforms.rst", category="Data"),
+        transforms_pdf=figure("transforms")[1],
+        examples=report(figure("examples")[0], caption="../report/examples.rst", category="Data"),
+        examples_pdf=figure("examples")[1],
     params:
         args=config["datasets"]["default"],
     log:

@@ -5,7 +5,7 @@ from mnist1d.utils import ObjectView
 
 args = ObjectView(get_dataset_args(as_dict=True) | dict(snakemake.params.args))
 dataset = load_dataset(snakemake.input[0], args)
-templates_png, templates_pdf, transforms_png, transforms_pdf, examples_png, examples_pdf = snakemake.output
-plotting.save_figure(plotting.plot_templates(dataset["templates"]), templates_png, templates_pdf)
-plotting.save_figure(plotting.plot_transforms(dataset["templates"], args), transforms_png, transforms_pdf)
-plotting.save_figure(plotting.plot_examples(dataset), examples_png, examples_pdf)
+out = snakemake.output
+plotting.save_figure(plotting.plot_templates(dataset["templates"]), out.templates, out.templates_pdf)
+plotting.save_figure(plotting.plot_transforms(dataset["templates"], args), out.transforms, out.transforms_pdf)
+plotting.save_figure(plotting.plot_examples(dataset), out.examples, out.examples_pdf)
