@@ -68,19 +68,37 @@ def slurm_cluster():
         subprocess.run([str(CLUSTER), "stop"], timeout=60)
 
 
+def slurm_diagnostics(workdir, output):
+    """What to show when the SLURM run fails or hangs: its output, the queue, the job logs."""
+    queue = subprocess.run(["squeue", "--states=all", "--format=%i %j %T %r %C %m"],
+                           capture_output=True, text=True, timeout=30).stdout
+    logs = "\n".join(f"== {p}\n{p.read_text()[-3000:]}"
+                     for p in (workdir / ".snakemake" / "slurm_logs").rglob("*.log"))
+    return f"{output[-6000:]}\n== squeue\n{queue}\n{logs}"
+
+
 @pytest.fixture(scope="module")
 def slurm_run(slurm_cluster, tmp_path_factory):
     """The smoke preset's `all` through profiles/slurm; the workdir and snakemake's output."""
     workdir = tmp_path_factory.mktemp("slurm")
-    cores = str(min(4, os.cpu_count() or 1))                 # a bundle must fit on the node
-    proc = run_snakemake(workdir, "all", "--profile", str(PROFILE), "--cores", cores,
-                         "--slurm-status-command", "squeue",   # accounting is off: no sacct
-                         "--slurm-init-seconds-before-status-checks", "2",
-                         "--config", "preset=smoke", timeout=480, check=False)
+    node_cpus = subprocess.run(["sinfo", "--noheader", "--format=%c"], capture_output=True,
+                               text=True, timeout=30).stdout.split()[0]
+    cores = str(min(4, int(node_cpus)))                      # a bundle must fit on the node
+    try:
+        proc = run_snakemake(workdir, "all", "--profile", str(PROFILE), "--cores", cores,
+                             "--slurm-status-command", "squeue",   # accounting is off: no sacct
+                             "--slurm-init-seconds-before-status-checks", "2",
+                             "--config", "preset=smoke", timeout=480, check=False)
+    except subprocess.TimeoutExpired as err:
+        output = (err.stdout or b"") + (err.stderr or b"")
+        output = output.decode(errors="replace") if isinstance(output, bytes) else output
+        for run_id in re.findall(r"SLURM run ID: (\S+)", output):   # leave nothing queued
+            subprocess.run(["scancel", "--name", run_id], timeout=30)
+        raise AssertionError(f"the SLURM run hung past {err.timeout} s:\n"
+                             + slurm_diagnostics(workdir, output)) from None
     if proc.returncode != 0:
-        logs = "\n".join(f"== {p}\n{p.read_text()[-3000:]}"
-                         for p in (workdir / ".snakemake" / "slurm_logs").rglob("*.log"))
-        raise AssertionError(f"SLURM run failed:\n{proc.stderr[-6000:]}\n{logs}")
+        raise AssertionError("SLURM run failed:\n"
+                             + slurm_diagnostics(workdir, proc.stdout + proc.stderr))
     return workdir, proc.stdout + proc.stderr
 
 

@@ -51,9 +51,12 @@ stop() {
 write_config() {
     local host cpus mem
     host=$(hostname -s)
-    cpus=$(nproc)
-    # leave 512 MB to the system; jobs ask for memory with --mem
-    mem=$(( $(awk '/MemTotal/ {print int($2 / 1024)}' /proc/meminfo) - 512 ))
+    # the hardware as slurmd sees it (not `nproc`, which follows OMP_NUM_THREADS)
+    hw=$(slurmd -C | head -n1)
+    cpus=$(sed -n 's/.* CPUs=\([0-9]*\).*/\1/p' <<< "$hw")
+    mem=$(sed -n 's/.* RealMemory=\([0-9]*\).*/\1/p' <<< "$hw")
+    [[ -n $cpus && -n $mem ]] || die "cannot read CPUs and memory from 'slurmd -C': $hw"
+    mem=$(( mem - 512 ))        # leave 512 MB to the system; jobs ask for memory with --mem
     mkdir -p "$CONF_DIR" "$STATE" "$SPOOL" "$LOGS" "$RUN"
     cat > "$CONF.new" <<CONF
 # Written by tests/slurm/start-cluster.sh: a single-node test cluster, accounting off.
