@@ -58,3 +58,28 @@ def test_bad_jobs_value_names_the_key(tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert "['jobs']['gpus']" in out and "-1 is less than the minimum" in out, out[-2000:]
+
+
+def test_gpu_requests_reach_sbatch_as_the_plugin_writes_them():
+    """job_resources' GPU keys, through the SLURM plugin's own GRES/GPU formatting."""
+    from types import SimpleNamespace
+
+    from snakemake_executor_plugin_slurm.utils import set_gres_string
+
+    from mnist1d.jobs import job_resources
+
+    jobs = {"gpus": 1, "gpu_model": "", "gres": "",
+            "topics": {"default": {"threads": 1, "mem_mb": 2000, "runtime": 30}}}
+
+    class Resources(dict):                     # Snakemake's resources: keys and attributes
+        __getattr__ = dict.__getitem__
+
+    def sbatch_gpu_flags(jobs_config, gpu):
+        resources = Resources(job_resources(jobs_config, "t", gpu=gpu))
+        return set_gres_string(SimpleNamespace(resources=resources))
+
+    assert sbatch_gpu_flags(jobs, gpu=True).strip() == "--gpus=1"
+    assert sbatch_gpu_flags({**jobs, "gpu_model": "a100"}, gpu=True).strip() == "--gpus=a100:1"
+    assert sbatch_gpu_flags({**jobs, "gres": "gpu:a100:1"}, gpu=True).strip() == "--gres=gpu:a100:1"
+    assert sbatch_gpu_flags({**jobs, "gpu_model": "a100"}, gpu=False) == ""   # plotting
+    assert sbatch_gpu_flags({**jobs, "gpus": 0}, gpu=True) == ""              # CPU training

@@ -1,6 +1,7 @@
 """Scale-out: the smoke preset's `all` through profiles/slurm on a real single-node SLURM cluster
 (tests/slurm/start-cluster.sh) makes every target, every job goes through sbatch, and every numeric
 output equals that of the local run (the `smoke_run` fixture)."""
+import fcntl
 import os
 import re
 import shutil
@@ -16,6 +17,7 @@ from test_workflow import dag_outputs
 
 CLUSTER = REPO / "tests" / "slurm" / "start-cluster.sh"
 PROFILE = REPO / "profiles" / "slurm"
+RUN_DIR = Path("/run/mnist1d-slurm")      # the cluster script's pid files
 NUMERIC = (".csv", ".tsv", ".npz", ".npy")
 SKIP_DIRS = ("results/timing", "results/logs")      # wall-clock times and job logs differ
 VOLATILE = re.compile(r"(^|_)(seconds|elapsed|wall|duration|hostname)($|_)")   # such columns too
@@ -52,20 +54,33 @@ def differences(a, b):
 
 @pytest.fixture(scope="module")
 def slurm_cluster():
-    """The test cluster, started here unless already running (then left running)."""
+    """The test cluster: started here unless already running; stopped afterwards by the last
+    test session using it, if a test session started it (a shared lock counts the users)."""
     if os.geteuid() != 0:
         pytest.skip("the SLURM test starts slurmctld/slurmd and needs root; run it as root "
                     "(CI does) after `apt-get install -y slurm-wlm munge`")
     missing = [t for t in ("slurmctld", "slurmd", "munged", "sbatch", "squeue")
                if shutil.which(t) is None and not Path("/usr/sbin", t).exists()]
     assert not missing, f"{missing} not installed: apt-get install -y slurm-wlm munge"
-    running = subprocess.run([str(CLUSTER), "status"], timeout=30).returncode == 0
-    if not running:
-        proc = subprocess.run([str(CLUSTER), "start"], capture_output=True, text=True, timeout=180)
-        assert proc.returncode == 0, f"cluster did not start:\n{proc.stdout}\n{proc.stderr}"
-    yield
-    if not running:
-        subprocess.run([str(CLUSTER), "stop"], timeout=60)
+    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    users = open(RUN_DIR / "test-users.lock", "a")
+    fcntl.flock(users, fcntl.LOCK_SH)
+    try:
+        if subprocess.run([str(CLUSTER), "status"], timeout=30).returncode != 0:
+            proc = subprocess.run([str(CLUSTER), "start"], capture_output=True, text=True,
+                                  timeout=180)
+            assert proc.returncode == 0, f"cluster did not start:\n{proc.stdout}\n{proc.stderr}"
+            (RUN_DIR / "started-by-test").touch()
+        yield
+    finally:
+        try:                                   # the last user stops what a test started
+            fcntl.flock(users, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if (RUN_DIR / "started-by-test").exists():
+                subprocess.run([str(CLUSTER), "stop"], timeout=60)
+                (RUN_DIR / "started-by-test").unlink()
+        except BlockingIOError:
+            pass
+        users.close()
 
 
 def slurm_diagnostics(workdir, output):
