@@ -1,18 +1,51 @@
-"""Where a job computes: the device it was given and how many CPU threads it may use."""
+"""Where a job computes: the device it was given and how many CPU threads it may use.
+
+A training script does
+
+    set_threads(snakemake.threads)
+    with job_device(snakemake.config["device"], snakemake.resources) as device:
+        ...train on `device`...
+
+`job_device` gives CUDA only to a job that asked for a GPU (resources `gpu` > 0, see
+mnist1d.jobs); with several GPUs visible it claims one that no other job holds, through a lock
+file per GPU, because Snakemake's `gpu` resource limits how many GPU jobs run at once but does not
+say which device each should use. Under SLURM the GPUs the job may see are already its own
+(CUDA_VISIBLE_DEVICES), so the claims are only among the jobs of one allocation (a bundle).
+"""
+import contextlib
+import errno
+import fcntl
 import os
+import tempfile
+import time
+from pathlib import Path
 
 import torch
 
 DEVICES = ("auto", "cpu", "cuda")
 
 
-def select_device(preference="auto"):
-    """torch.device for a config value: 'auto' (CUDA if available), 'cpu' or 'cuda'."""
+def requested_gpus(resources):
+    """GPUs a job asked for, from its Snakemake resources (`gpu`, or `gpu_count` with gres)."""
+    if resources is None:
+        return None
+    get = resources.get if hasattr(resources, "get") else lambda k, d=None: getattr(resources, k, d)
+    return int(get("gpu", 0) or get("gpu_count", 0) or 0)
+
+
+def select_device(preference="auto", gpus=None):
+    """torch.device for a config value: 'auto', 'cpu' or 'cuda'.
+
+    'auto' is CUDA when a CUDA device is available and the job was given a GPU (`gpus` > 0, or
+    `gpus` None: not known, as outside a pipeline job), the CPU otherwise.
+    """
     if preference not in DEVICES:
         raise ValueError(f"config key 'device': {preference!r} is not one of {DEVICES}")
     if preference == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("config key 'device' is 'cuda' but no CUDA device is available")
     if preference == "cpu" or not torch.cuda.is_available():
+        return torch.device("cpu")
+    if preference == "auto" and gpus == 0:
         return torch.device("cpu")
     return torch.device("cuda")
 
@@ -23,3 +56,74 @@ def set_threads(threads):
     os.environ["OMP_NUM_THREADS"] = str(threads)
     torch.set_num_threads(threads)
     return threads
+
+
+def gpu_lock_dir(lock_dir=None):
+    """Where GPU claims are kept: `lock_dir`, $MNIST1D_GPU_LOCK_DIR or the temp dir; inside a
+    SLURM job a sub-directory of that job (its GPUs are its own)."""
+    base = Path(lock_dir or os.environ.get("MNIST1D_GPU_LOCK_DIR")
+                or Path(tempfile.gettempdir()) / "mnist1d-gpu-locks")
+    if os.environ.get("SLURM_JOB_ID"):
+        base = base / f"slurm-{os.environ['SLURM_JOB_ID']}"
+    base.mkdir(parents=True, exist_ok=True)
+    return base
+
+
+def visible_gpu_ids(n_devices):
+    """Stable names of the `n_devices` visible GPUs: CUDA_VISIBLE_DEVICES' entries, else 0..n-1."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "").strip()
+    names = [v.strip() for v in visible.split(",") if v.strip()] if visible else []
+    if len(names) < n_devices:
+        names = [str(i) for i in range(n_devices)]
+    return names[:n_devices]
+
+
+@contextlib.contextmanager
+def claim_gpu(n_devices=None, lock_dir=None, timeout=3600.0, poll=0.5):
+    """Hold one of the visible GPUs that no other job holds; yields its torch index.
+
+    A claim is an exclusive flock on lock_dir/gpu-<id>.lock, dropped when the block ends or the
+    process dies. Waits (up to `timeout` seconds) when every GPU is held.
+    """
+    n_devices = torch.cuda.device_count() if n_devices is None else int(n_devices)
+    if n_devices < 1:
+        raise RuntimeError("claim_gpu: no GPU is visible to this job")
+    directory = gpu_lock_dir(lock_dir)
+    names = visible_gpu_ids(n_devices)
+    start = time.monotonic()
+    while True:
+        for index, name in enumerate(names):
+            handle = open(directory / f"gpu-{name}.lock", "a+")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as err:
+                handle.close()
+                if err.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    raise
+                continue
+            try:
+                handle.seek(0)
+                handle.truncate()
+                handle.write(f"pid {os.getpid()}\n")
+                handle.flush()
+                yield index
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+                handle.close()
+            return
+        if time.monotonic() - start > timeout:
+            raise TimeoutError(f"claim_gpu: all {n_devices} GPUs stayed held for {timeout:.0f} s "
+                               f"(claims in {directory})")
+        time.sleep(poll)
+
+
+@contextlib.contextmanager
+def job_device(preference="auto", resources=None, lock_dir=None, timeout=3600.0):
+    """The device of one pipeline job (see the module docstring); a GPU is held until the end."""
+    device = select_device(preference, requested_gpus(resources))
+    if device.type != "cuda":
+        yield device
+        return
+    with claim_gpu(lock_dir=lock_dir, timeout=timeout) as index:
+        torch.cuda.set_device(index)
+        yield torch.device("cuda", index)

@@ -4,6 +4,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 import mnist1d.config
+import mnist1d.jobs
 
 SCHEMA = "../schemas/config.schema.yaml"
 
@@ -33,3 +34,19 @@ ALL_TARGETS = []
 def figure(name):
     """The PNG and PDF files of one figure."""
     return [f"results/figures/{name}.png", f"results/figures/{name}.pdf"]
+
+
+# What a job asks for (config.yaml `jobs`; mnist1d/jobs.py). In a rule:
+#     threads: job_threads("TOPIC")
+#     resources: **job_resources("TOPIC", gpu=True)    # gpu=True only where a job trains
+#     group: job_group("TOPIC")                         # only on independent fan-out jobs
+def job_threads(topic):
+    return mnist1d.jobs.job_threads(config["jobs"], topic)
+
+
+def job_resources(topic, gpu=False):
+    return mnist1d.jobs.job_resources(config["jobs"], topic, gpu=gpu)
+
+
+def job_group(topic):
+    return mnist1d.jobs.job_group(topic)

@@ -17,6 +17,11 @@ rule dataset:
         "results/logs/data/{dataset}.log",
     benchmark:
         "results/timing/data/{dataset}.tsv"
+    threads: job_threads("data")
+    resources:
+        **job_resources("data"),
+    group:
+        job_group("data")
     script:
         "../scripts/make_dataset.py"
 
@@ -37,5 +42,8 @@ rule data_figures:
         "results/logs/figures/data.log",
     benchmark:
         "results/timing/figures/data.tsv"
+    threads: job_threads("figures")
+    resources:
+        **job_resources("figures"),
     script:
         "../scripts/plot_data.py"

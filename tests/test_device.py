@@ -1,0 +1,107 @@
+"""Device choice for a job, tested without a GPU by faking the number of devices."""
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from mnist1d import device as dev
+from mnist1d.jobs import job_group, job_resources, job_threads
+
+JOBS = {"gpus": 1, "gpu_model": "", "gres": "",
+        "topics": {"default": {"threads": 1, "mem_mb": 2000, "runtime": 30},
+                   "train": {"threads": 2, "mem_mb": 4000, "runtime": 120}}}
+
+
+@pytest.fixture
+def fake_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda index: None)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+
+
+def test_select_device_honours_the_job(fake_cuda):
+    assert dev.select_device("auto", gpus=1).type == "cuda"
+    assert dev.select_device("auto", gpus=0).type == "cpu"      # no GPU asked: the CPU
+    assert dev.select_device("auto").type == "cuda"              # outside a job: any GPU
+    assert dev.select_device("cpu", gpus=1).type == "cpu"
+    assert dev.select_device("cuda", gpus=0).type == "cuda"
+    with pytest.raises(ValueError, match="config key 'device'"):
+        dev.select_device("tpu")
+
+
+def test_select_device_without_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert dev.select_device("auto", gpus=1).type == "cpu"
+    with pytest.raises(RuntimeError, match="no CUDA device"):
+        dev.select_device("cuda")
+
+
+def test_parallel_claims_get_distinct_gpus(fake_cuda, tmp_path):
+    with dev.claim_gpu(lock_dir=tmp_path) as a, dev.claim_gpu(lock_dir=tmp_path) as b, \
+            dev.claim_gpu(lock_dir=tmp_path) as c:
+        assert sorted([a, b, c]) == [0, 1, 2]
+        with pytest.raises(TimeoutError, match="all 3 GPUs"):
+            with dev.claim_gpu(lock_dir=tmp_path, timeout=0.2, poll=0.05):
+                pass
+    with dev.claim_gpu(lock_dir=tmp_path) as again:          # released: free again
+        assert again == 0
+
+
+def test_claims_across_processes(tmp_path):
+    """Jobs are processes: three at once on three (fake) GPUs each hold a different one."""
+    script = textwrap.dedent(f"""
+        import sys, time
+        from mnist1d.device import claim_gpu
+        with claim_gpu(n_devices=3, lock_dir={str(tmp_path)!r}) as index:
+            print(index, flush=True)
+            time.sleep(1.5)
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                              env={"PYTHONPATH": ".", "PATH": "/usr/bin:/bin"})
+             for _ in range(3)]
+    indices = sorted(int(p.communicate(timeout=120)[0]) for p in procs)
+    assert indices == [0, 1, 2]
+
+
+def test_job_device_claims_only_for_gpu_jobs(fake_cuda, tmp_path):
+    with dev.job_device("auto", {"gpu": 1}, lock_dir=tmp_path) as d1, \
+            dev.job_device("auto", {"gpu": 1}, lock_dir=tmp_path) as d2, \
+            dev.job_device("auto", {"gpu": 0}, lock_dir=tmp_path) as d3:
+        assert {d1, d2} == {torch.device("cuda", 0), torch.device("cuda", 1)}
+        assert d3.type == "cpu"
+
+
+def test_claims_follow_cuda_visible_devices_and_slurm(fake_cuda, tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5,7")
+    with dev.claim_gpu(lock_dir=tmp_path) as index:
+        assert index == 0 and (tmp_path / "gpu-5.lock").exists()
+    monkeypatch.setenv("SLURM_JOB_ID", "42")       # a SLURM job's GPUs are its own
+    with dev.claim_gpu(lock_dir=tmp_path):
+        assert (tmp_path / "slurm-42" / "gpu-5.lock").exists()
+
+
+def test_set_threads():
+    before = torch.get_num_threads()
+    try:
+        assert dev.set_threads(0) == 1 and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_job_resources_from_config():
+    assert job_threads(JOBS, "train") == 2 and job_threads(JOBS, "figures") == 1
+    assert job_resources(JOBS, "figures") == {"mem_mb": 2000, "runtime": 30, "gpu": 0}
+    assert job_resources(JOBS, "train", gpu=True) == {"mem_mb": 4000, "runtime": 120, "gpu": 1}
+    assert job_resources({**JOBS, "gpus": 0}, "train", gpu=True)["gpu"] == 0
+    assert job_resources({**JOBS, "gpu_model": "a100"}, "train", gpu=True)["gpu_model"] == "a100"
+    gres = job_resources({**JOBS, "gres": "gpu:a100:1"}, "train", gpu=True)
+    assert gres["gres"] == "gpu:a100:1" and "gpu" not in gres and gres["gpu_count"] == 1
+    assert dev.requested_gpus(gres) == 1
+    # a model without a GPU request would make the plugin ask --gpus=MODEL:1: never sent
+    assert "gpu_model" not in job_resources({**JOBS, "gpu_model": "a100"}, "figures")
+    assert job_group("data") == "data_bundle"
