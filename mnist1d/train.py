@@ -197,9 +197,15 @@ def train(data, model, protocol=None, seeds=(0,), device="cpu", dtype=torch.floa
     batches = Batches(tensors["x"], tensors["y"], protocol, seeds)
 
     rows, t0 = [], time.perf_counter()
+    if logger is not None:
+        logger.info(f"{spec['name']}: {len(seeds)} seeds {seeds} as one ensemble on {device}, "
+                    f"{dtype}, compile {compile}; evaluating every {protocol['eval_every']} of "
+                    f"{protocol['steps']} steps" + (" (compiling the step first)" if compile else ""))
     for step in range(protocol["steps"] + 1):
         xb, yb = batches(step)
         batch_loss = step_fn(params, state, xb, yb)
+        if step == 0 and compile and logger is not None:
+            logger.info(f"step compiled in {time.perf_counter() - t0:.1f} s")
         if step % protocol["eval_every"] == 0 or step == protocol["steps"]:
             train_loss, train_acc = evaluate(spec, params, tensors["x"], tensors["y"], masks)
             test_loss, test_acc = evaluate(spec, params, tensors["x_test"], tensors["y_test"], masks)
