@@ -71,6 +71,8 @@ def plot_benchmark(history):
 
     from mnist1d.plotting import CLASS_COLORS
 
+    from matplotlib.lines import Line2D
+
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
     present = [m for m in MODELS if m in set(history["model"])]
     for ax, split in zip(axes, ("train_acc", "test_acc")):
@@ -81,18 +83,21 @@ def plot_benchmark(history):
                     continue
                 g = h.groupby("step")[split]
                 mean, lo, hi = g.mean(), g.min(), g.max()
-                label = LABELS[model] + (" (shuffled)" if variant == "shuffled" else "")
-                ax.plot(mean.index, mean.values, style, color=CLASS_COLORS[i], label=label)
+                ax.plot(mean.index, mean.values, style, color=CLASS_COLORS[i])
                 ax.fill_between(mean.index, lo.values, hi.values, color=CLASS_COLORS[i], alpha=0.2,
                                 lw=0)
-        ax.axhline(HUMAN["normal"], color="k", lw=1, ls=":", label=f"human ({HUMAN['normal']}%)")
+        ax.axhline(HUMAN["normal"], color="k", lw=1, ls=":")
         ax.set_xlabel("training step")
         ax.set_title("Train accuracy" if split == "train_acc" else "Test accuracy")
     axes[0].set_ylabel("accuracy (%)")
     axes[0].set_ylim(0, 101)
+    handles = [Line2D([], [], color=CLASS_COLORS[i], lw=3, label=LABELS[m])
+               for i, m in enumerate(present)]
+    handles += [Line2D([], [], color="k", ls="-", label="normal"),
+                Line2D([], [], color="k", ls="--", label="positions shuffled"),
+                Line2D([], [], color="k", ls=":", lw=1, label=f"human expert ({HUMAN['normal']}%)")]
+    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5))
     seeds = history.groupby(["model", "variant"])["seed"].nunique().min()
-    axes[1].legend(loc="lower right", fontsize=8, ncol=2)
-    fig.suptitle(f"MNIST-1D benchmark: solid = normal, dashed = positions shuffled "
-                 f"(mean of {seeds} seeds, band = min to max)", y=1.0)
+    fig.suptitle(f"MNIST-1D benchmark (mean of {seeds} seeds; bands: min to max over seeds)")
     fig.tight_layout()
     return fig

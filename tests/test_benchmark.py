@@ -42,6 +42,8 @@ def test_benchmark_figure_draws_every_curve():
     styles = sorted(line.get_linestyle() for line in ax.get_lines())
     assert styles.count("--") == 2 and styles.count("-") == 2 and styles.count(":") == 1
     assert ax.get_title() == "Test accuracy"
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels[:2] == ["CNN", "GRU"] and "positions shuffled" in labels
 
 
 def test_dataset_works_with_a_dataloader():
