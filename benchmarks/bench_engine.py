@@ -59,7 +59,8 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--blocks", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=0.6, help="time per block and variant")
-    parser.add_argument("--no-eager", action="store_true")
+    parser.add_argument("--no-eager", action="store_true", help="skip the eager ensemble")
+    parser.add_argument("--no-compile", action="store_true", help="skip the compiled ensemble")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     data = train.as_tensors(get_dataset(get_dataset_args(), path="/tmp/mnist1d_data.pkl",
@@ -70,7 +71,8 @@ def main():
         runners = {"plain loop, 1 seed": (plain_stepper(data, name), 0.0)}
         if not args.no_eager:
             runners[f"ensemble {args.K}, eager"] = ensemble_stepper(data, name, args.K, False)
-        runners[f"ensemble {args.K}, compiled"] = ensemble_stepper(data, name, args.K, True)
+        if not args.no_compile:
+            runners[f"ensemble {args.K}, compiled"] = ensemble_stepper(data, name, args.K, True)
         n = {}
         for label, (run, _) in runners.items():  # warm up, and size blocks to ~args.seconds
             t0 = time.perf_counter()
