@@ -57,7 +57,7 @@ def test_bad_jobs_value_names_the_key(tmp_path):
     proc = dry_run(tmp_path, None, {"jobs": {"gpus": -1}}, check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
-    assert "['jobs']['gpus']" in out and "-1 is less than the minimum" in out, out[-2000:]
+    assert "config key 'jobs.gpus'" in out and "-1 is less than the minimum" in out, out[-2000:]
 
 
 def test_gpu_requests_reach_sbatch_as_the_plugin_writes_them():

@@ -1,0 +1,226 @@
+"""The benchmark models of the paper (SPEC section 2), plain and as seed ensembles.
+
+Each architecture exists twice:
+
+* a plain `torch.nn.Module` (`build(spec)`), written as the paper's reference code does it; it
+  defines the parameters, their names and their initialisation, and is the baseline of the
+  benchmarks and of the equality tests;
+* an ensemble forward (`forward(spec, params, x)`) over parameters stacked along a leading seed
+  axis K: parameter `name` of shape (K, *shape), member k initialised exactly as
+  `build(spec)` would be after `torch.manual_seed(seeds[k])` (`init_params`). K seeds then cost
+  a few batched products (bmm, im2col convolution, one recurrence for every GRU) instead of K
+  separate models.
+
+A model spec is a dict: {"name": "mlp", "hidden": 100, ...}; `spec_of(name_or_dict)` fills in
+the defaults. Every model maps (B, 40) inputs to (B, 10) logits; every ensemble forward maps
+(B, 40) shared inputs or (K, B, 40) per-member inputs to (K, B, 10).
+"""
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+DEFAULTS = {
+    "logistic": {"input_size": 40, "output_size": 10},
+    "mlp": {"input_size": 40, "output_size": 10, "hidden": 100, "residual": True},
+    "cnn": {"input_size": 40, "output_size": 10, "channels": 25},
+    "gru": {"input_size": 40, "output_size": 10, "hidden": 6},
+}
+PAPER_PARAMETERS = {"logistic": 410, "mlp": 15_210, "cnn": 5_210, "gru": 5_134}
+CNN_LAYERS = ((5, 2, 1), (3, 2, 1), (3, 2, 1))  # (kernel, stride, padding) of the three convs
+
+
+def spec_of(spec):
+    """A full model spec from a name ("cnn") or a partial dict ({"name": "mlp", "hidden": 50})."""
+    spec = {"name": spec} if isinstance(spec, str) else dict(spec)
+    name = spec.get("name")
+    if name not in DEFAULTS:
+        raise ValueError(f"model 'name': {name!r} is not one of {sorted(DEFAULTS)}")
+    unknown = set(spec) - set(DEFAULTS[name]) - {"name"}
+    if unknown:
+        raise ValueError(f"model {name!r}: unknown keys {sorted(unknown)}; "
+                         f"known: {sorted(DEFAULTS[name])}")
+    return {"name": name, **DEFAULTS[name], **spec}
+
+
+def cnn_length(length):
+    for kernel, stride, padding in CNN_LAYERS:
+        length = (length + 2 * padding - kernel) // stride + 1
+    return length
+
+
+# ---------------------------------------------------------------------------------------------
+# Plain modules (the reference definitions)
+
+class MLP(nn.Module):
+    """40 -> h -> h -> 10; h = relu(W1 x); h = h + relu(W2 h) (residual) or relu(W2 h); W3 h."""
+
+    def __init__(self, input_size, output_size, hidden, residual=True):
+        super().__init__()
+        self.residual = residual
+        self.linear1 = nn.Linear(input_size, hidden)
+        self.linear2 = nn.Linear(hidden, hidden)
+        self.linear3 = nn.Linear(hidden, output_size)
+
+    def forward(self, x):
+        h = self.linear1(x).relu()
+        h2 = self.linear2(h).relu()
+        h = h + h2 if self.residual else h2
+        return self.linear3(h)
+
+
+class CNN(nn.Module):
+    """Three strided convolutions with ReLU, flattened into one linear layer."""
+
+    def __init__(self, input_size, output_size, channels):
+        super().__init__()
+        (k1, s1, p1), (k2, s2, p2), (k3, s3, p3) = CNN_LAYERS
+        self.conv1 = nn.Conv1d(1, channels, k1, stride=s1, padding=p1)
+        self.conv2 = nn.Conv1d(channels, channels, k2, stride=s2, padding=p2)
+        self.conv3 = nn.Conv1d(channels, channels, k3, stride=s3, padding=p3)
+        self.linear = nn.Linear(channels * cnn_length(input_size), output_size)
+
+    def forward(self, x):
+        h = x.view(-1, 1, x.shape[-1])
+        h = self.conv1(h).relu()
+        h = self.conv2(h).relu()
+        h = self.conv3(h).relu()
+        return self.linear(h.reshape(h.shape[0], -1))
+
+
+class GRU(nn.Module):
+    """A bidirectional GRU reading one value per step; all outputs flattened into a linear layer."""
+
+    def __init__(self, input_size, output_size, hidden):
+        super().__init__()
+        self.gru = nn.GRU(1, hidden, batch_first=True, bidirectional=True)
+        self.linear = nn.Linear(2 * hidden * input_size, output_size)
+
+    def forward(self, x):
+        out, _ = self.gru(x.view(*x.shape[:2], 1))
+        return self.linear(out.reshape(out.shape[0], -1))
+
+
+def build(spec):
+    """The plain nn.Module of a spec (its parameters drawn from torch's global generator)."""
+    s = spec_of(spec)
+    if s["name"] == "logistic":
+        return nn.Linear(s["input_size"], s["output_size"])
+    if s["name"] == "mlp":
+        return MLP(s["input_size"], s["output_size"], s["hidden"], s["residual"])
+    if s["name"] == "cnn":
+        return CNN(s["input_size"], s["output_size"], s["channels"])
+    return GRU(s["input_size"], s["output_size"], s["hidden"])
+
+
+def count_parameters(spec):
+    return sum(p.numel() for p in build(spec).parameters())
+
+
+# ---------------------------------------------------------------------------------------------
+# Seed ensembles: parameters stacked along a leading axis K
+
+def init_params(spec, seeds, dtype=torch.float32, device="cpu"):
+    """{name: (K, *shape)}: member k is build(spec) after torch.manual_seed(seeds[k]).
+
+    Torch's global generator is left as it was.
+    """
+    state = torch.random.get_rng_state()
+    try:
+        members = []
+        for seed in seeds:
+            torch.manual_seed(int(seed))
+            members.append(dict(build(spec).named_parameters()))
+    finally:
+        torch.random.set_rng_state(state)
+    return {name: torch.stack([m[name].detach() for m in members]).to(device=device, dtype=dtype)
+            for name in members[0]}
+
+
+def member_state_dict(params, k):
+    """The plain module's state_dict of member k (load it with build(spec).load_state_dict)."""
+    return {name: p[k].detach().clone() for name, p in params.items()}
+
+
+def _linear(x, weight, bias):
+    """x (B, in) shared or (K, B, in); weight (K, out, in); bias (K, out) -> (K, B, out)."""
+    if x.dim() == 2:
+        x = x.expand(weight.shape[0], *x.shape)
+    return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
+
+
+def _conv(h, weight, bias, kernel, stride, padding):
+    """Channels-last 1-D convolution by im2col: h (K, B, L, C) -> (K, B, L_out, C_out).
+
+    The columns are `kernel` strided slices side by side (position-major, channel-minor), whose
+    backward is cheap (unfold's is not); the weight is permuted to the same order.
+    """
+    K, B, L, C = h.shape
+    l_out = (L + 2 * padding - kernel) // stride + 1
+    h = F.pad(h, (0, 0, padding, padding))                # pad the length axis
+    span = stride * (l_out - 1) + 1
+    cols = torch.cat([h[:, :, j:j + span:stride] for j in range(kernel)], -1)  # (K, B, L_out, k*C)
+    w = weight.permute(0, 3, 2, 1).reshape(K, kernel * C, -1)                 # (K, k*C, C_out)
+    out = torch.baddbmm(bias.unsqueeze(1), cols.reshape(K, B * l_out, kernel * C), w)
+    return out.view(K, B, l_out, -1)
+
+
+def _forward_mlp(spec, p, x):
+    h = _linear(x, p["linear1.weight"], p["linear1.bias"]).relu()
+    h2 = _linear(h, p["linear2.weight"], p["linear2.bias"]).relu()
+    h = h + h2 if spec["residual"] else h2
+    return _linear(h, p["linear3.weight"], p["linear3.bias"])
+
+
+def _forward_cnn(spec, p, x):
+    K = p["conv1.weight"].shape[0]
+    h = x.unsqueeze(-1)                                    # (.., B, L, 1): channels last
+    if h.dim() == 3:
+        h = h.expand(K, *h.shape)
+    for i, (kernel, stride, padding) in enumerate(CNN_LAYERS, start=1):
+        h = _conv(h, p[f"conv{i}.weight"], p[f"conv{i}.bias"], kernel, stride, padding).relu()
+    h = h.transpose(2, 3).reshape(K, h.shape[1], -1)       # flatten channel-major, as (B, C, L)
+    return _linear(h, p["linear.weight"], p["linear.bias"])
+
+
+def _forward_gru(spec, p, x):
+    """Both directions of all K members run as one recurrence over a batch of 2K stacks.
+
+    The equations are torch.nn.GRU's: r, z = sigmoid(W_i x + b_i + W_h h + b_h) (their r and z
+    rows), n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), h = (1 - z) n + z h.
+    """
+    K, H = p["linear.weight"].shape[0], spec["hidden"]
+    if x.dim() == 2:
+        x = x.expand(K, *x.shape)
+    T = x.shape[-1]
+    xs = torch.cat([x, x.flip(-1)])                        # (2K, B, T): the reverse reads backwards
+    w_ih = torch.cat([p["gru.weight_ih_l0"], p["gru.weight_ih_l0_reverse"]])[..., 0]  # (2K, 3H)
+    b_ih = torch.cat([p["gru.bias_ih_l0"], p["gru.bias_ih_l0_reverse"]])
+    w_hh = torch.cat([p["gru.weight_hh_l0"], p["gru.weight_hh_l0_reverse"]]).transpose(1, 2)
+    b_hh = torch.cat([p["gru.bias_hh_l0"], p["gru.bias_hh_l0_reverse"]]).unsqueeze(1)
+    gi = xs.unsqueeze(-1) * w_ih[:, None, None, :] + b_ih[:, None, None, :]  # (2K, B, T, 3H)
+    h = xs.new_zeros(2 * K, x.shape[1], H)
+    outs = []
+    for gi_t in gi.unbind(2):
+        gh = torch.baddbmm(b_hh, h, w_hh)                  # (2K, B, 3H)
+        rz = torch.sigmoid(gi_t[..., :2 * H] + gh[..., :2 * H])
+        r, z = rz[..., :H], rz[..., H:]
+        n = torch.tanh(gi_t[..., 2 * H:] + r * gh[..., 2 * H:])
+        h = n + z * (h - n)
+        outs.append(h)
+    out = torch.stack(outs, 2)                             # (2K, B, T, H)
+    out = torch.cat([out[:K], out[K:].flip(2)], -1)        # (K, B, T, 2H): nn.GRU's layout
+    return _linear(out.reshape(K, x.shape[1], T * 2 * H), p["linear.weight"], p["linear.bias"])
+
+
+def forward(spec, params, x):
+    """Logits (K, B, out) of the K stacked members on x: (B, in) shared or (K, B, in)."""
+    name = spec["name"]
+    if name == "logistic":
+        return _linear(x, params["weight"], params["bias"])
+    if name == "mlp":
+        return _forward_mlp(spec, params, x)
+    if name == "cnn":
+        return _forward_cnn(spec, params, x)
+    if name == "gru":
+        return _forward_gru(spec, params, x)
+    raise ValueError(f"model 'name': {name!r} is not one of {sorted(DEFAULTS)}")

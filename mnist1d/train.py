@@ -1,0 +1,271 @@
+"""The training engine: K seeds of one model trained together, one history out.
+
+    history = train(data, model="cnn", protocol={"lr": 1e-2}, seeds=[0, 1, 2])
+
+`data` is a dataset dict (x, y, x_test, y_test); `model` a spec (see mnist1d.models);
+`protocol` the optimiser and schedule (PROTOCOL_DEFAULTS: the paper's Adam protocol). The seeds
+form one ensemble whose parameters are stacked along a leading axis K (mnist1d.models); Adam and
+SGD act element by element, so member k follows exactly the trajectory of a run of seed k alone
+(tests/test_train.py checks this against the plain PyTorch loop `train_plain`).
+
+A step is: the batch, the K losses, their gradients (torch.func), the optimiser update, all in
+place. With `compile=True` that whole step is one torch.compile graph. Nothing synchronises with
+the host between evaluations, so on CUDA the steps queue up.
+
+The history is a tidy DataFrame, one row per (seed, evaluation step): seed, step, train_loss,
+test_loss (mean cross-entropy on the whole set), train_acc, test_acc (percent), batch_loss (the
+loss of that step's batch before its update). As in the paper's code, steps run 0..steps and the
+model is evaluated after the update of every step divisible by eval_every.
+"""
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from mnist1d import models
+
+PROTOCOL_DEFAULTS = {
+    "optimizer": "adam",      # adam | sgd
+    "lr": 1e-2,
+    "betas": (0.9, 0.999),    # adam
+    "eps": 1e-8,              # adam
+    "momentum": 0.0,          # sgd
+    "weight_decay": 0.0,      # L2 added to the gradient, as torch.optim does
+    "batch_size": 100,
+    "steps": 6000,
+    "eval_every": 250,
+    "order": "in_order",      # in_order: step s uses examples (s * batch) mod n onwards;
+                              # reshuffle: a new permutation per epoch and per seed
+}
+HISTORY_COLUMNS = ["seed", "step", "train_loss", "test_loss", "train_acc", "test_acc", "batch_loss"]
+EVAL_CHUNK = 1000             # examples per evaluation forward (bounds the GRU's memory)
+
+
+def protocol_of(protocol=None):
+    """The full protocol: PROTOCOL_DEFAULTS updated by `protocol`, checked."""
+    p = dict(PROTOCOL_DEFAULTS)
+    unknown = set(protocol or {}) - set(p)
+    if unknown:
+        raise ValueError(f"protocol: unknown keys {sorted(unknown)}; known: {sorted(p)}")
+    p.update(protocol or {})
+    if p["optimizer"] not in ("adam", "sgd"):
+        raise ValueError(f"protocol 'optimizer': {p['optimizer']!r} is not adam or sgd")
+    if p["order"] not in ("in_order", "reshuffle"):
+        raise ValueError(f"protocol 'order': {p['order']!r} is not in_order or reshuffle")
+    for key in ("batch_size", "steps", "eval_every"):
+        if int(p[key]) != p[key] or p[key] < (0 if key == "steps" else 1):
+            raise ValueError(f"protocol {key!r}: {p[key]!r} must be a positive integer")
+    if not p["lr"] > 0:
+        raise ValueError(f"protocol 'lr': {p['lr']!r} must be positive")
+    return p
+
+
+def as_tensors(data, device, dtype):
+    """x, y, x_test, y_test of a dataset dict as tensors on `device`."""
+    out = {}
+    for key in ("x", "y", "x_test", "y_test"):
+        if key not in data:
+            raise KeyError(f"dataset has no {key!r} array")
+        value = torch.as_tensor(np.asarray(data[key]))
+        out[key] = value.to(device, torch.long if key.startswith("y") else dtype)
+    return out
+
+
+def member_losses(logits, y):
+    """Mean cross-entropy per member: logits (K, B, C), y (B,) or (K, B) -> (K,)."""
+    K, B, C = logits.shape
+    y = y.expand(K, B) if y.dim() == 1 else y
+    return F.cross_entropy(logits.reshape(K * B, C), y.reshape(K * B), reduction="none").view(K, B).mean(1)
+
+
+# --- functional optimisers, torch.optim's formulas, element by element -----------------------
+
+def init_state(params, protocol):
+    state = {"t": torch.zeros(1, dtype=torch.float64, device=next(iter(params.values())).device)}
+    for name, p in params.items():
+        if protocol["optimizer"] == "adam":
+            state[f"m.{name}"], state[f"v.{name}"] = torch.zeros_like(p), torch.zeros_like(p)
+        elif protocol["momentum"]:
+            state[f"buf.{name}"] = torch.zeros_like(p)
+    return state
+
+
+def update(params, grads, state, protocol):
+    """One optimiser step, in place (as torch.optim.Adam / SGD with foreach=False)."""
+    lr, wd = protocol["lr"], protocol["weight_decay"]
+    state["t"].add_(1)
+    if protocol["optimizer"] == "adam":
+        b1, b2 = protocol["betas"]
+        t = state["t"]
+        bias1, bias2_sqrt = 1 - b1 ** t, (1 - b2 ** t).sqrt()
+    for name, p in params.items():
+        g = grads[name]
+        if wd:
+            g = g + wd * p
+        if protocol["optimizer"] == "adam":
+            m, v = state[f"m.{name}"], state[f"v.{name}"]
+            m.lerp_(g, 1 - b1)
+            v.mul_(b2).addcmul_(g, g, value=1 - b2)
+            denom = (v.sqrt() / bias2_sqrt.to(p.dtype)).add_(protocol["eps"])
+            p.sub_((lr / bias1).to(p.dtype) * m / denom)
+        else:
+            if protocol["momentum"]:
+                buf = state[f"buf.{name}"]
+                g = buf.mul_(protocol["momentum"]).add_(g)
+            p.sub_(lr * g)
+
+
+def make_step(spec, protocol, masks=None, compile=False):
+    """step(params, state, xb, yb) -> (K,) batch losses; updates params and state in place."""
+
+    def loss(params, xb, yb):
+        if masks is not None:
+            params = {name: p * masks[name] if name in masks else p for name, p in params.items()}
+        losses = member_losses(models.forward(spec, params, xb), yb)
+        return losses.sum(), losses.detach()
+
+    grad_fn = torch.func.grad_and_value(loss, has_aux=True)
+
+    def step(params, state, xb, yb):
+        grads, (_, losses) = grad_fn(params, xb, yb)
+        with torch.no_grad():
+            update(params, grads, state, protocol)
+        return losses
+
+    return torch.compile(step, dynamic=False) if compile else step
+
+
+@torch.no_grad()
+def evaluate(spec, params, x, y, masks=None):
+    """Per-member mean cross-entropy and accuracy (percent) on all of x, y."""
+    if masks is not None:
+        params = {name: p * masks[name] if name in masks else p for name, p in params.items()}
+    loss_sum, correct = 0.0, 0.0
+    for start in range(0, len(x), EVAL_CHUNK):
+        logits = models.forward(spec, params, x[start:start + EVAL_CHUNK])
+        yb = y[start:start + EVAL_CHUNK]
+        loss_sum = loss_sum + member_losses(logits, yb) * len(yb)
+        correct = correct + (logits.argmax(-1) == yb).sum(-1)
+    return (loss_sum / len(x)).double(), 100.0 * correct.double() / len(x)
+
+
+class Batches:
+    """The training batch of every step: in order (shared by all members) or reshuffled per
+    epoch with one generator per seed (then each member gets its own batch, (K, B, ...))."""
+
+    def __init__(self, x, y, protocol, seeds):
+        self.x, self.y, self.bs, self.order = x, y, protocol["batch_size"], protocol["order"]
+        self.n = len(x)
+        if self.order == "reshuffle":
+            self.generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
+            self.epoch, self.perm = -1, None
+
+    def __call__(self, step):
+        start = (step * self.bs) % self.n
+        if self.order == "in_order":
+            return self.x[start:start + self.bs], self.y[start:start + self.bs]
+        epoch = (step * self.bs) // self.n
+        if epoch != self.epoch:
+            self.epoch = epoch
+            self.perm = torch.stack([torch.randperm(self.n, generator=g) for g in self.generators])
+            self.perm = self.perm.to(self.x.device)
+        idx = self.perm[:, start:start + self.bs]
+        return self.x[idx], self.y[idx]
+
+
+def train(data, model, protocol=None, seeds=(0,), device="cpu", dtype=torch.float32,
+          compile=False, masks=None, params=None, logger=None):
+    """Train one ensemble of len(seeds) members; return (history DataFrame, final params).
+
+    `params` overrides the seeds' initialisation ({name: (K, ...)}, e.g. a lottery ticket's
+    rewound weights); `masks` ({name: (K, ...)} of 0/1) multiplies the parameters in every
+    forward pass. `logger` (a logging.Logger) gets one progress line per evaluation.
+    """
+    spec, protocol, seeds = models.spec_of(model), protocol_of(protocol), [int(s) for s in seeds]
+    device = torch.device(device)
+    tensors = as_tensors(data, device, dtype)
+    if params is None:
+        params = models.init_params(spec, seeds, dtype, device)
+    else:
+        params = {name: p.detach().to(device, dtype).clone() for name, p in params.items()}
+    if masks is not None:
+        masks = {name: m.to(device, dtype) for name, m in masks.items()}
+    state = init_state(params, protocol)
+    step_fn = make_step(spec, protocol, masks, compile)
+    batches = Batches(tensors["x"], tensors["y"], protocol, seeds)
+
+    rows, t0 = [], time.perf_counter()
+    if logger is not None:
+        logger.info(f"{spec['name']}: {len(seeds)} seeds {seeds} as one ensemble on {device}, "
+                    f"{dtype}, compile {compile}; evaluating every {protocol['eval_every']} of "
+                    f"{protocol['steps']} steps" + (" (compiling the step first)" if compile else ""))
+    for step in range(protocol["steps"] + 1):
+        xb, yb = batches(step)
+        batch_loss = step_fn(params, state, xb, yb)
+        if step == 0 and compile and logger is not None:
+            logger.info(f"step compiled in {time.perf_counter() - t0:.1f} s")
+        if step % protocol["eval_every"] == 0 or step == protocol["steps"]:
+            train_loss, train_acc = evaluate(spec, params, tensors["x"], tensors["y"], masks)
+            test_loss, test_acc = evaluate(spec, params, tensors["x_test"], tensors["y_test"], masks)
+            row = torch.stack([train_loss, test_loss, train_acc, test_acc, batch_loss.double()])
+            rows.append((step, row))
+            if logger is not None:
+                values = row.double().cpu().numpy()  # one host sync per evaluation
+                logger.info(f"step {step:6d}/{protocol['steps']}  train loss {_fmt(values[0])}  "
+                            f"test loss {_fmt(values[1])}  train acc {_fmt(values[2], 1)}  "
+                            f"test acc {_fmt(values[3], 1)}  ({time.perf_counter() - t0:.1f} s)")
+    return history_frame(rows, seeds), params
+
+
+def _fmt(values, digits=3):
+    return "/".join(f"{v:.{digits}f}" for v in values)
+
+
+def history_frame(rows, seeds):
+    steps = np.array([s for s, _ in rows])
+    values = torch.stack([r for _, r in rows]).double().cpu().numpy()  # (E, 5, K)
+    frames = []
+    for k, seed in enumerate(seeds):
+        frame = pd.DataFrame(values[:, :, k], columns=HISTORY_COLUMNS[2:])
+        frame.insert(0, "step", steps)
+        frame.insert(0, "seed", seed)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)[HISTORY_COLUMNS]
+
+
+def train_plain(data, model, protocol=None, seed=0, dtype=torch.float32):
+    """The straightforward PyTorch loop of one seed (nn.Module, torch.optim, in-order batches).
+
+    The baseline of the benchmarks and the reference of the equality tests; CPU only.
+    """
+    spec, protocol = models.spec_of(model), protocol_of(protocol)
+    if protocol["order"] != "in_order":
+        raise ValueError("train_plain implements the in-order protocol only")
+    t = as_tensors(data, "cpu", dtype)
+    torch.manual_seed(seed)
+    net = models.build(spec).to(dtype)
+    if protocol["optimizer"] == "adam":
+        opt = torch.optim.Adam(net.parameters(), lr=protocol["lr"], betas=protocol["betas"],
+                               eps=protocol["eps"], weight_decay=protocol["weight_decay"])
+    else:
+        opt = torch.optim.SGD(net.parameters(), lr=protocol["lr"], momentum=protocol["momentum"],
+                              weight_decay=protocol["weight_decay"])
+    rows, bs = [], protocol["batch_size"]
+    for step in range(protocol["steps"] + 1):
+        start = (step * bs) % len(t["x"])
+        loss = F.cross_entropy(net(t["x"][start:start + bs]), t["y"][start:start + bs])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % protocol["eval_every"] == 0 or step == protocol["steps"]:
+            with torch.no_grad():
+                out, out_test = net(t["x"]), net(t["x_test"])
+                rows.append({"seed": seed, "step": step,
+                             "train_loss": F.cross_entropy(out, t["y"]).item(),
+                             "test_loss": F.cross_entropy(out_test, t["y_test"]).item(),
+                             "train_acc": 100.0 * (out.argmax(-1) == t["y"]).double().mean().item(),
+                             "test_acc": 100.0 * (out_test.argmax(-1) == t["y_test"]).double().mean().item(),
+                             "batch_loss": loss.item()})
+    return pd.DataFrame(rows, columns=HISTORY_COLUMNS)

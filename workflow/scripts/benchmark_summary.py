@@ -1,0 +1,13 @@
+import pandas as pd
+
+from mnist1d import benchmark
+from mnist1d.io import write_csv, write_text
+from mnist1d.logs import job_logger
+
+log = job_logger("benchmark_summary", snakemake.log[0])
+history = pd.concat([pd.read_csv(path) for path in snakemake.input], ignore_index=True)
+summary = benchmark.summarise(history)
+write_csv(history, snakemake.output.history)
+write_csv(summary, snakemake.output.csv)
+write_text(benchmark.markdown(summary), snakemake.output.md)
+log.info("\n" + benchmark.markdown(summary))
