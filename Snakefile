@@ -14,3 +14,4 @@ rule all:
 
 
 include: "workflow/rules/data.smk"
+include: "workflow/rules/metalearn.smk"
