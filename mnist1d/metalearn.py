@@ -431,14 +431,15 @@ class ActivationTable:
         self.act_params, self.scale = act_params, scale
         self.lo, self.hi, self.spacing, self.n = lo, hi, (hi - lo) / (n - 1), n
         self.dtype = act_params[0].dtype
-        self.values = vals.to(device=act_params[0].device, dtype=self.dtype)
+        self.values = vals.to(device=act_params[0].device)   # float64
 
     def __call__(self, z):
-        pos = (z - self.lo) / self.spacing
+        # positions in float64: in float32, z = 20 would place a point only to 1/250 of a cell
+        pos = (z.to(torch.float64) - self.lo) / self.spacing
         idx = pos.floor().clamp(0, self.n - 2)
         frac = pos - idx
         idx = idx.long()
-        out = torch.lerp(self.values[idx], self.values[idx + 1], frac)
+        out = torch.lerp(self.values[idx], self.values[idx + 1], frac).to(z.dtype)
         outside = (z < self.lo) | (z > self.hi)
         if outside.any():
             out = torch.where(outside, learned_activation(z, self.act_params, self.scale), out)
@@ -673,13 +674,13 @@ def plot_afunc(steps, function, activations, sample_range=5.0):
 
     ax = axes[1]
     ax.plot(steps.outer_step, steps.outer_loss, color="k", lw=1, label="learned (fresh init each step)")
-    for _, row in activations.iterrows():
-        if row.activation != "learned":
-            ax.axhline(row.mean_train_loss_last, color=BASELINE_COLORS[row.activation], lw=1,
-                       ls="--")
+    for i, (_, row) in enumerate(activations[activations.activation != "learned"].iterrows()):
+        ax.axhline(row.mean_train_loss_last, color=BASELINE_COLORS[row.activation], lw=1,
+                   ls="--", label="baselines (colours as left)" if i == 0 else None)
     ax.set_xlabel("Outer step")
-    ax.set_ylabel("Mean inner loss, last steps")
-    ax.set_title("Outer objective (dashed: baselines)")
+    ax.set_ylabel("Mean of the last inner losses")
+    ax.set_title("Outer objective")
+    ax.legend(fontsize=7)
 
     ax = axes[2]
     order = activations.sort_values("mean_train_loss")
