@@ -99,7 +99,31 @@ def data_digest(data):
     return digest.hexdigest()[:16]
 
 
-def generator(seed, device="cpu"):
+def keep_freed_memory(on=True):
+    """Ask glibc to keep freed large blocks for reuse instead of returning them to the system.
+
+    Each unrolled inner step allocates several megabyte-sized tensors; by default glibc maps
+    each one fresh and unmaps it when freed, so every step pays page faults for memory it just
+    gave back (a 12800 x 100 outer product: 1.3 ms fresh, 0.1 ms reused). Changes no result.
+    Returns False where mallopt is unavailable (not glibc).
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        mallopt = libc.mallopt
+    except (OSError, AttributeError, TypeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    big = 1 << 30
+    ok = mallopt(m_mmap_threshold, big if on else 128 * 1024)
+    ok &= mallopt(m_trim_threshold, big if on else 128 * 1024)
+    return bool(ok)
+
+
+def generator(seed):
+    """A CPU generator (draws are moved to the device: identical streams on CPU and GPU)."""
     g = torch.Generator(device="cpu")
     g.manual_seed(seed)
     return g
@@ -234,13 +258,13 @@ class _LearnedActivationWithSlope(torch.autograd.Function):
     """(f(z), f'(z)) of the learned activation with a hand-written, fused backward.
 
     u = z w1^T + b1 (N x K, K = act_hidden), t = tanh(u), a = w1 * w2,
-    f = elu(z) + c (t . w2 + b2),  f' = elu'(z) + c (sum(a) - (t*t) . a).
+    f = elu(z) + c (t . w2 + b2),  f' = elu'(z) + c ((1 - t^2) . a).
     Given the gradients F (of f) and S (of f'):
     dL/dt = c F w2 - 2 c S a t,  dL/du = dL/dt (1 - t^2),
     dz = dL/du . w1 + F elu'(z) + S elu''(z),  dw1 = z^T dL/du + c (S . (1 - t^2)) w2,
     db1 = sum dL/du,  dw2 = c F^T t + c (S . (1 - t^2)) w1,  db2 = c sum F.
-    Only z and t are kept for the backward (autograd's own graph keeps about five N x K
-    tensors). The backward itself is not differentiable (the meta-gradient needs one backward).
+    Only z and t are kept for the backward. The backward itself is not differentiable (the
+    meta-gradient needs only one backward pass through the unrolled loop).
     """
 
     @staticmethod

@@ -5,11 +5,12 @@ import pandas as pd
 from mnist1d.device import select_device, set_threads
 from mnist1d.io import write_csv
 from mnist1d.logs import job_logger
-from mnist1d.metalearn import AfuncConfig, afunc_baselines, metalearn_afunc
+from mnist1d.metalearn import AfuncConfig, afunc_baselines, keep_freed_memory, metalearn_afunc
 from mnist1d.store import load_dataset
 
 log = job_logger("metalearn_afunc", snakemake.log[0])
 set_threads(snakemake.threads)
+keep_freed_memory()
 device = select_device(snakemake.params.device)
 cfg = AfuncConfig.from_dict(snakemake.params.cfg)
 data = load_dataset(snakemake.input[0])
