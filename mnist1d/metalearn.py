@@ -676,15 +676,15 @@ def plot_afunc(steps, function, activations, sample_range=5.0):
     ax = axes[0]
     x = np.linspace(-sample_range, sample_range, 200)
     xt = torch.as_tensor(x)
+    sampled = sorted(function.outer_step.unique())
+    cmap = plt.get_cmap("Greys")
+    for i, s in enumerate(sampled[:-1]):
+        part = function[function.outer_step == s]
+        ax.plot(part.x, part.y, color=cmap(0.2 + 0.6 * i / max(1, len(sampled) - 1)), lw=0.6)
     for name in activations.activation:
         if name != "learned":
             ax.plot(x, baseline_activation(name)(xt).numpy(), color=BASELINE_COLORS[name],
                     lw=1.2, label=name)
-    sampled = sorted(function.outer_step.unique())
-    cmap = plt.get_cmap("viridis")
-    for i, s in enumerate(sampled[:-1]):
-        part = function[function.outer_step == s]
-        ax.plot(part.x, part.y, color=cmap(i / max(1, len(sampled) - 1)), lw=0.6, alpha=0.6)
     final = function[function.outer_step == sampled[-1]]
     ax.plot(final.x, final.y, color="k", lw=2.2, label=f"learned (step {sampled[-1]})")
     ax.axhline(0, color="gray", lw=0.5)
@@ -693,7 +693,7 @@ def plot_afunc(steps, function, activations, sample_range=5.0):
     ax.set_ylim(-1.5, 4)
     ax.set_xlabel("z")
     ax.set_ylabel("f(z)")
-    ax.set_title("Learned activation (thin: earlier outer steps)")
+    ax.set_title("Learned activation (grey: earlier outer steps)")
     ax.legend(fontsize=7, ncol=2)
 
     ax = axes[1]
