@@ -416,13 +416,17 @@ def inner_run_fast(params, noise, x, y, act_params, cfg, snapshots=False, fused=
     return torch.stack(losses), snaps
 
 
-def test_accuracies(snaps, noise, x_test, y_test, act_values, chunk=16):
+def test_accuracies(snaps, noise, x_test, y_test, act_values, chunk=None):
     """Accuracy (%) on (x_test, y_test) after each step, with that step's test noise.
 
     `act_values(z)` evaluates the activation on a tensor of pre-activations (no gradient).
+    Steps are evaluated `chunk` at a time (by default 16, or one at a time when the activation
+    is the learned f evaluated as written, whose intermediate is act_hidden times larger).
     """
     if not snaps:
         return np.zeros(0)
+    if chunk is None:
+        chunk = 1 if getattr(act_values, "expands", False) else 16
     accs = []
     with torch.no_grad():
         w1 = torch.stack([s[0] for s in snaps])
@@ -476,7 +480,11 @@ def activation_values(name, act_params, cfg):
         return baseline_activation(name)
     if cfg.test_eval == "table":
         return ActivationTable(act_params, cfg.act_scale)
-    return lambda z: learned_activation(z, act_params, cfg.act_scale)
+
+    def exact(z):
+        return learned_activation(z, act_params, cfg.act_scale)
+    exact.expands = True
+    return exact
 
 
 def afunc_outer_step(act_params, data_t, cfg, outer_step, device, dtype, with_test=True):
