@@ -1,0 +1,15 @@
+import pandas as pd
+
+from mnist1d import plotting
+from mnist1d.logs import job_logger
+from mnist1d.metalearn import plot_afunc, plot_lr
+
+log = job_logger(snakemake.rule, snakemake.log[0])
+png, pdf = snakemake.output
+if snakemake.rule == "metalearn_lr_figure":
+    fig = plot_lr(pd.read_csv(snakemake.input[0]))
+else:
+    fig = plot_afunc(pd.read_csv(snakemake.input.steps), pd.read_csv(snakemake.input.function),
+                     pd.read_csv(snakemake.input.activations))
+plotting.save_figure(fig, png, pdf)
+log.info(f"wrote {png} and {pdf}")
