@@ -67,6 +67,19 @@ def test_every_member_is_the_plain_single_run(variant):
                                           atol=1e-9)
 
 
+def test_training_set_evaluated_only_where_asked():
+    datasets = {"a": _small(200, 1)}
+    protocol = {"steps": 20, "eval_every": 5, "batch_size": 20}
+    full = pooling.train_sizes(datasets, "avg", [0], protocol, dtype=torch.float64)
+    thin = pooling.train_sizes(datasets, "avg", [0], protocol, dtype=torch.float64,
+                               train_eval_every=10)
+    assert thin.train_acc.isna().tolist() == [False, True, False, True, False]
+    pd.testing.assert_frame_equal(thin.drop(columns=["train_loss", "train_acc"]),
+                                  full.drop(columns=["train_loss", "train_acc"]))
+    kept = thin.train_acc.notna()
+    pd.testing.assert_series_equal(thin.train_acc[kept], full.train_acc[kept])
+
+
 def test_ragged_batches_are_refused():
     with pytest.raises(ValueError, match="'a'.*multiple of batch_size"):
         pooling.train_sizes({"a": _small(250, 1)}, "max", [0], {"steps": 1, "batch_size": 100})
