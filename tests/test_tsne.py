@@ -48,3 +48,12 @@ def test_smoke_outputs(smoke_run):
     assert set(ssl_table.stage) == {"input", "before", "after"}
     pool = pd.read_csv(smoke_run / "results/pooling/pooling.csv")
     assert pool.test_acc_mean.between(0, 100).all() and (pool.n_seeds == 2).all()
+
+
+def test_missing_mnist_file_stops_the_workflow_naming_the_key(tmp_path):
+    from tests.conftest import run_snakemake
+
+    proc = run_snakemake(tmp_path, "all", "-n", "--config", "preset=smoke",
+                         f"tsne={{mnist_path: {tmp_path / 'absent.npz'}}}", check=False)
+    assert proc.returncode != 0
+    assert "tsne.mnist_path" in proc.stdout + proc.stderr
