@@ -96,6 +96,8 @@ def scatter(ax, emb, y, title):
     ax.set_title(title)
     ax.set_xticks([])
     ax.set_yticks([])
+    for side in ("left", "bottom"):
+        ax.spines[side].set_visible(False)
     ax.set_aspect("equal", adjustable="datalim")
 
 
