@@ -307,7 +307,7 @@ def plot_ssl(table, emb_before, emb_after, y):
         label = f"{'kNN (k=10, cosine)' if metric == 'knn_acc' else 'linear probe'}, {stage} training"
         ax2.errorbar(xs, mean, yerr=[mean - lo, hi - mean], color=color, marker=marker, ls=ls,
                      capsize=2, label=label)
-    ax2.axhline(raw.knn_acc, color="k", ls="--", lw=1, label=f"raw input, kNN ({raw.knn_acc:.1f} %)")
+    ax2.axhline(raw.knn_acc, color="k", ls="--", lw=1, label=f"raw input, kNN cosine ({raw.knn_acc:.1f} %)")
     ax2.axhline(raw.linear_acc, color="k", ls=":", lw=1,
                 label=f"raw input, linear ({raw.linear_acc:.1f} %)")
     dims = table.drop_duplicates("layer").set_index("layer")["dim"]
