@@ -16,3 +16,6 @@ rule all:
 include: "workflow/rules/data.smk"
 include: "workflow/rules/benchmark.smk"
 include: "workflow/rules/metalearn.smk"
+include: "workflow/rules/pooling.smk"
+include: "workflow/rules/tsne.smk"
+include: "workflow/rules/ssl.smk"

@@ -24,9 +24,14 @@ DEFAULTS = {
     "mlp": {"input_size": 40, "output_size": 10, "hidden": 100, "residual": True},
     "cnn": {"input_size": 40, "output_size": 10, "channels": 25},
     "gru": {"input_size": 40, "output_size": 10, "hidden": 6},
+    "pool_cnn": {"input_size": 40, "output_size": 10, "channels": 20, "pooling": "none"},
 }
 PAPER_PARAMETERS = {"logistic": 410, "mlp": 15_210, "cnn": 5_210, "gru": 5_134}
 CNN_LAYERS = ((5, 2, 1), (3, 2, 1), (3, 2, 1))  # (kernel, stride, padding) of the three convs
+# The pooling CNN of SPEC section 7: conv (kernel 3, padding 1, stride s), ReLU, pool, twice.
+# pooling -> (stride of both convs, pooling window): none = stride 1 without pooling (linear in
+# channels * 40), stride2 = stride 2 without pooling, max / avg / l2 = stride 1 then pooling 2.
+POOLINGS = {"none": (1, 1), "stride2": (2, 1), "max": (1, 2), "avg": (1, 2), "l2": (1, 2)}
 
 
 def spec_of(spec):
@@ -39,7 +44,10 @@ def spec_of(spec):
     if unknown:
         raise ValueError(f"model {name!r}: unknown keys {sorted(unknown)}; "
                          f"known: {sorted(DEFAULTS[name])}")
-    return {"name": name, **DEFAULTS[name], **spec}
+    spec = {"name": name, **DEFAULTS[name], **spec}
+    if name == "pool_cnn" and spec["pooling"] not in POOLINGS:
+        raise ValueError(f"model 'pooling': {spec['pooling']!r} is not one of {sorted(POOLINGS)}")
+    return spec
 
 
 def cnn_length(length):
@@ -100,6 +108,41 @@ class GRU(nn.Module):
         return self.linear(out.reshape(out.shape[0], -1))
 
 
+class PoolCNN(nn.Module):
+    """conv 1->C (3, padding 1, stride s), ReLU, pool; conv C->C (same), ReLU, pool; linear."""
+
+    def __init__(self, input_size, output_size, channels, pooling):
+        super().__init__()
+        stride, self.window = POOLINGS[pooling]
+        self.pooling = pooling
+        self.conv1 = nn.Conv1d(1, channels, 3, stride=stride, padding=1)
+        self.conv2 = nn.Conv1d(channels, channels, 3, stride=stride, padding=1)
+        self.linear = nn.Linear(channels * pool_cnn_length(input_size, pooling), output_size)
+
+    def pool(self, h):
+        if self.pooling == "max":
+            return F.max_pool1d(h, self.window)
+        if self.pooling == "avg":
+            return F.avg_pool1d(h, self.window)
+        if self.pooling == "l2":
+            return F.lp_pool1d(h, 2, self.window)
+        return h
+
+    def forward(self, x):
+        h = x.view(-1, 1, x.shape[-1])
+        h = self.pool(self.conv1(h).relu())
+        h = self.pool(self.conv2(h).relu())
+        return self.linear(h.reshape(h.shape[0], -1))
+
+
+def pool_cnn_length(length, pooling):
+    """Positions left after the two conv + pool stages (40 -> 40, 10, 10, 10, 10)."""
+    stride, window = POOLINGS[pooling]
+    for _ in range(2):
+        length = ((length + 2 - 3) // stride + 1) // window
+    return length
+
+
 def build(spec):
     """The plain nn.Module of a spec (its parameters drawn from torch's global generator)."""
     s = spec_of(spec)
@@ -109,6 +152,8 @@ def build(spec):
         return MLP(s["input_size"], s["output_size"], s["hidden"], s["residual"])
     if s["name"] == "cnn":
         return CNN(s["input_size"], s["output_size"], s["channels"])
+    if s["name"] == "pool_cnn":
+        return PoolCNN(s["input_size"], s["output_size"], s["channels"], s["pooling"])
     return GRU(s["input_size"], s["output_size"], s["hidden"])
 
 
@@ -182,6 +227,33 @@ def _forward_cnn(spec, p, x):
     return _linear(h, p["linear.weight"], p["linear.bias"])
 
 
+def _pool(h, pooling, window):
+    """Pooling over the length axis of channels-last h (K, B, L, C), as F.*_pool1d computes it."""
+    if window == 1:
+        return h
+    K, B, L, C = h.shape
+    h = h[:, :, :L - L % window].reshape(K, B, L // window, window, C)
+    if pooling == "max":
+        return h.max(3).values
+    if pooling == "avg":
+        return h.mean(3)
+    out = h.pow(2).mean(3)                                 # l2: F.lp_pool1d's formula, whose
+    return (torch.sign(out) * F.relu(torch.abs(out))).mul(window).pow(0.5)  # gradient is 0 at 0
+
+
+def _forward_pool_cnn(spec, p, x):
+    K = p["conv1.weight"].shape[0]
+    stride, window = POOLINGS[spec["pooling"]]
+    h = x.unsqueeze(-1)
+    if h.dim() == 3:
+        h = h.expand(K, *h.shape)
+    for i in (1, 2):
+        h = _conv(h, p[f"conv{i}.weight"], p[f"conv{i}.bias"], 3, stride, 1).relu()
+        h = _pool(h, spec["pooling"], window)
+    h = h.transpose(2, 3).reshape(K, h.shape[1], -1)
+    return _linear(h, p["linear.weight"], p["linear.bias"])
+
+
 def _forward_gru(spec, p, x):
     """Both directions of all K members run as one recurrence over a batch of 2K stacks.
 
@@ -223,4 +295,6 @@ def forward(spec, params, x):
         return _forward_cnn(spec, params, x)
     if name == "gru":
         return _forward_gru(spec, params, x)
+    if name == "pool_cnn":
+        return _forward_pool_cnn(spec, params, x)
     raise ValueError(f"model 'name': {name!r} is not one of {sorted(DEFAULTS)}")

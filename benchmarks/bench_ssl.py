@@ -1,0 +1,74 @@
+"""The SSL experiment (SPEC section 9): stacked seed ensemble vs the plain per-seed loop.
+
+    PYTHONPATH=. python benchmarks/bench_ssl.py [--seeds 3] [--threads 1] [--steps 40]
+    PYTHONPATH=. python benchmarks/bench_ssl.py --full [--seeds 3] [--compile 1]
+
+Default: seconds per epoch (40 steps of batch 100) of the plain loop of one seed (nn.Module,
+torch.optim.Adam) and of the engine's ensemble of S seeds, eager and compiled, measured in one
+process one after the other (absolute times drift on shared machines; compare the ratios), and
+the projected time of 200 epochs. --full runs the whole experiment at the paper protocol
+(mnist1d.ssl.train_ssl and the per-layer probes, the code the pipeline runs) and prints its wall
+time and the numbers against the issue's targets. Data: results/data/default.npz or generated.
+"""
+import argparse
+import time
+from pathlib import Path
+
+import torch
+
+from mnist1d import ssl
+from mnist1d.data import get_dataset_args, make_dataset
+from mnist1d.store import load_dataset
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=2, help="epochs per timing")
+    parser.add_argument("--full", action="store_true")
+    parser.add_argument("--compile", type=int, default=1)
+    parser.add_argument("--results", default="results")
+    a = parser.parse_args()
+    torch.set_num_threads(a.threads)
+    path = Path(a.results) / "data" / "default.npz"
+    data = load_dataset(path) if path.exists() else make_dataset(get_dataset_args())
+    seeds = list(range(a.seeds))
+    print(f"torch {torch.__version__}, {a.threads} thread(s), seeds {seeds}")
+    if a.full:
+        t0 = time.perf_counter()
+        initial, final, _ = ssl.train_ssl(data["x"], seeds, compile=bool(a.compile))
+        t1 = time.perf_counter()
+        table = ssl.probe(data, {"before": initial, "after": final}, seeds)
+        t2 = time.perf_counter()
+        print(table.groupby(["stage", "layer"], sort=False)[["knn_acc", "linear_acc"]].mean()
+              .round(1).to_string())
+        for line in ssl.check_targets(table):
+            print(line)
+        print(f"training {t1 - t0:.1f} s, probes {t2 - t1:.1f} s, whole experiment {t2 - t0:.1f} s "
+              f"(target: at most 180 s)")
+        return
+    settings = {"epochs": a.epochs}
+    t = time.perf_counter()
+    ssl.train_plain(data["x"], 0, settings, dtype=torch.float32)
+    plain = (time.perf_counter() - t) / a.epochs
+    t = time.perf_counter()
+    ssl.train_ssl(data["x"], seeds, settings)
+    eager = (time.perf_counter() - t) / a.epochs
+    t = time.perf_counter()
+    ssl.train_ssl(data["x"], seeds, {"epochs": 1}, compile=True)
+    compile_s = time.perf_counter() - t
+    t = time.perf_counter()
+    ssl.train_ssl(data["x"], seeds, settings, compile=True)
+    comp = (time.perf_counter() - t) / a.epochs
+    S, E = len(seeds), ssl.DEFAULTS["epochs"]
+    print(f"s per epoch: plain one seed {plain:.2f}; ensemble of {S}: eager {eager:.2f} "
+          f"({eager / plain:.1f}x one plain run), compiled {comp:.2f} ({comp / plain:.1f}x; first "
+          f"compile {compile_s:.0f} s)")
+    print(f"projected training, {E} epochs, {S} seeds: plain loop {S * E * plain / 60:.1f} min, "
+          f"eager ensemble {E * eager / 60:.1f} min, compiled ensemble {E * comp / 60:.1f} min "
+          f"(+ compile)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,323 @@
+"""Self-supervised contrastive learning on MNIST-1D (SPEC section 9, the reference's notebook).
+
+SimCLR-style: the benchmark CNN's three convolutions (features: the flattened 25 x 5 = 125-d
+output) and a projector 125 -> 125 (ReLU) -> 16 are trained, without labels, to map two random
+augmentations of the same signal close together and away from the other signals of the batch
+(InfoNCE / NT-Xent on cosine similarity, temperature 0.5). Augmentation of a signal x over the
+positions t (centred: t = i - 19.5): remove its offset and linear trend (least squares), shift it
+circularly by a random whole number of positions in [-10, 10], then add a random new slope
+(normal, std 0.04 per position) and offset (normal, std 0.3). Adam, lr 0.01, batch 100 reshuffled
+every epoch, 200 epochs over the 4 000 training signals.
+
+Representations are judged per layer, before and after training, by a kNN classifier (k = 10,
+cosine) and a linear probe (logistic regression on standardised features), both fitted on the
+training set and scored on the test set; the raw input is the reference point.
+
+Seeds train together as one stacked ensemble (as mnist1d.models does): member k draws its batch
+order and augmentations from its own generator seeded with seeds[k], so it follows exactly the
+trajectory of the plain single run `train_plain(seed=seeds[k])` (tests/test_ssl.py, float64).
+"""
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mnist1d import models, train
+
+DEFAULTS = {"epochs": 200, "batch_size": 100, "lr": 1e-2, "temperature": 0.5, "max_shift": 10,
+            "slope_std": 0.04, "offset_std": 0.3, "channels": 25, "hidden": 125, "out": 16}
+LAYERS = ("input", "conv1", "conv2", "conv3", "hidden", "output")
+LAYER_LABELS = {"input": "raw input", "conv1": "conv 1", "conv2": "conv 2",
+                "conv3": "conv 3 (features)", "hidden": "projector hidden", "output": "output"}
+
+
+def settings_of(settings=None):
+    s = dict(DEFAULTS)
+    unknown = set(settings or {}) - set(s)
+    if unknown:
+        raise ValueError(f"ssl: unknown keys {sorted(unknown)}; known: {sorted(s)}")
+    s.update(settings or {})
+    return s
+
+
+# --- augmentations -----------------------------------------------------------------------------
+
+def positions(length, device=None, dtype=torch.float32):
+    return torch.arange(length, device=device, dtype=dtype) - (length - 1) / 2
+
+
+def detrend(x):
+    """x (..., L) minus its least-squares offset and slope over the centred positions."""
+    t = positions(x.shape[-1], x.device, x.dtype)
+    slope = (x * t).sum(-1, keepdim=True) / (t * t).sum()
+    return x - x.mean(-1, keepdim=True) - slope * t
+
+
+def draw(n, generator, s):
+    """The random numbers of n augmentations: shifts (n,) int64, slopes (n,), offsets (n,)."""
+    shifts = torch.randint(-s["max_shift"], s["max_shift"] + 1, (n,), generator=generator)
+    slopes = torch.randn(n, generator=generator, dtype=torch.float64) * s["slope_std"]
+    offsets = torch.randn(n, generator=generator, dtype=torch.float64) * s["offset_std"]
+    return shifts, slopes, offsets
+
+
+def augment(x, shifts, slopes, offsets):
+    """Augment signals x (..., L): detrend, circular shift (torch.roll by `shifts`), new trend."""
+    L = x.shape[-1]
+    idx = (torch.arange(L, device=x.device) - shifts.unsqueeze(-1)) % L   # roll right by shift
+    x = detrend(x)
+    x = torch.gather(x.expand(*torch.broadcast_shapes(x.shape[:-1], idx.shape[:-1]), L), -1, idx)
+    t = positions(L, x.device, x.dtype)
+    return x + slopes.unsqueeze(-1).to(x.dtype) * t + offsets.unsqueeze(-1).to(x.dtype)
+
+
+def info_nce(z1, z2, temperature):
+    """NT-Xent of paired embeddings z1, z2 (..., B, D): mean over the 2B anchors."""
+    z = F.normalize(torch.cat([z1, z2], -2), dim=-1)               # (..., 2B, D)
+    n = z.shape[-2]
+    sim = z @ z.transpose(-1, -2) / temperature
+    sim = sim.masked_fill(torch.eye(n, dtype=torch.bool, device=z.device), float("-inf"))
+    target = (torch.arange(n, device=z.device) + n // 2) % n       # each view's partner
+    logp = sim.log_softmax(-1)
+    return -logp.gather(-1, target.expand(*sim.shape[:-1]).unsqueeze(-1)).squeeze(-1).mean(-1)
+
+
+# --- the network: plain module and stacked ensemble ------------------------------------------
+
+class SSLNet(nn.Module):
+    """The benchmark CNN's convolutions and a projector; forward returns every layer's output."""
+
+    def __init__(self, channels=25, hidden=125, out=16, input_size=40):
+        super().__init__()
+        (k1, s1, p1), (k2, s2, p2), (k3, s3, p3) = models.CNN_LAYERS
+        self.conv1 = nn.Conv1d(1, channels, k1, stride=s1, padding=p1)
+        self.conv2 = nn.Conv1d(channels, channels, k2, stride=s2, padding=p2)
+        self.conv3 = nn.Conv1d(channels, channels, k3, stride=s3, padding=p3)
+        self.proj1 = nn.Linear(channels * models.cnn_length(input_size), hidden)
+        self.proj2 = nn.Linear(hidden, out)
+
+    def forward(self, x):
+        h = x.view(-1, 1, x.shape[-1])
+        outs = {"input": x}
+        for name in ("conv1", "conv2", "conv3"):
+            h = getattr(self, name)(h).relu()
+            outs[name] = h.reshape(h.shape[0], -1)
+        outs["hidden"] = self.proj1(outs["conv3"]).relu()
+        outs["output"] = self.proj2(outs["hidden"])
+        return outs
+
+
+def build(s):
+    return SSLNet(s["channels"], s["hidden"], s["out"])
+
+
+def init_params(s, seeds, dtype=torch.float32, device="cpu"):
+    """{name: (K, ...)}: member k is build(s) after torch.manual_seed(seeds[k])."""
+    state = torch.random.get_rng_state()
+    try:
+        members = []
+        for seed in seeds:
+            torch.manual_seed(int(seed))
+            members.append(dict(build(s).named_parameters()))
+    finally:
+        torch.random.set_rng_state(state)
+    return {name: torch.stack([m[name].detach() for m in members]).to(device=device, dtype=dtype)
+            for name in members[0]}
+
+
+def forward(params, x, layers=False):
+    """Ensemble forward of x (K, B, 40): the 16-d output (K, B, 16), or every layer's output."""
+    K = params["conv1.weight"].shape[0]
+    h = x.unsqueeze(-1)
+    if h.dim() == 3:
+        h = h.expand(K, *h.shape)
+    outs = {"input": x.expand(K, *x.shape[-2:])}
+    for i, (kernel, stride, padding) in enumerate(models.CNN_LAYERS, start=1):
+        h = models._conv(h, params[f"conv{i}.weight"], params[f"conv{i}.bias"], kernel, stride,
+                         padding).relu()
+        outs[f"conv{i}"] = h.transpose(2, 3).reshape(K, h.shape[1], -1)   # channel-major
+    outs["hidden"] = models._linear(outs["conv3"], params["proj1.weight"], params["proj1.bias"]).relu()
+    outs["output"] = models._linear(outs["hidden"], params["proj2.weight"], params["proj2.bias"])
+    return outs if layers else outs["output"]
+
+
+class Draws:
+    """Batch order and augmentation draws of every member, one generator per seed."""
+
+    def __init__(self, seeds, n, s):
+        self.gens = [torch.Generator().manual_seed(int(seed)) for seed in seeds]
+        self.n, self.s, self.bs = n, s, s["batch_size"]
+        self.steps_per_epoch = n // self.bs
+
+    def epoch(self):
+        return [torch.randperm(self.n, generator=g) for g in self.gens]
+
+    def augmentations(self):
+        """(shifts, slopes, offsets), each (K, 2, B): two views of each signal."""
+        out = [draw(2 * self.bs, g, self.s) for g in self.gens]
+        return tuple(torch.stack([o[i] for o in out]).view(len(self.gens), 2, self.bs)
+                     for i in range(3))
+
+
+def make_step(s, protocol, compile=False):
+    def loss(params, xb, shifts, slopes, offsets):
+        views = augment(xb.unsqueeze(1), shifts, slopes, offsets)   # (K, 2, B, L)
+        z = forward(params, views.flatten(1, 2))                     # (K, 2B, 16)
+        losses = info_nce(z[:, :s["batch_size"]], z[:, s["batch_size"]:], s["temperature"])
+        return losses.sum(), losses.detach()
+
+    grad_fn = torch.func.grad_and_value(loss, has_aux=True)
+
+    def step(params, state, xb, shifts, slopes, offsets):
+        grads, (_, losses) = grad_fn(params, xb, shifts, slopes, offsets)
+        with torch.no_grad():
+            train.update(params, grads, state, protocol)
+        return losses
+
+    return torch.compile(step, dynamic=False) if compile else step
+
+
+def train_ssl(x, seeds, settings=None, device="cpu", dtype=torch.float32, compile=False,
+              logger=None):
+    """Contrastive training of len(seeds) members on the signals x (N, 40), without labels.
+
+    Returns (initial params, final params, history DataFrame: seed, epoch, loss = the mean
+    InfoNCE of that epoch's batches)."""
+    s, seeds = settings_of(settings), [int(v) for v in seeds]
+    protocol = train.protocol_of({"optimizer": "adam", "lr": s["lr"]})
+    device = torch.device(device)
+    x = torch.as_tensor(np.asarray(x)).to(device, dtype)
+    params = init_params(s, seeds, dtype, device)
+    initial = {k: p.clone() for k, p in params.items()}
+    state = train.init_state(params, protocol)
+    step_fn = make_step(s, protocol, compile)
+    draws, rows, t0 = Draws(seeds, len(x), s), [], time.perf_counter()
+    if logger is not None:
+        logger.info(f"SSL: seeds {seeds} as one ensemble on {device}, {dtype}, compile {compile}; "
+                    f"{s['epochs']} epochs of {draws.steps_per_epoch} steps; {s}")
+    for epoch in range(s["epochs"]):
+        perms = torch.stack(draws.epoch()).to(device)
+        total = torch.zeros(len(seeds), dtype=torch.float64, device=device)
+        for b in range(draws.steps_per_epoch):
+            idx = perms[:, b * s["batch_size"]:(b + 1) * s["batch_size"]]
+            shifts, slopes, offsets = (t.to(device) for t in draws.augmentations())
+            total += step_fn(params, state, x[idx], shifts, slopes, offsets).double()
+        loss = (total / draws.steps_per_epoch).cpu().numpy()
+        rows += [{"seed": seed, "epoch": epoch + 1, "loss": loss[k]} for k, seed in enumerate(seeds)]
+        if logger is not None and (epoch % 10 == 9 or epoch == s["epochs"] - 1):
+            logger.info(f"epoch {epoch + 1:4d}/{s['epochs']}  InfoNCE "
+                        + "/".join(f"{v:.4f}" for v in loss) + f"  ({time.perf_counter() - t0:.1f} s)")
+    return initial, params, pd.DataFrame(rows)
+
+
+def train_plain(x, seed, settings=None, dtype=torch.float64, epochs=None, max_steps=None):
+    """The straightforward single-seed loop (nn.Module, torch.optim.Adam): the test reference."""
+    s = settings_of(settings)
+    x = torch.as_tensor(np.asarray(x), dtype=dtype)
+    torch.manual_seed(seed)
+    net = build(s).to(dtype)
+    opt = torch.optim.Adam(net.parameters(), lr=s["lr"])
+    draws, losses, bs = Draws([seed], len(x), s), [], s["batch_size"]
+    for _ in range(epochs or s["epochs"]):
+        perm = draws.epoch()[0]
+        for b in range(draws.steps_per_epoch):
+            if max_steps is not None and len(losses) == max_steps:
+                return net, losses
+            shifts, slopes, offsets = (t[0] for t in draws.augmentations())
+            xb = x[perm[b * bs:(b + 1) * bs]]
+            views = torch.cat([augment(xb, shifts[i], slopes[i], offsets[i]) for i in range(2)])
+            z = net(views)["output"]
+            loss = info_nce(z[:bs], z[bs:], s["temperature"])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+    return net, losses
+
+
+@torch.no_grad()
+def representations(params, x, k, chunk=1000):
+    """Every layer's output of member k on x (N, 40), as float64 numpy arrays."""
+    sub = {name: p[k:k + 1] for name, p in params.items()}
+    x = torch.as_tensor(np.asarray(x)).to(sub["conv1.weight"])
+    parts = [forward(sub, x[i:i + chunk].unsqueeze(0), layers=True) for i in range(0, len(x), chunk)]
+    return {name: torch.cat([p[name][0] for p in parts]).double().cpu().numpy() for name in LAYERS}
+
+
+def probe(data, params_by_stage, seeds, knn_k=10, max_iter=1000):
+    """kNN (k, cosine) and linear-probe test accuracy per layer, stage and seed: a tidy frame.
+    The raw input does not depend on the seed or stage and is scored once (stage 'input')."""
+    from mnist1d.tsne import knn_accuracy, linear_accuracy
+
+    y, y_test = np.asarray(data["y"]), np.asarray(data["y_test"])
+    rows = []
+
+    def score(layer, stage, seed, a, b):
+        rows.append({"layer": layer, "dim": a.shape[1], "stage": stage, "seed": seed,
+                     "knn_acc": knn_accuracy(a, y, b, y_test, k=knn_k, metric="cosine"),
+                     "linear_acc": linear_accuracy(a, y, b, y_test, max_iter=max_iter,
+                                                   standardize=True)})
+
+    x, x_test = np.asarray(data["x"], np.float64), np.asarray(data["x_test"], np.float64)
+    score("input", "input", -1, x, x_test)
+    for stage, params in params_by_stage.items():
+        for k, seed in enumerate(seeds):
+            tr, te = representations(params, data["x"], k), representations(params, data["x_test"], k)
+            for layer in LAYERS[1:]:
+                score(layer, stage, seed, tr[layer], te[layer])
+    return pd.DataFrame(rows)
+
+
+def check_targets(table):
+    after = table[table.stage == "after"].groupby("layer")[["knn_acc", "linear_acc"]].mean()
+    lin, knn = after.loc["conv3", "linear_acc"], after.loc["output", "knn_acc"]
+    return [f"linear probe on the 125-d features {lin:.1f} % -> "
+            f"{'met' if lin >= 78 else 'NOT met'} (target >= 78; published about 82)",
+            f"kNN (k=10, cosine) on the 16-d output {knn:.1f} % -> "
+            f"{'met' if knn >= 70 else 'NOT met'} (target >= 70; published about 75)"]
+
+
+def plot_ssl(table, emb_before, emb_after, y):
+    """t-SNE of the 16-d output before and after training; per-layer probe accuracies."""
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    from mnist1d.plotting import CLASS_COLORS
+    from mnist1d.tsne import scatter
+
+    fig = plt.figure(figsize=(15, 4.8))
+    gs = fig.add_gridspec(1, 3, width_ratios=[1, 1, 1.35])
+    ax0, ax1, ax2 = fig.add_subplot(gs[0]), fig.add_subplot(gs[1]), fig.add_subplot(gs[2])
+    scatter(ax0, emb_before, y, "16-d output before training (t-SNE)")
+    scatter(ax1, emb_after, y, "16-d output after contrastive training (t-SNE)")
+    ax1.legend(handles=[Line2D([], [], marker="o", ls="", color=CLASS_COLORS[c], label=str(c))
+                        for c in range(10)], title="digit", loc="center left",
+               bbox_to_anchor=(1.0, 0.5), fontsize=8)
+    raw = table[table.layer == "input"].iloc[0]
+    names = list(LAYERS[1:])
+    xs = np.arange(len(names))
+    styles = {("before", "knn_acc"): ("tab:gray", "o", "--"), ("before", "linear_acc"): ("tab:gray", "s", "-"),
+              ("after", "knn_acc"): ("tab:blue", "o", "--"), ("after", "linear_acc"): ("tab:red", "s", "-")}
+    for (stage, metric), (color, marker, ls) in styles.items():
+        g = table[table.stage == stage].groupby("layer")[metric]
+        mean, lo, hi = (g.agg(f).reindex(names).to_numpy() for f in ("mean", "min", "max"))
+        label = f"{'kNN (k=10, cosine)' if metric == 'knn_acc' else 'linear probe'}, {stage} training"
+        ax2.errorbar(xs, mean, yerr=[mean - lo, hi - mean], color=color, marker=marker, ls=ls,
+                     capsize=2, label=label)
+    ax2.axhline(raw.knn_acc, color="k", ls="--", lw=1, label=f"raw input, kNN cosine ({raw.knn_acc:.1f} %)")
+    ax2.axhline(raw.linear_acc, color="k", ls=":", lw=1,
+                label=f"raw input, linear ({raw.linear_acc:.1f} %)")
+    dims = table.drop_duplicates("layer").set_index("layer")["dim"]
+    ax2.set_xticks(xs)
+    ax2.set_xticklabels([f"{LAYER_LABELS[n]}\n({dims[n]}-d)" for n in names], fontsize=8)
+    ax2.set_ylabel("test accuracy (%)")
+    ax2.set_ylim(0, 100)
+    ax2.legend(fontsize=7, loc="lower right")
+    seeds = table[table.stage == "after"].seed.nunique()
+    ax2.set_title(f"Probes per layer (mean of {seeds} seeds, bars min to max)")
+    fig.suptitle("Self-supervised contrastive learning on MNIST-1D (SimCLR-style, no labels)")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,59 @@
+"""t-SNE and the input-space baselines (SPEC section 8)."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from mnist1d import tsne
+
+
+def test_classifiers_on_separable_and_random_data():
+    rng = np.random.default_rng(0)
+    y, y_test = rng.integers(0, 3, 200), rng.integers(0, 3, 100)
+    x, x_test = rng.normal(size=(200, 5)) + 5 * y[:, None], rng.normal(size=(100, 5)) + 5 * y_test[:, None]
+    assert tsne.knn_accuracy(x, y, x_test, y_test, k=10) == 100.0
+    assert tsne.linear_accuracy(x, y, x_test, y_test) == 100.0
+    noise = rng.normal(size=(100, 5))
+    assert tsne.knn_accuracy(x, y, noise, y_test, k=10) < 60
+
+
+def test_embedding_shape_and_determinism():
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.normal(size=(40, 8)), rng.normal(size=(40, 8)) + 20])
+    a, b = tsne.embed(x, seed=3), tsne.embed(x, seed=3)
+    assert a.shape == (80, 2)
+    np.testing.assert_allclose(a, b)
+    # two far-apart blobs stay apart
+    assert np.linalg.norm(a[:40].mean(0) - a[40:].mean(0)) > 3 * a[:40].std(0).max()
+
+
+def test_mnist_loader_names_the_key(tmp_path):
+    with pytest.raises(FileNotFoundError, match="tsne.mnist_path"):
+        tsne.load_mnist(tmp_path / "absent.npz")
+    np.savez(tmp_path / "bad.npz", a=np.zeros(3))
+    with pytest.raises(ValueError, match="tsne.mnist_path"):
+        tsne.load_mnist(tmp_path / "bad.npz")
+    np.savez(tmp_path / "mnist.npz", x_train=np.full((30, 28, 28), 255, np.uint8),
+             y_train=np.arange(30) % 10)
+    x, y = tsne.load_mnist(tmp_path / "mnist.npz", n=20)
+    assert x.shape == (20, 784) and x.max() == 1.0 and len(y) == 20
+
+
+def test_smoke_outputs(smoke_run):
+    table = pd.read_csv(smoke_run / "results/tsne/baselines.csv")
+    assert list(table.method) == ["kNN (k=10, Euclidean)", "logistic regression"]
+    assert table.test_acc.between(0, 100).all()
+    log = (smoke_run / "results/logs/tsne/figure.log").read_text()
+    assert "MNIST panel is not produced" in log
+    ssl_table = pd.read_csv(smoke_run / "results/ssl/ssl.csv")
+    assert set(ssl_table.stage) == {"input", "before", "after"}
+    pool = pd.read_csv(smoke_run / "results/pooling/pooling.csv")
+    assert pool.test_acc_mean.between(0, 100).all() and (pool.n_seeds == 2).all()
+
+
+def test_missing_mnist_file_stops_the_workflow_naming_the_key(tmp_path):
+    from tests.conftest import run_snakemake
+
+    proc = run_snakemake(tmp_path, "all", "-n", "--config", "preset=smoke",
+                         f"tsne={{mnist_path: {tmp_path / 'absent.npz'}}}", check=False)
+    assert proc.returncode != 0
+    assert "tsne.mnist_path" in proc.stdout + proc.stderr

@@ -1,0 +1,13 @@
+import pandas as pd
+
+from mnist1d import pooling
+from mnist1d.io import write_csv
+from mnist1d.logs import job_logger
+
+log = job_logger("pooling_summary", snakemake.log[0])
+history = pd.concat([pd.read_csv(path) for path in snakemake.input], ignore_index=True)
+summary = pooling.summarise(history)
+write_csv(history, snakemake.output.history)
+write_csv(summary, snakemake.output.csv)
+for line in pooling.check_targets(summary):
+    log.info(line)
