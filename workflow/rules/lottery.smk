@@ -35,7 +35,8 @@ rule lottery_search:
         history="results/lottery/search_history.csv",
         masks="results/lottery/masks.npz",
     params:
-        lottery=LOT,
+        search=LOT["search"],
+        hidden=LOT["hidden"],
         checkpoint="results/lottery/checkpoint",
         device=config.get("device", "auto"),
         compile=config.get("compile", False),
@@ -57,7 +58,8 @@ rule lottery_analysis:
         summary="results/lottery/analysis.csv",
         adjacency="results/lottery/adjacency.csv",
     params:
-        lottery=LOT,
+        analysis=LOT["analysis"],
+        hidden=LOT["hidden"],
         device=config.get("device", "auto"),
         compile=config.get("compile", False),
     threads: LOT.get("threads", 1)

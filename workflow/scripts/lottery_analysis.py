@@ -6,14 +6,14 @@ from mnist1d.store import load_dataset
 threads = device.set_threads(snakemake.threads)
 log = job_logger("lottery_analysis", snakemake.log[0])
 where = device.select_device(snakemake.params.device)
-section = snakemake.params.lottery["analysis"]
+section = snakemake.params.analysis
 store = lottery.MaskStore(snakemake.input.masks)
 protocol = lottery.analysis_protocol(section)
 log.info(f"analysis on {snakemake.input.data}: {protocol}, device {where}, {threads} threads, "
          f"compile {snakemake.params.compile}")
 history, round_ = lottery.analyse(
     load_dataset(snakemake.input.data), store, section["sparsity"],
-    snakemake.params.lottery["hidden"], protocol, section["trials"], section["reinit_seed"],
+    snakemake.params.hidden, protocol, section["trials"], section["reinit_seed"],
     section["shuffle_seed"], section["chunk_order"], device=where,
     compile=snakemake.params.compile, logger=log)
 adjacency = lottery.adjacency_table(store, round_, section["trials"], section["adjacency"])
