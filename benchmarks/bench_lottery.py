@@ -8,8 +8,8 @@ one training step and one evaluation of:
     times masks in every forward), batch 100;
   * search, batched: the engine step of the K = trials x methods = 4 searches as one ensemble;
   * analysis, plain loop: one masked network, batch 500;
-  * analysis, batched: the K = 15 networks of one analysed trial as one ensemble, per-member
-    inputs;
+  * analysis, batched: the 15 networks of one analysed trial as ensembles of K = 15, 5 or 1
+    (config `lottery.analysis.group`), per-member inputs;
 and extrapolates the paper protocol (search: 2 trials x 2 methods x 100 rounds x 1 501 steps,
 evaluation every 100 steps on 4 000 + 1 000 examples; analysis: 15 networks x 6 001 steps of
 batch 500, evaluation every 100). The floor is the protocol's floating-point operations (matrix
@@ -129,11 +129,15 @@ def main():
         "search batched (K 4, B 100)": batched_stepper(data, 4, 100, args.sparsity, False),
         "analysis plain (1 net, B 500)": plain_stepper(data, 500, args.sparsity) + (0.0,),
         "analysis batched (K 15, B 500)": batched_stepper(data, 15, 500, args.sparsity, False, True),
+        "analysis batched (K 5, B 500)": batched_stepper(data, 5, 500, args.sparsity, False, True),
+        "analysis engine (K 1, B 500)": batched_stepper(data, 1, 500, args.sparsity, False, True),
     }
     if args.compile:
         runners["search batched compiled"] = batched_stepper(data, 4, 100, args.sparsity, True)
         runners["analysis batched compiled"] = batched_stepper(data, 15, 500, args.sparsity, True,
                                                                True)
+        runners["analysis K 5 compiled"] = batched_stepper(data, 5, 500, args.sparsity, True, True)
+        runners["analysis K 1 compiled"] = batched_stepper(data, 1, 500, args.sparsity, True, True)
     n = {}
     for label, (run, evaluate, _) in runners.items():
         t0 = time.perf_counter()
@@ -171,7 +175,9 @@ def main():
                                                                     "search batched compiled"]),
         "analysis": dict(members=15, steps=ana_steps, evals=ana_evals, batch=500,
                          plain="analysis plain (1 net, B 500)",
-                         batched=["analysis batched (K 15, B 500)", "analysis batched compiled"]),
+                         batched=["analysis batched (K 15, B 500)", "analysis batched compiled",
+                                  "analysis batched (K 5, B 500)", "analysis K 5 compiled",
+                                  "analysis engine (K 1, B 500)", "analysis K 1 compiled"]),
     }
     print("\npaper protocol, extrapolated (minutes); floor = its FLOPs at 120 GFLOP/s | at the "
           "rate measured now")
@@ -188,7 +194,8 @@ def main():
             if label not in med:
                 continue
             ms, ev = med[label]
-            total_b = (p["steps"] * ms + p["evals"] * ev) / 1e3
+            K = 4 if name == "search" else (15 if "15" in label else 5 if "5" in label else 1)
+            total_b = (p["members"] // K) * (p["steps"] * ms + p["evals"] * ev) / 1e3
             print(f"  {label:28s} {total_b / 60:7.1f} min  x floor {total_b / floor_notes:5.2f} | "
                   f"{total_b / floor_now:5.2f}  ({total / total_b:.2f}x faster than plain)")
 

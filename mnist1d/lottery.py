@@ -397,26 +397,36 @@ def analysis_setup(data, store, round_, hidden, members, reinit_seed, shuffle_se
 
 
 def analyse(data, store, sparsity=0.92, hidden=500, protocol=None, trials=(42,), reinit_seed=0,
-            shuffle_seed=0, chunk_order=(2, 3, 0, 1), conditions=CONDITIONS, device="cpu",
-            dtype=torch.float32, compile=False, logger=None):
-    """Train every (trial, condition, network) as one ensemble; returns (history, round)."""
+            shuffle_seed=0, chunk_order=(2, 3, 0, 1), conditions=CONDITIONS, group=None,
+            device="cpu", dtype=torch.float32, compile=False, logger=None):
+    """Train every (trial, condition, network); returns (history, round).
+
+    The networks train as ensembles of `group` members (None: all of them at once); grouping
+    changes the speed only, never the result (each member is independent of the others).
+    """
     round_ = store.nearest_round(sparsity)
     members = analysis_members(trials, conditions)
-    stacked, params, masks = analysis_setup(data, store, round_, hidden, members, reinit_seed,
-                                            shuffle_seed, chunk_order, dtype)
+    group = len(members) if group is None else int(group)
     if logger is not None:
         logger.info(f"analysis at round {round_} (target sparsity {store.sparsity[round_]:.4f}); "
-                    f"{len(members)} networks as one ensemble: {members}")
-    history, _ = train.train(stacked, spec_of(hidden), protocol, seeds=list(range(len(members))),
-                             device=device, dtype=dtype, compile=compile, masks=masks,
-                             params=params, logger=logger)
-    history = history.rename(columns={"seed": "member"})
-    history.insert(0, "network", [members[k][2] for k in history["member"]])
-    history.insert(0, "condition", [members[k][1] for k in history["member"]])
-    history.insert(0, "trial", [members[k][0] for k in history["member"]])
+                    f"{len(members)} networks in ensembles of {group}: {members}")
+    histories = []
+    for first in range(0, len(members), group):
+        chunk = members[first:first + group]
+        stacked, params, masks = analysis_setup(data, store, round_, hidden, chunk, reinit_seed,
+                                                shuffle_seed, chunk_order, dtype)
+        history, _ = train.train(stacked, spec_of(hidden), protocol, seeds=list(range(len(chunk))),
+                                 device=device, dtype=dtype, compile=compile, masks=masks,
+                                 params=params, logger=logger)
+        history = history.rename(columns={"seed": "member"})
+        history.insert(0, "network", [chunk[k][2] for k in history["member"]])
+        history.insert(0, "condition", [chunk[k][1] for k in history["member"]])
+        history.insert(0, "trial", [chunk[k][0] for k in history["member"]])
+        histories.append(history.drop(columns="member"))
+    history = pd.concat(histories, ignore_index=True)
     history.insert(0, "sparsity", float(store.sparsity[round_]))
     history.insert(0, "round", round_)
-    return history.drop(columns="member"), round_
+    return history, round_
 
 
 def analysis_summary(history):

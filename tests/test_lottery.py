@@ -164,6 +164,11 @@ def test_batched_analysis_members_equal_plain_masked_runs_on_their_views_float64
     protocol = {"lr": 0.02, "steps": 6, "eval_every": 3, "batch_size": 500}
     hist, round_ = lottery.analyse(data, store, 0.5, 16, protocol, trials=(43,), reinit_seed=5,
                                    shuffle_seed=1, dtype=torch.float64)
+    grouped, _ = lottery.analyse(data, store, 0.5, 16, protocol, trials=(43,), reinit_seed=5,
+                                 shuffle_seed=1, group=4, dtype=torch.float64)
+    key = ["trial", "condition", "network", "step"]
+    pd.testing.assert_frame_equal(grouped.sort_values(key).reset_index(drop=True),
+                                  hist.sort_values(key).reset_index(drop=True), rtol=1e-12)
     assert round_ == 2
     summary = lottery.analysis_summary(hist)
     assert len(summary) == 15 and set(summary.condition) == set(lottery.CONDITIONS)

@@ -14,7 +14,7 @@ log.info(f"analysis on {snakemake.input.data}: {protocol}, device {where}, {thre
 history, round_ = lottery.analyse(
     load_dataset(snakemake.input.data), store, section["sparsity"],
     snakemake.params.hidden, protocol, section["trials"], section["reinit_seed"],
-    section["shuffle_seed"], section["chunk_order"], device=where,
+    section["shuffle_seed"], section["chunk_order"], group=section.get("group"), device=where,
     compile=snakemake.params.compile, logger=log)
 adjacency = lottery.adjacency_table(store, round_, section["trials"], section["adjacency"])
 write_csv(history, snakemake.output.history)
