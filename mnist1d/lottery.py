@@ -556,6 +556,9 @@ def plot_sweep(results):
         ax.set_ylabel(label)
         ax.set_xlim(0, 100)
     axes[0].set_yscale("log")
+    from matplotlib.ticker import FormatStrFormatter
+    axes[0].yaxis.set_major_formatter(FormatStrFormatter("%.1f"))
+    axes[0].yaxis.set_minor_formatter(FormatStrFormatter("%.1f"))
     axes[1].legend(loc="lower left")
     trials = results.trial.nunique()
     fig.suptitle(f"Lottery tickets vs random tickets (MLP 40-500-500-10; mean of {trials} "
@@ -611,13 +614,15 @@ def plot_adjacency(table):
             ax.bar(xs, t["mean"], width, yerr=t["se"], capsize=3, color=COLORS[ticket],
                    alpha=1.0 if trial == trials[0] else 0.6,
                    label=f"{NETWORK_LABELS[ticket]}" + (f", trial {trial}" if len(trials) > 1 else ""))
+            ax.plot(xs, t["chance"], "_", color="k", ms=18, mew=2,
+                    label="chance given each unit's kept fraction" if i == 0 else None)
             i += 1
     ax.set_xticks(range(len(ns)), [f"{n} adjacent" for n in ns])
     ax.set_yscale("log")
     ax.set_ylabel("p(all kept), per hidden unit (mean ± SE)")
     sp = table.sparsity.iloc[0]
     ax.set_title(f"First-layer masks at {100 * sp:.1f}% sparsity: consecutive kept inputs")
-    ax.legend()
+    ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -657,8 +662,10 @@ def plot_summary(summary):
                color=COLORS[network], label=NETWORK_LABELS[network])
         for x, v in zip(xs, mean):
             ax.text(x, v + 0.5, f"{v:.1f}", ha="center", va="bottom", fontsize=7)
-    ax.set_xticks(range(len(conditions)), [CONDITION_LABELS[c].replace(", ", ",\n")
-                                           for c in conditions], fontsize=8)
+    short = {"baseline": "baseline", "flipped": "sequences\nflipped",
+             "shuffled": "positions\nshuffled", "chunks": "chunks swapped\n(3, 4, 1, 2)",
+             "reinit": "weights re-initialised,\nmask kept"}
+    ax.set_xticks(range(len(conditions)), [short[c] for c in conditions], fontsize=9)
     lo = summary.test_acc.min()
     ax.set_ylim(max(0, lo - 10), min(100, summary.test_acc.max() + 5))
     ax.set_ylabel("final test accuracy (%)")
