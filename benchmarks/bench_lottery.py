@@ -29,6 +29,9 @@ from mnist1d import lottery, models, train
 from mnist1d.data import get_dataset, get_dataset_args
 
 HIDDEN, RATE_NOTES = 500, 120e9
+GROUP = {"analysis batched (K 15, B 500)": 15, "analysis batched compiled": 15,
+         "analysis batched (K 5, B 500)": 5, "analysis K 5 compiled": 5,
+         "analysis engine (K 1, B 500)": 1, "analysis K 1 compiled": 1}
 
 
 def weights(hidden=HIDDEN):
@@ -194,7 +197,7 @@ def main():
             if label not in med:
                 continue
             ms, ev = med[label]
-            K = 4 if name == "search" else (15 if "15" in label else 5 if "5" in label else 1)
+            K = 4 if name == "search" else GROUP[label]
             total_b = (p["members"] // K) * (p["steps"] * ms + p["evals"] * ev) / 1e3
             print(f"  {label:28s} {total_b / 60:7.1f} min  x floor {total_b / floor_notes:5.2f} | "
                   f"{total_b / floor_now:5.2f}  ({total / total_b:.2f}x faster than plain)")
