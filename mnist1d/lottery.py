@@ -212,11 +212,14 @@ def _save_checkpoint(directory, fingerprint, rounds_done, packed_next, history):
 def search(data, hidden=500, protocol=None, trials=(42, 43), methods=METHODS, rounds=100,
            device="cpu", dtype=torch.float32, compile=False, checkpoint_dir=None, logger=None,
            on_round=None):
-    """Iterative pruning of every (trial, method) member at once; returns (history, mask list).
+    """Iterative pruning of every (trial, method) member at once.
 
+    Returns (history, masks, shapes, members, grid).
     history: one row per round, member and evaluation step: round, sparsity (target),
     kept (fraction of parameters kept), trial, method, step and the engine's metrics.
-    masks: one {name: (K, nbytes) packed} per round (the masks that round trained with).
+    masks: one {name: (K, nbytes) packed} per round (the masks that round trained with);
+    shapes: {name: shape of one member's tensor}; members: [(trial, method)]; grid: the target
+    sparsity of every round.
     `on_round(r)` is called after round r is finished and checkpointed.
     """
     spec, protocol = spec_of(hidden), train.protocol_of(protocol)
@@ -445,6 +448,17 @@ def adjacency(mask1, n):
     return windows.mean(1)
 
 
+def chance_adjacency(mask1, n):
+    """Per hidden unit: p(n given inputs all kept) if its c kept inputs of L were placed at
+    random, prod_{i<n} (c - i) / (L - i): the adjacency a unit would show without a spatial prior."""
+    m = np.asarray(mask1) > 0
+    c, L = m.sum(1).astype(np.float64), m.shape[1]
+    out = np.ones_like(c)
+    for i in range(n):
+        out *= np.clip(c - i, 0, None) / (L - i)
+    return out
+
+
 def adjacency_table(store, round_, trials, ns=(2, 3, 4), layer="linear1.weight"):
     """Mean and standard error over hidden units of the adjacency of first-layer masks."""
     rows = []
@@ -459,7 +473,7 @@ def adjacency_table(store, round_, trials, ns=(2, 3, 4), layer="linear1.weight")
                              "trial": int(trial), "ticket": TICKET[method], "n": int(n),
                              "mean": p.mean(), "se": p.std(ddof=1) / np.sqrt(len(p)),
                              "units": len(p), "kept_fraction": float(mask.mean()),
-                             "chance": float(np.mean(mask.mean(1) ** n))})
+                             "chance": float(np.mean(chance_adjacency(mask, n)))})
     return pd.DataFrame(rows)
 
 

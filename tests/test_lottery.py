@@ -209,6 +209,11 @@ def test_adjacency_counts_windows_of_consecutive_kept_inputs():
     np.testing.assert_allclose(lottery.adjacency(m, 3), [1 / 6, 0, 1])
     np.testing.assert_allclose(lottery.adjacency(m, 1), m.mean(1))
     assert list(lottery.unit_order(m)) == [2, 0, 1]
+    np.testing.assert_allclose(lottery.chance_adjacency(m, 2), [4 * 3 / 56, 4 * 3 / 56, 1])
+    rng = np.random.default_rng(0)         # random placement: adjacency = chance on average
+    r = np.stack([rng.permutation(40) < 6 for _ in range(20000)])
+    assert lottery.adjacency(r, 2).mean() == pytest.approx(lottery.chance_adjacency(r, 2).mean(),
+                                                           rel=0.03)
 
 
 def test_compiled_search_step_follows_masks_changed_in_place(data):
