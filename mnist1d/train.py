@@ -143,21 +143,28 @@ def evaluate(spec, params, x, y, masks=None):
     if masks is not None:
         params = {name: p * masks[name] if name in masks else p for name, p in params.items()}
     loss_sum, correct = 0.0, 0.0
-    for start in range(0, len(x), EVAL_CHUNK):
-        logits = models.forward(spec, params, x[start:start + EVAL_CHUNK])
+    n = x.shape[-2]
+    for start in range(0, n, EVAL_CHUNK):
+        logits = models.forward(spec, params, x[..., start:start + EVAL_CHUNK, :])
         yb = y[start:start + EVAL_CHUNK]
         loss_sum = loss_sum + member_losses(logits, yb) * len(yb)
         correct = correct + (logits.argmax(-1) == yb).sum(-1)
-    return (loss_sum / len(x)).double(), 100.0 * correct.double() / len(x)
+    return (loss_sum / n).double(), 100.0 * correct.double() / n
 
 
 class Batches:
     """The training batch of every step: in order (shared by all members) or reshuffled per
-    epoch with one generator per seed (then each member gets its own batch, (K, B, ...))."""
+    epoch with one generator per seed (then each member gets its own batch, (K, B, ...)).
+
+    x may be shared (N, in) or per member (K, N, in), e.g. each member on its own view of the
+    data; the labels y (N,) are shared. Per-member inputs are taken in order only.
+    """
 
     def __init__(self, x, y, protocol, seeds):
         self.x, self.y, self.bs, self.order = x, y, protocol["batch_size"], protocol["order"]
-        self.n = len(x)
+        self.n = len(y)
+        if x.dim() == 3 and self.order != "in_order":
+            raise ValueError("per-member inputs (K, N, in) are supported with order 'in_order' only")
         if self.order == "reshuffle":
             self.generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
             self.epoch, self.perm = -1, None
@@ -165,7 +172,7 @@ class Batches:
     def __call__(self, step):
         start = (step * self.bs) % self.n
         if self.order == "in_order":
-            return self.x[start:start + self.bs], self.y[start:start + self.bs]
+            return self.x[..., start:start + self.bs, :], self.y[start:start + self.bs]
         epoch = (step * self.bs) // self.n
         if epoch != self.epoch:
             self.epoch = epoch
@@ -179,6 +186,8 @@ def train(data, model, protocol=None, seeds=(0,), device="cpu", dtype=torch.floa
           compile=False, masks=None, params=None, logger=None):
     """Train one ensemble of len(seeds) members; return (history DataFrame, final params).
 
+    `data["x"]` and `data["x_test"]` may be (N, in), shared by all members, or (K, N, in), one
+    view of the inputs per member (e.g. flipped or shuffled positions; labels shared).
     `params` overrides the seeds' initialisation ({name: (K, ...)}, e.g. a lottery ticket's
     rewound weights); `masks` ({name: (K, ...)} of 0/1) multiplies the parameters in every
     forward pass. `logger` (a logging.Logger) gets one progress line per evaluation.

@@ -1,0 +1,692 @@
+"""Lottery tickets (SPEC section 4): the sparsity sweep and the spatial-prior analysis.
+
+The model is the benchmark MLP (40 -> 500 -> 500 -> 10, residual second layer) with a 0/1 mask on
+every weight and bias, applied in every forward pass (mnist1d.train's `masks`).
+
+Search (`search`): round r trains the masked network from its initial weights for the protocol's
+steps, then scores every parameter and keeps, per parameter tensor, the highest-scoring fraction
+1 - s_{r+1} of sparsity grid s = linspace(0, 1, rounds) for round r + 1; the kept weights go back
+to their initial values and train again. Scores: |final weight| (magnitude: the lottery ticket)
+or uniform random numbers (the random ticket); pruned parameters always score lowest, so masks are
+nested. Every (trial, method) pair is one member of a single ensemble: the four searches of the
+paper protocol (trials 42 and 43, both methods) train together as K = 4 stacked networks, and
+member k computes what `search_plain` (one network, nn.Module + torch.optim.Adam) computes alone.
+The search checkpoints after every round (`checkpoint_dir`); a killed run resumes at the last
+finished round with identical results. Every round's masks are kept (bit-packed, compressed).
+
+Analysis (`analyse`): at the round nearest the target sparsity, dense, random-ticket and
+lottery-ticket networks from the same initialisation train on a new dataset, on its original,
+flipped, position-shuffled and chunk-swapped inputs, and with the mask kept but the weights
+re-initialised from another seed; all of them as one ensemble with per-member inputs.
+`adjacency` measures the spatial prior of first-layer masks: per hidden unit, the fraction of
+windows of n consecutive input positions that are all kept.
+"""
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from mnist1d import models, train, views
+from mnist1d.io import atomic_path, write_csv, write_text
+
+METHODS = ("magnitude", "random")
+TICKET = {"magnitude": "lottery", "random": "random"}
+CONDITIONS = ("baseline", "flipped", "shuffled", "chunks", "reinit")
+CONDITION_LABELS = {"baseline": "baseline", "flipped": "sequences flipped",
+                    "shuffled": "positions shuffled", "chunks": "chunks swapped (3, 4, 1, 2)",
+                    "reinit": "re-initialised weights, mask kept"}
+NETWORKS = ("dense", "random", "lottery")
+NETWORK_LABELS = {"dense": "dense", "random": "random ticket", "lottery": "lottery ticket"}
+COLORS = {"dense": "0.35", "random": "tab:blue", "lottery": "tab:red"}
+
+
+def spec_of(hidden):
+    return models.spec_of({"name": "mlp", "hidden": int(hidden), "residual": True})
+
+
+def sparsity_grid(rounds):
+    """Target sparsity of every round: linspace(0, 1, rounds) (round 0 is the dense network)."""
+    return np.linspace(0.0, 1.0, int(rounds))
+
+
+def search_protocol(section):
+    return {"optimizer": "adam", "lr": section["lr"], "batch_size": section["batch_size"],
+            "steps": section["steps"], "eval_every": section["eval_every"], "order": "in_order"}
+
+
+def keep_count(numel, sparsity):
+    """How many of `numel` parameters a tensor keeps at `sparsity`."""
+    return int(round((1.0 - float(sparsity)) * numel))
+
+
+def random_scores(shapes, seed, round_):
+    """Uniform scores in [1, 2) for every tensor, from a generator of (trial seed, round)."""
+    rng = np.random.default_rng([int(seed), int(round_)])
+    return {name: 1.0 + rng.random(shape) for name, shape in shapes.items()}
+
+
+def next_masks(params, masks, members, round_, sparsity):
+    """The masks of round `round_` (sparsity `sparsity`) from the weights trained in the round before.
+
+    params, masks: {name: (K, *shape)}; members: [(trial seed, method)] of the K members.
+    Per member and tensor the `keep_count` highest scores are kept; pruned parameters score -1,
+    below every kept one, so the new mask is a subset of the old one. Ties go to the lower index.
+    """
+    out = {}
+    shapes = {name: tuple(p.shape[1:]) for name, p in params.items()}
+    randoms = {k: random_scores(shapes, trial, round_)
+               for k, (trial, method) in enumerate(members) if method == "random"}
+    for name, p in params.items():
+        K, numel = p.shape[0], p[0].numel()
+        keep = keep_count(numel, sparsity)
+        scores = torch.empty(K, numel, dtype=torch.float64)
+        for k, (trial, method) in enumerate(members):
+            if method == "magnitude":
+                scores[k] = (p[k].detach() * masks[name][k]).abs().reshape(-1).double().cpu()
+            elif method == "random":
+                scores[k] = torch.from_numpy(randoms[k][name].reshape(-1))
+            else:
+                raise ValueError(f"lottery method {method!r} is not one of {METHODS}")
+        old = masks[name].reshape(K, numel).cpu() > 0
+        scores[~old] = -1.0
+        order = torch.argsort(scores, dim=1, descending=True, stable=True)
+        new = torch.zeros(K, numel, dtype=p.dtype)
+        new.scatter_(1, order[:, :keep], 1.0)
+        out[name] = new.view_as(p).to(p.device)
+    return out
+
+
+# --- the mask store: every round's masks, bit-packed ---------------------------------------
+
+def pack(mask):
+    """(K, *shape) 0/1 -> (K, ceil(numel / 8)) uint8."""
+    m = mask.detach().cpu().numpy().reshape(mask.shape[0], -1) > 0
+    return np.packbits(m, axis=1)
+
+
+def unpack(packed, shape):
+    """(K, nbytes) uint8 -> (K, *shape) float32 0/1."""
+    numel = int(np.prod(shape))
+    bits = np.unpackbits(packed, axis=1, count=numel)
+    return bits.reshape(packed.shape[0], *shape).astype(np.float32)
+
+
+def save_mask_store(path, rounds_masks, shapes, members, sparsity):
+    """One compressed .npz with the masks of every round: mask/<name> (R, K, nbytes)."""
+    arrays = {f"mask/{name}": np.stack([m[name] for m in rounds_masks]) for name in shapes}
+    arrays.update({f"shape/{name}": np.array(shape) for name, shape in shapes.items()})
+    arrays["names"] = np.array(list(shapes))
+    arrays["trial"] = np.array([t for t, _ in members])
+    arrays["method"] = np.array([m for _, m in members])
+    arrays["sparsity"] = np.asarray(sparsity, dtype=np.float64)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+
+
+class MaskStore:
+    """Reads a mask store: `masks(round, trial, method)` -> {name: (*shape) float32 0/1}."""
+
+    def __init__(self, path):
+        if not Path(path).exists():
+            raise FileNotFoundError(f"lottery mask store {path} does not exist")
+        with np.load(path) as z:
+            self.arrays = {k: z[k] for k in z.files}
+        self.names = [str(n) for n in self.arrays["names"]]
+        self.shapes = {n: tuple(int(s) for s in self.arrays[f"shape/{n}"]) for n in self.names}
+        self.members = [(int(t), str(m)) for t, m in zip(self.arrays["trial"], self.arrays["method"])]
+        self.sparsity = self.arrays["sparsity"]
+        self.rounds = self.arrays[f"mask/{self.names[0]}"].shape[0]
+
+    def member(self, trial, method):
+        try:
+            return self.members.index((int(trial), method))
+        except ValueError:
+            raise KeyError(f"no search of trial {trial} with method {method!r} in the mask "
+                           f"store (it has {self.members})") from None
+
+    def masks(self, round_, trial, method):
+        k = self.member(trial, method)
+        return {n: unpack(self.arrays[f"mask/{n}"][round_, k:k + 1], self.shapes[n])[0]
+                for n in self.names}
+
+    def nearest_round(self, sparsity):
+        """The round whose target sparsity is nearest `sparsity` (the first on a tie)."""
+        return int(np.argmin(np.abs(self.sparsity[:self.rounds] - sparsity)))
+
+
+# --- the search ---------------------------------------------------------------------------
+
+def members_of(trials, methods):
+    return [(int(t), m) for t in trials for m in methods]
+
+
+def _fingerprint(spec, protocol, members, rounds, dtype):
+    return json.dumps({"spec": spec, "protocol": protocol, "members": members, "rounds": rounds,
+                       "dtype": str(dtype)}, sort_keys=True, default=str)
+
+
+def _load_checkpoint(directory, fingerprint, logger):
+    state_file = Path(directory) / "state.json"
+    if not state_file.exists():
+        return None
+    state = json.loads(state_file.read_text())
+    if state.get("fingerprint") != fingerprint:
+        if logger is not None:
+            logger.info(f"checkpoint {directory} belongs to another setting; starting afresh")
+        return None
+    done = int(state["rounds_done"])
+    packed = []
+    for r in range(done + 1):
+        path = Path(directory) / f"masks_{r:04d}.npz"
+        if r == done and not path.exists():     # the search had finished: no next round
+            break
+        with np.load(path) as z:
+            packed.append({k: z[k] for k in z.files})
+    history = pd.read_csv(Path(directory) / "history.csv")
+    history = history[history["round"] < done]
+    return done, packed, history
+
+
+def _save_masks(directory, round_, packed):
+    directory.mkdir(parents=True, exist_ok=True)
+    with atomic_path(directory / f"masks_{round_:04d}.npz") as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **packed)
+
+
+def _save_checkpoint(directory, fingerprint, rounds_done, packed_next, history):
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    if packed_next is not None:
+        _save_masks(directory, rounds_done, packed_next)
+    write_csv(history, directory / "history.csv")
+    write_text(json.dumps({"fingerprint": fingerprint, "rounds_done": rounds_done}),
+               directory / "state.json")   # written last: the round counts only once it is there
+
+
+def search(data, hidden=500, protocol=None, trials=(42, 43), methods=METHODS, rounds=100,
+           device="cpu", dtype=torch.float32, compile=False, checkpoint_dir=None, logger=None,
+           on_round=None):
+    """Iterative pruning of every (trial, method) member at once.
+
+    Returns (history, masks, shapes, members, grid).
+    history: one row per round, member and evaluation step: round, sparsity (target),
+    kept (fraction of parameters kept), trial, method, step and the engine's metrics.
+    masks: one {name: (K, nbytes) packed} per round (the masks that round trained with);
+    shapes: {name: shape of one member's tensor}; members: [(trial, method)]; grid: the target
+    sparsity of every round.
+    `on_round(r)` is called after round r is finished and checkpointed.
+    """
+    spec, protocol = spec_of(hidden), train.protocol_of(protocol)
+    members = members_of(trials, methods)
+    device = torch.device(device)
+    grid = sparsity_grid(rounds)
+    tensors = train.as_tensors(data, device, dtype)
+    init = models.init_params(spec, [t for t, _ in members], dtype, device)
+    shapes = {name: tuple(p.shape[1:]) for name, p in init.items()}
+    fingerprint = _fingerprint(spec, protocol, members, rounds, dtype)
+
+    masks = {name: torch.ones_like(p) for name, p in init.items()}
+    packed, history, start = [{n: pack(m) for n, m in masks.items()}], [], 0
+    if checkpoint_dir is not None:
+        found = _load_checkpoint(checkpoint_dir, fingerprint, logger)
+        if found is not None:
+            start, packed, old = found
+            history = [old] if len(old) else []
+            for name in masks if start < rounds else ():
+                masks[name].copy_(torch.from_numpy(unpack(packed[start][name], shapes[name])))
+            if logger is not None:
+                logger.info(f"resuming after {start} finished rounds from {checkpoint_dir}")
+        else:
+            _save_masks(Path(checkpoint_dir), 0, packed[0])
+    params = {name: p.clone() for name, p in init.items()}
+    state = train.init_state(params, protocol)
+    step_fn = train.make_step(spec, protocol, masks, compile)   # masks change in place per round
+    batches = train.Batches(tensors["x"], tensors["y"], protocol, [t for t, _ in members])
+    numel = sum(p[0].numel() for p in init.values())
+
+    t0 = time.perf_counter()
+    for r in range(start, rounds):
+        with torch.no_grad():
+            for name in params:
+                params[name].copy_(init[name])
+            for value in state.values():
+                value.zero_()
+        kept = (sum(m.reshape(len(members), -1).sum(1) for m in masks.values()) / numel)
+        rows = []
+        for step in range(protocol["steps"] + 1):
+            xb, yb = batches(step)
+            batch_loss = step_fn(params, state, xb, yb)
+            if step % protocol["eval_every"] == 0 or step == protocol["steps"]:
+                train_loss, train_acc = train.evaluate(spec, params, tensors["x"], tensors["y"], masks)
+                test_loss, test_acc = train.evaluate(spec, params, tensors["x_test"],
+                                                     tensors["y_test"], masks)
+                rows.append((step, torch.stack([train_loss, test_loss, train_acc, test_acc,
+                                                batch_loss.double()])))
+        frame = train.history_frame(rows, list(range(len(members)))).rename(columns={"seed": "member"})
+        frame.insert(0, "method", [members[k][1] for k in frame["member"]])
+        frame.insert(0, "trial", [members[k][0] for k in frame["member"]])
+        frame.insert(0, "kept", kept.double().cpu().numpy()[frame["member"]])
+        frame.insert(0, "sparsity", grid[r])
+        frame.insert(0, "round", r)
+        history.append(frame.drop(columns="member"))
+        packed_next = None
+        if r + 1 < rounds:
+            new = next_masks(params, masks, members, r + 1, grid[r + 1])
+            for name in masks:
+                masks[name].copy_(new[name])
+            packed_next = {n: pack(m) for n, m in masks.items()}
+            packed.append(packed_next)
+        if checkpoint_dir is not None:
+            _save_checkpoint(checkpoint_dir, fingerprint, r + 1, packed_next,
+                             pd.concat(history, ignore_index=True))
+        if logger is not None:
+            last = frame[frame.step == protocol["steps"]]
+            accs = " ".join(f"{t}/{m} {a:.1f}" for t, m, a in
+                            zip(last.trial, last.method, last.test_acc))
+            logger.info(f"round {r:3d}/{rounds - 1} sparsity {grid[r]:.3f}: test acc {accs}  "
+                        f"({time.perf_counter() - t0:.1f} s)")
+        if on_round is not None:
+            on_round(r)
+    return pd.concat(history, ignore_index=True), packed, shapes, members, grid
+
+
+def final_results(history):
+    """The last evaluation of every round and member."""
+    last = history.loc[history.groupby(["round", "trial", "method"])["step"].idxmax()]
+    return last.sort_values(["trial", "method", "round"]).reset_index(drop=True)
+
+
+# --- the plain reference: one network, nn.Module and torch.optim ----------------------------
+
+def search_plain(data, hidden, protocol, trial, method, rounds, dtype=torch.float32,
+                 step_hook=None):
+    """The straightforward loop of one search: final (test loss, test accuracy) per round and
+    the masks of every round. Masks multiply the module's parameters in every forward pass
+    (torch.func.functional_call), Adam is torch.optim.Adam; the baseline of the benchmark and the
+    reference of the equality tests."""
+    spec, protocol = spec_of(hidden), train.protocol_of(protocol)
+    t = train.as_tensors(data, "cpu", dtype)
+    torch.manual_seed(trial)
+    net = models.build(spec).to(dtype)
+    init = {n: p.detach().clone() for n, p in net.named_parameters()}
+    masks = {n: torch.ones_like(p) for n, p in init.items()}
+    grid, out, all_masks, bs = sparsity_grid(rounds), [], [], protocol["batch_size"]
+
+    def logits(x):
+        return torch.func.functional_call(net, {n: p * masks[n] for n, p in net.named_parameters()},
+                                          (x,))
+    for r in range(rounds):
+        all_masks.append({n: m.clone() for n, m in masks.items()})
+        with torch.no_grad():
+            for n, p in net.named_parameters():
+                p.copy_(init[n])
+        opt = torch.optim.Adam(net.parameters(), lr=protocol["lr"], betas=protocol["betas"],
+                               eps=protocol["eps"])
+        for step in range(protocol["steps"] + 1):
+            start = (step * bs) % len(t["x"])
+            loss = F.cross_entropy(logits(t["x"][start:start + bs]), t["y"][start:start + bs])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if step_hook is not None:
+                step_hook()
+        with torch.no_grad():
+            out_test = logits(t["x_test"])
+            out.append({"round": r, "test_loss": F.cross_entropy(out_test, t["y_test"]).item(),
+                        "test_acc": 100.0 * (out_test.argmax(-1) == t["y_test"]).double().mean().item()})
+        if r + 1 < rounds:
+            params = {n: p.detach()[None] for n, p in net.named_parameters()}
+            new = next_masks(params, {n: m[None] for n, m in masks.items()}, [(trial, method)],
+                             r + 1, grid[r + 1])
+            masks = {n: m[0] for n, m in new.items()}
+    return pd.DataFrame(out), all_masks
+
+
+# --- the analysis ---------------------------------------------------------------------------
+
+def analysis_protocol(section):
+    return {"optimizer": "adam", "lr": section["lr"], "batch_size": section["batch_size"],
+            "steps": section["steps"], "eval_every": section["eval_every"], "order": "in_order"}
+
+
+def view_of(condition, shuffle_seed, chunk_order, length=40):
+    """The input rearrangement of a condition (a function of x), or None."""
+    if condition == "flipped":
+        return views.flip
+    if condition == "shuffled":
+        perm = views.positions_permutation(length, shuffle_seed)
+        return lambda x: views.shuffle_positions(x, perm)
+    if condition == "chunks":
+        return lambda x: views.swap_chunks(x, tuple(chunk_order))
+    if condition in ("baseline", "reinit"):
+        return None
+    raise ValueError(f"lottery condition {condition!r} is not one of {CONDITIONS}")
+
+
+def analysis_members(trials, conditions=CONDITIONS, networks=NETWORKS):
+    return [(int(t), c, n) for t in trials for c in conditions for n in networks]
+
+
+def analysis_setup(data, store, round_, hidden, members, reinit_seed, shuffle_seed, chunk_order,
+                   dtype=torch.float32):
+    """Stacked inputs, initial parameters and masks of every (trial, condition, network) member."""
+    spec = spec_of(hidden)
+    xs, xts, inits, masks = [], [], [], []
+    init_of = {}
+    for trial, condition, network in members:
+        seed = reinit_seed if condition == "reinit" else trial
+        if seed not in init_of:
+            init_of[seed] = models.init_params(spec, [seed], dtype)
+        inits.append(init_of[seed])
+        if network == "dense":
+            masks.append({n: torch.ones_like(p[0]) for n, p in init_of[seed].items()})
+        else:
+            method = "magnitude" if network == "lottery" else "random"
+            masks.append({n: torch.from_numpy(m).to(dtype)
+                          for n, m in store.masks(round_, trial, method).items()})
+        view = view_of(condition, shuffle_seed, chunk_order, data["x"].shape[-1])
+        xs.append(view(data["x"]) if view else data["x"])
+        xts.append(view(data["x_test"]) if view else data["x_test"])
+    stacked = {"x": np.stack(xs), "x_test": np.stack(xts), "y": data["y"], "y_test": data["y_test"]}
+    params = {n: torch.cat([p[n] for p in inits]) for n in inits[0]}
+    mask = {n: torch.stack([m[n] for m in masks]) for n in masks[0]}
+    return stacked, params, mask
+
+
+def analyse(data, store, sparsity=0.92, hidden=500, protocol=None, trials=(42,), reinit_seed=0,
+            shuffle_seed=0, chunk_order=(2, 3, 0, 1), conditions=CONDITIONS, group=None,
+            device="cpu", dtype=torch.float32, compile=False, logger=None):
+    """Train every (trial, condition, network); returns (history, round).
+
+    The networks train as ensembles of `group` members (None: all of them at once); grouping
+    changes the speed only, never the result (each member is independent of the others).
+    """
+    round_ = store.nearest_round(sparsity)
+    members = analysis_members(trials, conditions)
+    group = len(members) if group is None else int(group)
+    if logger is not None:
+        logger.info(f"analysis at round {round_} (target sparsity {store.sparsity[round_]:.4f}); "
+                    f"{len(members)} networks in ensembles of {group}: {members}")
+    histories = []
+    for first in range(0, len(members), group):
+        chunk = members[first:first + group]
+        stacked, params, masks = analysis_setup(data, store, round_, hidden, chunk, reinit_seed,
+                                                shuffle_seed, chunk_order, dtype)
+        history, _ = train.train(stacked, spec_of(hidden), protocol, seeds=list(range(len(chunk))),
+                                 device=device, dtype=dtype, compile=compile, masks=masks,
+                                 params=params, logger=logger)
+        history = history.rename(columns={"seed": "member"})
+        history.insert(0, "network", [chunk[k][2] for k in history["member"]])
+        history.insert(0, "condition", [chunk[k][1] for k in history["member"]])
+        history.insert(0, "trial", [chunk[k][0] for k in history["member"]])
+        histories.append(history.drop(columns="member"))
+    history = pd.concat(histories, ignore_index=True)
+    history.insert(0, "sparsity", float(store.sparsity[round_]))
+    history.insert(0, "round", round_)
+    return history, round_
+
+
+def analysis_summary(history):
+    """Final test accuracy and loss per trial, condition and network."""
+    last = history.loc[history.groupby(["trial", "condition", "network"])["step"].idxmax()]
+    return last[["round", "sparsity", "trial", "condition", "network", "step", "test_acc",
+                 "test_loss", "train_acc", "train_loss"]].reset_index(drop=True)
+
+
+def adjacency(mask1, n):
+    """Per hidden unit: the fraction of windows of n consecutive inputs that are all kept.
+
+    mask1: (hidden, inputs) 0/1 first-layer mask -> (hidden,)."""
+    m = np.asarray(mask1) > 0
+    windows = np.stack([m[:, i:m.shape[1] - n + 1 + i] for i in range(n)]).all(0)
+    return windows.mean(1)
+
+
+def chance_adjacency(mask1, n):
+    """Per hidden unit: p(n given inputs all kept) if its c kept inputs of L were placed at
+    random, prod_{i<n} (c - i) / (L - i): the adjacency a unit would show without a spatial prior."""
+    m = np.asarray(mask1) > 0
+    c, L = m.sum(1).astype(np.float64), m.shape[1]
+    out = np.ones_like(c)
+    for i in range(n):
+        out *= np.clip(c - i, 0, None) / (L - i)
+    return out
+
+
+def adjacency_table(store, round_, trials, ns=(2, 3, 4), layer="linear1.weight"):
+    """Mean and standard error over hidden units of the adjacency of first-layer masks."""
+    rows = []
+    for trial in trials:
+        for method in METHODS:
+            if (int(trial), method) not in store.members:
+                continue
+            mask = store.masks(round_, trial, method)[layer]
+            for n in ns:
+                p = adjacency(mask, n)
+                rows.append({"round": round_, "sparsity": float(store.sparsity[round_]),
+                             "trial": int(trial), "ticket": TICKET[method], "n": int(n),
+                             "mean": p.mean(), "se": p.std(ddof=1) / np.sqrt(len(p)),
+                             "units": len(p), "kept_fraction": float(mask.mean()),
+                             "chance": float(np.mean(chance_adjacency(mask, n)))})
+    return pd.DataFrame(rows)
+
+
+def unit_order(mask1, n=2):
+    """Hidden units sorted by adjacency (most adjacent first), then by how many inputs they keep."""
+    m = np.asarray(mask1)
+    return np.lexsort((-m.sum(1), -adjacency(m, n)))
+
+
+# --- tables for the targets ------------------------------------------------------------------
+
+def sweep_table(results):
+    """Per round: mean and min..max over trials of the final test accuracy and loss per method."""
+    g = results.groupby(["round", "sparsity", "method"])
+    out = g.agg(kept=("kept", "mean"), test_acc_mean=("test_acc", "mean"),
+                test_acc_min=("test_acc", "min"), test_acc_max=("test_acc", "max"),
+                test_loss_mean=("test_loss", "mean"), test_loss_min=("test_loss", "min"),
+                test_loss_max=("test_loss", "max"), trials=("trial", "nunique")).reset_index()
+    return out
+
+
+def check_targets(results, summary, adjacency_rows, low=0.5, high=0.95):
+    """The issue's targets, each as (target, measured, met)."""
+    rows = []
+    sweep = sweep_table(results)
+    wide = sweep.pivot(index="sparsity", columns="method", values="test_acc_mean")
+    band = wide[(wide.index >= low - 1e-9) & (wide.index <= high + 1e-9)]
+    if {"magnitude", "random"} <= set(wide.columns) and len(band):
+        diff = band["magnitude"] - band["random"]
+        rows.append((f"sweep: lottery > random test accuracy (mean over trials) at every sparsity "
+                     f"{low:.0%}-{high:.0%}",
+                     f"{(diff > 0).sum()}/{len(diff)} rounds; smallest margin {diff.min():+.2f} "
+                     f"points at sparsity {diff.idxmin():.3f}", bool((diff > 0).all())))
+    acc = summary.groupby(["condition", "network"])["test_acc"].mean()
+
+    def get(c, n):
+        return acc.get((c, n), np.nan)
+    if not np.isnan(get("baseline", "lottery")):
+        lb, db = get("baseline", "lottery"), get("baseline", "dense")
+        rows.append(("analysis: lottery ends above dense on baseline data",
+                     f"lottery {lb:.1f} vs dense {db:.1f}", bool(lb > db)))
+        fl, sh = get("flipped", "lottery"), get("shuffled", "lottery")
+        rows.append(("analysis: shuffling costs the lottery ticket more accuracy than flipping",
+                     f"baseline {lb:.1f}, flipped {fl:.1f} (cost {lb - fl:+.1f}), shuffled {sh:.1f} "
+                     f"(cost {lb - sh:+.1f})", bool(lb - sh > lb - fl)))
+        ri, rd = get("reinit", "lottery"), get("baseline", "dense")
+        rows.append(("analysis: re-initialised lottery ticket ends above dense",
+                     f"re-initialised lottery {ri:.1f} vs dense {rd:.1f} (re-initialised dense "
+                     f"{get('reinit', 'dense'):.1f})", bool(ri > rd)))
+    a = adjacency_rows[adjacency_rows.n == 2]
+    for trial in sorted(set(a.trial)):
+        lot = a[(a.trial == trial) & (a.ticket == "lottery")].iloc[0]
+        ran = a[(a.trial == trial) & (a.ticket == "random")].iloc[0]
+        se = np.hypot(lot["se"], ran["se"])
+        diff = lot["mean"] - ran["mean"]
+        z = diff / se if se > 0 else (np.inf if diff > 0 else 0.0)
+        rows.append((f"adjacency (trial {trial}): p(2 adjacent kept) lottery > random by > 3 SE",
+                     f"lottery {lot['mean']:.4f} ± {lot['se']:.4f}, random {ran['mean']:.4f} ± "
+                     f"{ran['se']:.4f}: difference {z:.1f} SE", bool(z > 3)))
+    return pd.DataFrame(rows, columns=["target", "measured", "met"])
+
+
+def targets_markdown(targets, protocol_note):
+    lines = [f"# Lottery tickets: targets ({protocol_note})", "", "| target | measured | met |",
+             "|---|---|---|"]
+    lines += [f"| {t} | {m} | {'yes' if ok else 'NO'} |" for t, m, ok in targets.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+# --- figures -----------------------------------------------------------------------------------
+
+def plot_sweep(results):
+    """Final test loss (log) and accuracy vs sparsity, both methods, dense line, trial bands."""
+    import matplotlib.pyplot as plt
+
+    sweep = sweep_table(results)
+    dense = results[results["round"] == 0]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, metric, label in ((axes[0], "test_loss", "final test loss"),
+                              (axes[1], "test_acc", "final test accuracy (%)")):
+        for method in METHODS:
+            s = sweep[sweep.method == method]
+            if s.empty:
+                continue
+            color = COLORS[TICKET[method]]
+            ax.plot(100 * s.sparsity, s[f"{metric}_mean"], color=color,
+                    label=NETWORK_LABELS[TICKET[method]] + (" (magnitude pruning)"
+                                                            if method == "magnitude" else ""))
+            ax.fill_between(100 * s.sparsity, s[f"{metric}_min"], s[f"{metric}_max"], color=color,
+                            alpha=0.2, lw=0)
+        ax.axhline(dense[metric].mean(), color=COLORS["dense"], ls="--", lw=1,
+                   label=f"dense ({dense[metric].mean():.3g})")
+        ax.set_xlabel("sparsity (% of parameters pruned)")
+        ax.set_ylabel(label)
+        ax.set_xlim(0, 100)
+    axes[0].set_yscale("log")
+    from matplotlib.ticker import FormatStrFormatter
+    axes[0].yaxis.set_major_formatter(FormatStrFormatter("%.1f"))
+    axes[0].yaxis.set_minor_formatter(FormatStrFormatter("%.1f"))
+    axes[1].legend(loc="lower left")
+    trials = results.trial.nunique()
+    fig.suptitle(f"Lottery tickets vs random tickets (MLP 40-500-500-10; mean of {trials} "
+                 f"trial{'s' if trials > 1 else ''}, bands: min to max)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_asymptotes(history):
+    """Test accuracy vs step for dense, random and lottery networks, one panel per condition."""
+    import matplotlib.pyplot as plt
+
+    conditions = [c for c in CONDITIONS if c in set(history.condition)]
+    fig, axes = plt.subplots(1, len(conditions), figsize=(3.2 * len(conditions), 3.4), sharey=True,
+                             squeeze=False)
+    for ax, condition in zip(axes[0], conditions):
+        h = history[history.condition == condition]
+        for network in NETWORKS:
+            g = h[h.network == network].groupby("step")["test_acc"]
+            if not len(g):
+                continue
+            mean = g.mean()
+            ax.plot(mean.index, mean.values, color=COLORS[network], label=NETWORK_LABELS[network])
+            if h.trial.nunique() > 1:
+                ax.fill_between(mean.index, g.min().values, g.max().values, color=COLORS[network],
+                                alpha=0.2, lw=0)
+        ax.set_title(CONDITION_LABELS[condition])
+        ax.set_xlabel("training step")
+    axes[0][0].set_ylabel("test accuracy (%)")
+    lo = history.groupby(["condition", "network", "step"])["test_acc"].mean()
+    axes[0][0].set_ylim(max(0, lo[lo.index.get_level_values("step") > 0].min() - 5), None)
+    axes[0][-1].legend(loc="lower right")
+    sp = history.sparsity.iloc[0]
+    fig.suptitle(f"Tickets at {100 * sp:.1f}% sparsity (round {history['round'].iloc[0]}) on a new "
+                 f"dataset (seed 43): test accuracy vs step")
+    fig.tight_layout()
+    return fig
+
+
+def plot_adjacency(table):
+    """p(n consecutive inputs kept) per hidden unit, lottery vs random, mean ± SE."""
+    import matplotlib.pyplot as plt
+
+    ns = sorted(set(table.n))
+    trials = sorted(set(table.trial))
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    width = 0.8 / (2 * len(trials))
+    i = 0
+    for ticket in ("lottery", "random"):
+        for trial in trials:
+            t = table[(table.ticket == ticket) & (table.trial == trial)].sort_values("n")
+            xs = np.arange(len(ns)) + (i - (2 * len(trials) - 1) / 2) * width
+            ax.bar(xs, t["mean"], width, yerr=t["se"], capsize=3, color=COLORS[ticket],
+                   alpha=1.0 if trial == trials[0] else 0.6,
+                   label=f"{NETWORK_LABELS[ticket]}" + (f", trial {trial}" if len(trials) > 1 else ""))
+            ax.plot(xs, t["chance"], "_", color="k", ms=18, mew=2,
+                    label="chance given each unit's kept fraction" if i == 0 else None)
+            i += 1
+    ax.set_xticks(range(len(ns)), [f"{n} adjacent" for n in ns])
+    ax.set_yscale("log")
+    ax.set_ylabel("p(all kept), per hidden unit (mean ± SE)")
+    sp = table.sparsity.iloc[0]
+    ax.set_title(f"First-layer masks at {100 * sp:.1f}% sparsity: consecutive kept inputs")
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_masks(store, round_, trial, units=100):
+    """First-layer masks (inputs x hidden units), units sorted by adjacency; lottery vs random."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 1, figsize=(10, 5.2), sharex=True)
+    for ax, method in zip(axes, METHODS):
+        m = store.masks(round_, trial, method)["linear1.weight"]     # (hidden, 40)
+        order = unit_order(m)[:units]
+        ax.imshow(m[order].T, aspect="auto", cmap="Greys", interpolation="nearest")
+        ax.set_ylabel("input position")
+        ax.set_title(f"{NETWORK_LABELS[TICKET[method]]}: {units} of {m.shape[0]} hidden units, "
+                     f"most adjacent first (black: kept; {100 * m.mean():.1f}% of inputs kept)")
+    axes[-1].set_xlabel("hidden unit (sorted by p(2 adjacent kept))")
+    fig.suptitle(f"First-layer masks, round {round_} ({100 * store.sparsity[round_]:.1f}% sparse), "
+                 f"trial {trial}")
+    fig.tight_layout()
+    return fig
+
+
+def plot_summary(summary):
+    """One panel: final test accuracy of dense, random and lottery networks in every condition."""
+    import matplotlib.pyplot as plt
+
+    conditions = [c for c in CONDITIONS if c in set(summary.condition)]
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    width = 0.27
+    for i, network in enumerate(NETWORKS):
+        g = summary[summary.network == network].groupby("condition")["test_acc"]
+        mean = g.mean().reindex(conditions)
+        err = np.vstack([mean - g.min().reindex(conditions), g.max().reindex(conditions) - mean])
+        xs = np.arange(len(conditions)) + (i - 1) * width
+        ax.bar(xs, mean, width, yerr=err if summary.trial.nunique() > 1 else None,
+               color=COLORS[network], label=NETWORK_LABELS[network])
+        for x, v in zip(xs, mean):
+            ax.text(x, v + 0.5, f"{v:.1f}", ha="center", va="bottom", fontsize=7)
+    short = {"baseline": "baseline", "flipped": "sequences\nflipped",
+             "shuffled": "positions\nshuffled", "chunks": "chunks swapped\n(3, 4, 1, 2)",
+             "reinit": "weights re-initialised,\nmask kept"}
+    ax.set_xticks(range(len(conditions)), [short[c] for c in conditions], fontsize=9)
+    lo = summary.test_acc.min()
+    ax.set_ylim(max(0, lo - 10), min(100, summary.test_acc.max() + 5))
+    ax.set_ylabel("final test accuracy (%)")
+    sp = summary.sparsity.iloc[0]
+    ax.set_title(f"Dense network, random ticket and lottery ticket ({100 * sp:.1f}% sparse) on a new "
+                 f"dataset:\nfinal test accuracy per condition (paper: the lottery ticket's spatial "
+                 f"prior)")
+    ax.legend(loc="upper right", ncols=3)
+    fig.tight_layout()
+    return fig

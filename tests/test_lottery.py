@@ -1,0 +1,245 @@
+"""Lottery tickets: the batched search and analysis equal plain single runs; resume; statistics."""
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mnist1d import lottery, models, train, views
+from mnist1d.utils import from_pickle
+from conftest import REFERENCE_PKL, run_snakemake
+
+TINY = {"lr": 0.02, "steps": 8, "eval_every": 4}
+
+
+@pytest.fixture(scope="module")
+def data():
+    return from_pickle(REFERENCE_PKL)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tiny_search(data):
+    torch.set_num_threads(1)
+    return lottery.search(data, hidden=16, protocol=TINY, trials=(42, 43), rounds=5,
+                          dtype=torch.float64)
+
+
+def test_batched_search_equals_the_plain_loop_of_each_member_float64(data, tiny_search):
+    history, packed, shapes, members, grid = tiny_search
+    assert members == [(42, "magnitude"), (42, "random"), (43, "magnitude"), (43, "random")]
+    final = lottery.final_results(history)
+    for k, (trial, method) in enumerate(members):
+        if k == 3:
+            continue                                  # three of four suffice (time)
+        plain, plain_masks = lottery.search_plain(data, 16, TINY, trial, method, 5, torch.float64)
+        mine = final[(final.trial == trial) & (final.method == method)]
+        np.testing.assert_allclose(mine.test_loss.values, plain.test_loss.values, rtol=1e-10)
+        np.testing.assert_allclose(mine.test_acc.values, plain.test_acc.values, rtol=1e-10)
+        for r in range(5):
+            for name, shape in shapes.items():
+                np.testing.assert_array_equal(lottery.unpack(packed[r][name][k:k + 1], shape)[0],
+                                              plain_masks[r][name].numpy())
+    # round 0 is the dense network: both methods of a trial are the same run
+    r0 = final[final["round"] == 0]
+    assert r0[r0.trial == 42].test_loss.nunique() == 1
+    # magnitude and random tickets differ after pruning
+    r2 = final[(final["round"] == 2) & (final.trial == 42)]
+    assert r2.test_loss.nunique() == 2
+
+
+def test_masks_are_nested_at_the_target_sparsity_and_keep_the_largest_weights(tiny_search):
+    history, packed, shapes, members, grid = tiny_search
+    np.testing.assert_allclose(grid, np.linspace(0, 1, 5))
+    for k in range(len(members)):
+        prev = None
+        for r in range(5):
+            for name, shape in shapes.items():
+                m = lottery.unpack(packed[r][name][k:k + 1], shape)[0]
+                assert m.sum() == lottery.keep_count(m.size, grid[r])
+                if prev is not None:
+                    assert np.all(m <= prev[name])              # nested
+            prev = {n: lottery.unpack(packed[r][n][k:k + 1], s)[0] for n, s in shapes.items()}
+        assert prev["linear1.weight"].sum() == 0                # round 4: 100 % sparse
+    # magnitude: the kept weights are the largest of the previous round's trained weights
+    params = {"w": torch.tensor([[0.1, -3.0, 0.5, 2.0, -0.2]], dtype=torch.float64)}
+    mask = {"w": torch.tensor([[1.0, 1.0, 1.0, 0.0, 1.0]], dtype=torch.float64)}
+    new = lottery.next_masks(params, mask, [(0, "magnitude")], 1, 0.6)
+    np.testing.assert_array_equal(new["w"][0].numpy(), [0, 1, 1, 0, 0])   # 2.0 is pruned already
+    new = lottery.next_masks(params, mask, [(0, "random")], 1, 0.2)
+    np.testing.assert_array_equal(new["w"][0].numpy(), mask["w"][0].numpy())
+    a = lottery.next_masks(params, mask, [(0, "random")], 1, 0.6)["w"]
+    b = lottery.next_masks(params, mask, [(0, "random")], 2, 0.6)["w"]
+    c = lottery.next_masks(params, mask, [(0, "random")], 1, 0.6)["w"]
+    assert torch.equal(a, c) and a.sum() == 2 and (a <= mask["w"]).all()
+    assert lottery.sparsity_grid(100)[91] == pytest.approx(0.9192, abs=1e-4)
+
+
+def test_killed_search_resumes_at_the_last_finished_round_with_identical_results(data, tmp_path):
+    kwargs = dict(hidden=12, protocol=TINY, trials=(42,), rounds=4)
+    full, packed, *_ = lottery.search(data, **kwargs)
+
+    class Killed(Exception):
+        pass
+
+    def kill_after_round_1(r):
+        if r == 1:
+            raise Killed
+    ckpt = tmp_path / "ckpt"
+    with pytest.raises(Killed):
+        lottery.search(data, checkpoint_dir=ckpt, on_round=kill_after_round_1, **kwargs)
+    assert (ckpt / "state.json").exists()
+    rounds_run = []
+    resumed, packed2, *_ = lottery.search(data, checkpoint_dir=ckpt, on_round=rounds_run.append,
+                                          **kwargs)
+    assert rounds_run == [2, 3]                   # rounds 0 and 1 were not trained again
+    pd.testing.assert_frame_equal(resumed, full)
+    for a, b in zip(packed, packed2, strict=True):
+        for name in a:
+            np.testing.assert_array_equal(a[name], b[name])
+    # a checkpoint of another setting is not resumed
+    other = []
+    lottery.search(data, checkpoint_dir=ckpt, on_round=other.append,
+                   **dict(kwargs, protocol=dict(TINY, lr=0.01)))
+    assert other == [0, 1, 2, 3]
+
+
+def test_mask_store_round_trip(tiny_search, tmp_path):
+    history, packed, shapes, members, grid = tiny_search
+    path = tmp_path / "masks.npz"
+    lottery.save_mask_store(path, packed, shapes, members, grid)
+    store = lottery.MaskStore(path)
+    assert store.rounds == 5 and store.members == members
+    assert store.nearest_round(0.92) == 4 and store.nearest_round(0.7) == 3
+    m = store.masks(2, 43, "random")
+    for name, shape in shapes.items():
+        np.testing.assert_array_equal(m[name], lottery.unpack(packed[2][name][3:4], shape)[0])
+    with pytest.raises(KeyError, match="trial 7"):
+        store.masks(2, 7, "random")
+    with pytest.raises(FileNotFoundError, match="nope.npz"):
+        lottery.MaskStore(tmp_path / "nope.npz")
+
+
+def plain_masked_run(data, hidden, protocol, seed, mask, view=None):
+    """One network: nn.Module, torch.optim.Adam, parameters times the mask in every forward."""
+    protocol = train.protocol_of(protocol)
+    x, xt = data["x"], data["x_test"]
+    if view is not None:
+        x, xt = view(x), view(xt)
+    x, xt = torch.tensor(x, dtype=torch.float64), torch.tensor(xt, dtype=torch.float64)
+    y, yt = torch.tensor(data["y"]), torch.tensor(data["y_test"])
+    torch.manual_seed(seed)
+    net = models.build(lottery.spec_of(hidden)).double()
+    opt = torch.optim.Adam(net.parameters(), lr=protocol["lr"])
+    masks = {n: torch.as_tensor(m, dtype=torch.float64) for n, m in mask.items()}
+
+    def logits(inp):
+        return torch.func.functional_call(
+            net, {n: p * masks[n] for n, p in net.named_parameters()}, (inp,))
+    bs = protocol["batch_size"]
+    for step in range(protocol["steps"] + 1):
+        s = (step * bs) % len(x)
+        loss = F.cross_entropy(logits(x[s:s + bs]), y[s:s + bs])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        out = logits(xt)
+    return F.cross_entropy(out, yt).item(), 100.0 * (out.argmax(-1) == yt).double().mean().item()
+
+
+def test_batched_analysis_members_equal_plain_masked_runs_on_their_views_float64(
+        data, tiny_search, tmp_path):
+    history, packed, shapes, members, grid = tiny_search
+    path = tmp_path / "masks.npz"
+    lottery.save_mask_store(path, packed, shapes, members, grid)
+    store = lottery.MaskStore(path)
+    protocol = {"lr": 0.02, "steps": 6, "eval_every": 3, "batch_size": 500}
+    hist, round_ = lottery.analyse(data, store, 0.5, 16, protocol, trials=(43,), reinit_seed=5,
+                                   shuffle_seed=1, dtype=torch.float64)
+    grouped, _ = lottery.analyse(data, store, 0.5, 16, protocol, trials=(43,), reinit_seed=5,
+                                 shuffle_seed=1, group=4, dtype=torch.float64)
+    key = ["trial", "condition", "network", "step"]
+    pd.testing.assert_frame_equal(grouped.sort_values(key).reset_index(drop=True),
+                                  hist.sort_values(key).reset_index(drop=True), rtol=1e-12)
+    assert round_ == 2
+    summary = lottery.analysis_summary(hist)
+    assert len(summary) == 15 and set(summary.condition) == set(lottery.CONDITIONS)
+    ones = {n: np.ones(s) for n, s in shapes.items()}
+    perm = views.positions_permutation(40, 1)
+    cases = [("shuffled", "lottery", 43, store.masks(2, 43, "magnitude"),
+              lambda x: views.shuffle_positions(x, perm)),
+             ("chunks", "random", 43, store.masks(2, 43, "random"), views.swap_chunks),
+             ("flipped", "dense", 43, ones, views.flip),
+             ("reinit", "lottery", 5, store.masks(2, 43, "magnitude"), None)]
+    for condition, network, seed, mask, view in cases:
+        loss, acc = plain_masked_run(data, 16, protocol, seed, mask, view)
+        row = summary[(summary.condition == condition) & (summary.network == network)].iloc[0]
+        assert row.test_loss == pytest.approx(loss, rel=1e-10), (condition, network)
+        assert row.test_acc == pytest.approx(acc, rel=1e-10), (condition, network)
+
+
+def test_engine_per_member_inputs_equal_shared_inputs(data):
+    """train() with x of shape (K, N, in): member k = a run on its own inputs alone."""
+    protocol = {"steps": 10, "eval_every": 5}
+    flipped = views.apply_view(data, views.flip)
+    stacked = {"x": np.stack([data["x"], flipped["x"]]), "x_test": np.stack([data["x_test"],
+               flipped["x_test"]]), "y": data["y"], "y_test": data["y_test"]}
+    both, _ = train.train(stacked, "mlp", protocol, seeds=[3, 4], dtype=torch.float64)
+    alone, _ = train.train(flipped, "mlp", protocol, seeds=[4], dtype=torch.float64)
+    cols = ["train_loss", "test_loss", "train_acc", "test_acc", "batch_loss"]
+    np.testing.assert_allclose(both[both.seed == 4][cols].values, alone[cols].values, rtol=1e-10)
+    with pytest.raises(ValueError, match="in_order"):
+        train.train(stacked, "mlp", dict(protocol, order="reshuffle"), seeds=[3, 4])
+
+
+def test_adjacency_counts_windows_of_consecutive_kept_inputs():
+    m = np.zeros((3, 8))
+    m[0, [0, 1, 2, 5]] = 1          # windows of 2: (0,1), (1,2) -> 2 of 7
+    m[1, ::2] = 1                   # never two adjacent
+    m[2] = 1
+    np.testing.assert_allclose(lottery.adjacency(m, 2), [2 / 7, 0, 1])
+    np.testing.assert_allclose(lottery.adjacency(m, 3), [1 / 6, 0, 1])
+    np.testing.assert_allclose(lottery.adjacency(m, 1), m.mean(1))
+    assert list(lottery.unit_order(m)) == [2, 0, 1]
+    np.testing.assert_allclose(lottery.chance_adjacency(m, 2), [4 * 3 / 56, 4 * 3 / 56, 1])
+    rng = np.random.default_rng(0)         # random placement: adjacency = chance on average
+    r = np.stack([rng.permutation(40) < 6 for _ in range(20000)])
+    assert lottery.adjacency(r, 2).mean() == pytest.approx(lottery.chance_adjacency(r, 2).mean(),
+                                                           rel=0.03)
+
+
+def test_compiled_search_step_follows_masks_changed_in_place(data):
+    """The search reuses one (compiled) step for every round and changes the masks in place."""
+    kwargs = dict(hidden=8, protocol={"lr": 0.02, "steps": 4, "eval_every": 2}, trials=(1,),
+                  methods=("magnitude",), rounds=3, dtype=torch.float64)
+    eager, *_ = lottery.search(data, **kwargs)
+    compiled, *_ = lottery.search(data, compile=True, **kwargs)
+    cols = ["train_loss", "test_loss", "test_acc"]
+    np.testing.assert_allclose(compiled[cols].values, eager[cols].values, rtol=1e-10)
+
+
+def test_bad_lottery_config_names_the_key(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("lottery:\n  search:\n    dataset: nope\n")
+    proc = run_snakemake(tmp_path, "-n", "all", "--configfile", str(bad), "--config",
+                         "preset=smoke", check=False)
+    assert proc.returncode != 0
+    assert "lottery.search.dataset" in proc.stdout + proc.stderr
+
+
+def test_smoke_outputs(smoke_run):
+    results = pd.read_csv(smoke_run / "results/lottery/search.csv")
+    assert len(results) == 4 * 4 and set(results.method) == {"magnitude", "random"}
+    summary = pd.read_csv(smoke_run / "results/lottery/analysis.csv")
+    assert len(summary) == 15
+    assert (smoke_run / "results/lottery/masks.npz").stat().st_size > 0
+    assert not (smoke_run / "results/lottery/checkpoint").exists()
+    assert "| target |" in (smoke_run / "results/lottery/targets.md").read_text()
