@@ -15,3 +15,4 @@ rule all:
 
 include: "workflow/rules/data.smk"
 include: "workflow/rules/benchmark.smk"
+include: "workflow/rules/double_descent.smk"

@@ -337,9 +337,10 @@ def summary_markdown(table, thresholds, n_train, reference_width=300):
             if c.empty:
                 continue
             mean = c.groupby("size")["test_error"].mean()
-            ref = mean.get(reference_width, float("nan"))
+            width = reference_width if reference_width in mean.index else int(mean.index.max())
+            ref = mean[width]
             lines.append(f"MLP {LOSS_LABELS.get(loss, loss)}, noise {noise:g}: test-error peak "
-                         f"{mean.max():.1f}% at width {mean.idxmax()}; at width {reference_width}: "
+                         f"{mean.max():.1f}% at width {mean.idxmax()}; at width {width}: "
                          f"{ref:.1f}%; peak minus that: {mean.max() - ref:+.1f} points")
     c = table[table.arch == "cnn"]
     if not c.empty:
@@ -361,6 +362,17 @@ def _curve(ax, c, x, color, label, style="-"):
                 label=f"{label} {'test' if metric == 'test_error' else 'train'}")
         if g["seed"].nunique().max() > 1:
             ax.fill_between(mean.index, lo.values, hi.values, color=color, alpha=0.15, lw=0)
+
+
+def _log_ticks(ax, values):
+    """A log axis labelled with plain numbers."""
+    from matplotlib.ticker import NullFormatter
+
+    ax.set_xscale("log")
+    lo, hi = min(values), max(values)
+    ticks = [t for t in (1, 2, 5, 10, 20, 50, 100, 200, 300, 500, 1000) if lo <= t <= hi]
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def plot_double_descent(table, thresholds, noise_rate):
@@ -388,16 +400,16 @@ def plot_double_descent(table, thresholds, noise_rate):
             ax.text(size, 0.97, f" threshold\n {int(size)} ({int(t['threshold_parameters'].median()):,} p.)",
                     transform=ax.get_xaxis_transform(), va="top", fontsize=8, color="0.3")
         if arch == "mlp":
-            ax.set_xscale("log")
+            _log_ticks(ax, c["size"])
         ax.set_ylim(bottom=0)
     axes[0].set_ylabel("error (%)")
-    axes[0].legend(["test error", "train error"], loc="center right")
+    axes[0].legend(["test error", "train error"], loc="upper right")
     seeds = table.groupby(["arch", "loss", "noise", "size"])["seed"].nunique().min()
     epochs = int(table["epochs"].max())
-    fig.suptitle(f"Deep double descent on MNIST-1D (4 000 train / 12 000 test examples when at the "
-                 f"paper protocol; here n = {int(thresholds['n_train'].iloc[0]) if len(thresholds) else '?'}"
-                 f"; SGD, {epochs} epochs, cross-entropy; {seeds} seed(s){', mean and min-max' if seeds > 1 else ''})",
-                 fontsize=10)
+    n_train = int(thresholds["n_train"].iloc[0]) if len(thresholds) else 0
+    fig.suptitle(f"Deep double descent on MNIST-1D: final error vs model size (n = {n_train:,} "
+                 f"training examples; SGD, {epochs} epochs, cross-entropy; {seeds} seed"
+                 f"{'s, mean and min-max' if seeds > 1 else ''})", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -421,7 +433,8 @@ def plot_losses(table, thresholds, n_train):
             t = thresholds[(thresholds.arch == "mlp") & (thresholds.noise == noise)
                            & (thresholds.loss == loss)]
             if len(t):
-                ax.plot([t["threshold_parameters"].median()], [0], marker="^", ms=10, clip_on=False,
+                ax.plot([t["threshold_parameters"].median()], [0], clip_on=False,
+                        marker="^" if loss == "cross_entropy" else "v", ms=10, alpha=0.8,
                         color=colors[loss], ls="none",
                         label=f"{LOSS_LABELS[loss]} threshold ({int(t['threshold_parameters'].median()):,})")
         for value, label in ((n_train, "n"), (n_train * NUM_CLASSES, "n*K")):
