@@ -158,6 +158,11 @@ def plan_jobs(section):
     return jobs
 
 
+def job_cost(job):
+    """Padded multiply-adds per example of one job's step (members x its largest size)."""
+    return len(job_members(job)) * macs_per_example(job["arch"], max(job["sizes"]))
+
+
 def protocol_from_config(section, loss, n_train):
     """The engine protocol: SGD with momentum, reshuffled batches, `epochs` full epochs.
 

@@ -12,6 +12,9 @@ if DD["dataset"] not in config["datasets"]:
 if not any(arch in DD for arch in dd_lib.ARCHS):
     raise ValueError("config key 'double_descent': give at least one of 'mlp', 'cnn'")
 DD_JOBS = {job["name"]: job for job in dd_lib.plan_jobs(DD)}
+# Snakemake starts the most expensive jobs first (the long ones must not come last).
+DD_PRIORITY = {name: rank for rank, name in
+               enumerate(sorted(DD_JOBS, key=lambda name: dd_lib.job_cost(DD_JOBS[name])))}
 DD_NOISES = sorted({noise for job in DD_JOBS.values() for noise in job["noises"]})
 
 ALL_TARGETS.extend(["results/double_descent/double_descent.csv",
@@ -56,6 +59,7 @@ rule dd_train:
         device=config.get("device", "auto"),
         compile=config.get("compile", False),
     threads: DD.get("threads", 1)
+    priority: lambda wildcards: DD_PRIORITY[wildcards.dd_job]
     log:
         "results/logs/double_descent/{dd_job}.log",
     benchmark:
