@@ -112,10 +112,17 @@ def main():
     parser.add_argument("--preset", default="paper")
     parser.add_argument("--workdir", default="bench_dd")
     parser.add_argument("--skip-run", action="store_true")
+    parser.add_argument("--only", choices=dd.ARCHS, help="run only this architecture's curves")
     parser.add_argument("--plain-steps", type=int, default=30)
     parser.add_argument("--plain-every", type=int, default=1, help="time every k-th size")
     args = parser.parse_args()
     section = section_of(args.preset)
+    extra = []
+    if args.only:
+        for arch in dd.ARCHS:
+            if arch != args.only:
+                section[arch] = None
+                extra.append(f"double_descent={{{arch}: {{sizes: []}}}}")
     workdir = Path(args.workdir).resolve()
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, --cores {args.cores}, preset "
           f"{args.preset}, load average before: {os.getloadavg()}", flush=True)
@@ -125,7 +132,7 @@ def main():
         env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
         cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory",
                str(workdir), "--cores", str(args.cores), *TARGETS, "--config",
-               f"preset={args.preset}"]
+               f"preset={args.preset}", *extra]
         print("running:", " ".join(cmd), flush=True)
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)

@@ -146,7 +146,7 @@ def plan_jobs(section):
     jobs = []
     for arch in ARCHS:
         sub = section.get(arch)
-        if not sub:
+        if not sub or not sub["sizes"]:
             continue
         groups = plan_groups(arch, sub["sizes"], section["group_waste"],
                              section.get("max_group_macs"), section["min_group_macs"])
