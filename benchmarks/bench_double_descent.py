@@ -11,6 +11,10 @@ floating-point floor.
    reshuffling, batch 100: mnist1d.train.train_plain's loop) for every model of the experiment
    (every `--plain-every`-th size), `--plain-steps` steps each, on N threads, and extrapolates to
    the protocol's steps: the time a loop over the runs would take.
+   With `--project`, instead of running the pipeline, it times `--plain-steps` steps of every
+   planned job's padded-ensemble step (as the jobs run it: compiled or eager, 1 thread) and
+   projects the pipeline's time: each job's steps x its step time (+ its compile time), the jobs
+   spread largest-first over N cores. A projection, said so in the output.
 3. Measures the machine's dense fp32 matmul rate on N threads (1000 x 1000 products) and divides
    the experiment's floating-point operations (training: 6 flops per multiply-add per example,
    unpadded; evaluation: 2) by it: the floor. Prints the measured time over the floor.
@@ -90,6 +94,47 @@ def plain_step_time(arch, size, loss, steps, threads, n_train=4000, batch=100):
     return (time.perf_counter() - t0) / steps
 
 
+def job_step_time(job, section, steps, compile):
+    """(seconds per step, seconds of the first call) of one job's padded-ensemble step."""
+    from mnist1d import train
+
+    torch.set_num_threads(1)
+    members = dd.job_members(job)
+    spec, params, masks = dd.padded_ensemble(job["arch"], [(s, seed) for s, _, seed in members])
+    protocol = train.protocol_of(dd.protocol_from_config(section, job["loss"], 4000))
+    state = train.init_state(params, protocol)
+    step = train.make_step(spec, protocol, masks, compile=compile)
+    x = torch.randn(4000, 40)
+    y = torch.randint(0, 10, (len(members), 4000))
+    batches = train.Batches(x, y, protocol, [seed for _, _, seed in members])
+    t0 = time.perf_counter()
+    step(params, state, *batches(0))
+    first = time.perf_counter() - t0
+    for s in range(1, 4):
+        step(params, state, *batches(s))
+    t0 = time.perf_counter()
+    for s in range(steps):
+        step(params, state, *batches(s))
+    return (time.perf_counter() - t0) / steps, first
+
+
+def project(section, cores, steps_timed, compile):
+    """Projected wall time of the training jobs on `cores` single-thread workers."""
+    per_epoch = -(-4000 // section["batch_size"])
+    steps = section["epochs"] * per_epoch
+    jobs = sorted(dd.plan_jobs(section), key=dd.job_cost, reverse=True)
+    workers, total = [0.0] * cores, 0.0
+    for job in jobs:
+        per_step, first = job_step_time(job, section, steps_timed, compile)
+        seconds = steps * per_step + (first if compile else 0.0)
+        total += seconds
+        workers[workers.index(min(workers))] += seconds      # largest first, to the freest core
+        print(f"  {job['name']:24s} {len(dd.job_members(job)):3d} members, padded to "
+              f"{max(job['sizes']):3d}: {1e3 * per_step:6.2f} ms/step, first call {first:5.1f} s "
+              f"-> {seconds:6.0f} s", flush=True)
+    return max(workers), total
+
+
 def experiment_flops(section, n_train=4000, n_test=12000):
     """Useful floating-point operations of the whole experiment (unpadded models)."""
     per_epoch = -(-n_train // section["batch_size"])
@@ -113,6 +158,9 @@ def main():
     parser.add_argument("--workdir", default="bench_dd")
     parser.add_argument("--skip-run", action="store_true")
     parser.add_argument("--only", choices=dd.ARCHS, help="run only this architecture's curves")
+    parser.add_argument("--project", action="store_true",
+                        help="time every job's step instead of running the pipeline")
+    parser.add_argument("--eager", action="store_true", help="with --project: no torch.compile")
     parser.add_argument("--plain-steps", type=int, default=30)
     parser.add_argument("--plain-every", type=int, default=1, help="time every k-th size")
     args = parser.parse_args()
@@ -128,7 +176,13 @@ def main():
           f"{args.preset}, load average before: {os.getloadavg()}", flush=True)
 
     wall = None
-    if not args.skip_run:
+    if args.project:
+        print(f"PROJECTION (not a pipeline run): every job's step timed for {args.plain_steps} "
+              f"steps, compile {not args.eager}", flush=True)
+        wall, job_seconds = project(section, args.cores, args.plain_steps, not args.eager)
+        print(f"projected training wall time on {args.cores} cores: {wall:.0f} s "
+              f"({wall / 60:.1f} min); job-seconds {job_seconds:.0f}", flush=True)
+    elif not args.skip_run:
         env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
         cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory",
                str(workdir), "--cores", str(args.cores), *TARGETS, "--config",
@@ -185,7 +239,8 @@ def main():
     print(f"dense fp32 matmul rate on {args.cores} threads: {rate / 1e9:.0f} GFLOP/s; experiment "
           f"{flops / 1e12:.1f} TFLOP (unpadded) -> floor {floor:.0f} s ({floor / 60:.1f} min)")
     if wall is not None:
-        print(f"RESULT pipeline {wall:.0f} s = {wall / 60:.1f} min (target <= 30 min); "
+        what = "projected training" if args.project else "pipeline"
+        print(f"RESULT {what} {wall:.0f} s = {wall / 60:.1f} min (target <= 30 min); "
               f"plain loop / pipeline = {plain_total / wall:.1f}x; pipeline / floor = "
               f"{wall / floor:.1f}x")
     print(f"load average at the end: {os.getloadavg()}")
