@@ -38,8 +38,9 @@ NUM_CLASSES = 10
 CSV_COLUMNS = ["arch", "size", "parameters", "loss", "noise", "seed", "epochs", "train_error",
                "test_error", "train_loss", "test_loss"]
 THRESHOLD_COLUMNS = ["arch", "loss", "noise", "seed", "threshold_size", "threshold_parameters",
-                     "train_error_floor", "n_train", "ratio_to_n", "ratio_to_nK",
-                     "peak_size", "peak_parameters", "peak_test_error", "test_error_largest"]
+                     "train_error_floor", "interpolates", "n_train", "ratio_to_n", "ratio_to_nK",
+                     "dip_size", "dip_test_error", "peak_size", "peak_parameters",
+                     "peak_test_error", "test_error_largest"]
 
 
 # --- grids and models ----------------------------------------------------------------------------
@@ -294,24 +295,36 @@ def aggregate(histories):
 
 
 def find_thresholds(table, n_train, tolerance=1.0, num_classes=NUM_CLASSES):
-    """The interpolation threshold of every curve (arch, loss, noise, seed): the smallest model
-    whose final training error is within `tolerance` percentage points of the curve's floor (its
-    lowest training error); also the test-error peak of the curve and its value at the largest
-    size. Ratios compare the threshold's parameter count with n and n*K."""
+    """The interpolation threshold of every curve (arch, loss, noise, seed) and its test-error
+    peak.
+
+    Threshold: the smallest model whose final training error is within `tolerance` percentage
+    points of the curve's floor (its lowest training error); `interpolates` says whether that
+    floor is itself within `tolerance` of zero (if not, no model of the curve fits its training
+    set and the "threshold" is only where the curve flattens). Peak: the highest test error
+    among the threshold and its two neighbours on the size grid; dip: the lowest test error of
+    the models smaller than the peak. peak - dip > 0 means the test error really rises again
+    towards the threshold (a double descent), not just a falling curve. Ratios compare the
+    threshold's parameter count with n and n*K.
+    """
     rows = []
     for (arch, loss, noise, seed), c in table.groupby(["arch", "loss", "noise", "seed"]):
-        c = c.sort_values("size")
+        c = c.sort_values("size").reset_index(drop=True)
         floor = c["train_error"].min()
-        at = c[c["train_error"] <= floor + tolerance].iloc[0]
-        peak = c.loc[c["test_error"].idxmax()]
+        at = c[c["train_error"] <= floor + tolerance].index[0]
+        peak = c.loc[max(0, at - 1):at + 1, "test_error"].idxmax()
+        dip = c.loc[:peak - 1, "test_error"].idxmin() if peak > 0 else peak
         rows.append({"arch": arch, "loss": loss, "noise": noise, "seed": seed,
-                     "threshold_size": int(at["size"]),
-                     "threshold_parameters": int(at["parameters"]),
-                     "train_error_floor": floor, "n_train": n_train,
-                     "ratio_to_n": at["parameters"] / n_train,
-                     "ratio_to_nK": at["parameters"] / (n_train * num_classes),
-                     "peak_size": int(peak["size"]), "peak_parameters": int(peak["parameters"]),
-                     "peak_test_error": peak["test_error"],
+                     "threshold_size": int(c.loc[at, "size"]),
+                     "threshold_parameters": int(c.loc[at, "parameters"]),
+                     "train_error_floor": floor, "interpolates": bool(floor <= tolerance),
+                     "n_train": n_train,
+                     "ratio_to_n": c.loc[at, "parameters"] / n_train,
+                     "ratio_to_nK": c.loc[at, "parameters"] / (n_train * num_classes),
+                     "dip_size": int(c.loc[dip, "size"]), "dip_test_error": c.loc[dip, "test_error"],
+                     "peak_size": int(c.loc[peak, "size"]),
+                     "peak_parameters": int(c.loc[peak, "parameters"]),
+                     "peak_test_error": c.loc[peak, "test_error"],
                      "test_error_largest": c["test_error"].iloc[-1]})
     return pd.DataFrame(rows, columns=THRESHOLD_COLUMNS)
 
@@ -325,35 +338,32 @@ def test_error_at(table, arch, loss, noise, size):
 
 def summary_markdown(table, thresholds, n_train, reference_width=300):
     """The targets of the issue, measured: thresholds vs n and n*K, peak heights."""
-    lines = [f"n = {n_train} training examples, K = {NUM_CLASSES} outputs: n = {n_train}, "
-             f"n*K = {n_train * NUM_CLASSES} parameters.", "",
-             "| arch | loss | noise | seed | threshold (size, parameters) | / n | / n*K | "
-             "test-error peak (size: %) | test error at largest size (%) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [f"n = {n_train} training examples, K = {NUM_CLASSES} outputs: n = {n_train:,}, "
+             f"n*K = {n_train * NUM_CLASSES:,} parameters. Epochs: {int(table['epochs'].max())}.",
+             "", "| arch | loss | noise | seed | threshold (size, parameters) | interpolates "
+             "(train-error floor %) | / n | / n*K | dip (size: test %) | peak (size: test %) | "
+             "largest size (test %) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in thresholds.itertuples():
         lines.append(f"| {r.arch} | {LOSS_LABELS.get(r.loss, r.loss)} | {r.noise:g} | {r.seed} | "
-                     f"{r.threshold_size}, {r.threshold_parameters:,} | {r.ratio_to_n:.2f} | "
-                     f"{r.ratio_to_nK:.3f} | {r.peak_size}: {r.peak_test_error:.1f} | "
+                     f"{r.threshold_size}, {r.threshold_parameters:,} | "
+                     f"{'yes' if r.interpolates else 'NO'} ({r.train_error_floor:.2f}) | "
+                     f"{r.ratio_to_n:.2f} | {r.ratio_to_nK:.3f} | {r.dip_size}: "
+                     f"{r.dip_test_error:.1f} | {r.peak_size}: {r.peak_test_error:.1f} | "
                      f"{r.test_error_largest:.1f} |")
-    lines.append("")
-    for loss in sorted(set(table["loss"])):
-        for noise in sorted(set(table[(table.arch == "mlp") & (table.loss == loss)]["noise"])):
-            c = table[(table.arch == "mlp") & (table.loss == loss) & (table.noise == noise)]
-            if c.empty:
-                continue
-            mean = c.groupby("size")["test_error"].mean()
-            width = reference_width if reference_width in mean.index else int(mean.index.max())
-            ref = mean[width]
-            lines.append(f"MLP {LOSS_LABELS.get(loss, loss)}, noise {noise:g}: test-error peak "
-                         f"{mean.max():.1f}% at width {mean.idxmax()}; at width {width}: "
-                         f"{ref:.1f}%; peak minus that: {mean.max() - ref:+.1f} points")
-    c = table[table.arch == "cnn"]
-    if not c.empty:
-        for noise, cc in c.groupby("noise"):
-            mean = cc.groupby("size")["test_error"].mean()
-            lines.append(f"CNN, noise {noise:g}: test-error peak {mean.max():.1f}% at {mean.idxmax()} "
-                         f"channels; at {mean.index.max()} channels {mean.iloc[-1]:.1f}%; peak "
-                         f"minus that: {mean.max() - mean.iloc[-1]:+.1f} points")
+    lines += ["", "Peak heights (seed means; peak = highest test error at the threshold or a grid "
+              "neighbour; rise = peak minus the lowest test error of the smaller models):"]
+    for (arch, loss, noise), t in thresholds.groupby(["arch", "loss", "noise"]):
+        c = table[(table.arch == arch) & (table.loss == loss) & (table.noise == noise)]
+        mean = c.groupby("size")["test_error"].mean()
+        peak = t["peak_test_error"].mean()
+        rise = (t["peak_test_error"] - t["dip_test_error"]).mean()
+        if arch == "mlp" and reference_width in mean.index:
+            ref, where = mean[reference_width], f"width {reference_width}"
+        else:
+            ref, where = mean.iloc[-1], f"size {int(mean.index[-1])} (the largest)"
+        lines.append(f"- {arch.upper()} {LOSS_LABELS.get(loss, loss)}, noise {noise:g}: peak "
+                     f"{peak:.1f}% at size {int(t['peak_size'].median())}; at {where}: {ref:.1f}%; "
+                     f"peak minus that: {peak - ref:+.1f} points; rise from the dip: {rise:+.1f}")
     return "\n".join(lines) + "\n"
 
 
@@ -375,7 +385,7 @@ def _log_ticks(ax, values):
 
     ax.set_xscale("log")
     lo, hi = min(values), max(values)
-    ticks = [t for t in (1, 2, 5, 10, 20, 50, 100, 200, 300, 500, 1000) if lo <= t <= hi]
+    ticks = [t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if lo <= t <= hi]
     ax.set_xticks(ticks, [str(t) for t in ticks])
     ax.xaxis.set_minor_formatter(NullFormatter())
 
@@ -401,14 +411,16 @@ def plot_double_descent(table, thresholds, noise_rate):
                        & (thresholds.loss == "cross_entropy")]
         if len(t):
             size = t["threshold_size"].median()
-            ax.axvline(size, color="0.4", lw=1, ls="--")
-            ax.text(size, 0.97, f" threshold\n {int(size)} ({int(t['threshold_parameters'].median()):,} p.)",
+            reached = bool(t["interpolates"].all())
+            ax.axvline(size, color="0.4", lw=1, ls="--" if reached else ":")
+            label = "threshold" if reached else "no interpolation;\n flattens at"
+            ax.text(size, 0.97, f" {label}\n {int(size)} ({int(t['threshold_parameters'].median()):,} p.)",
                     transform=ax.get_xaxis_transform(), va="top", fontsize=8, color="0.3")
         if arch == "mlp":
             _log_ticks(ax, c["size"])
         ax.set_ylim(bottom=0)
     axes[0].set_ylabel("error (%)")
-    axes[0].legend(["test error", "train error"], loc="upper right")
+    axes[0].legend(["test error", "train error"], loc="lower left")
     seeds = table.groupby(["arch", "loss", "noise", "size"])["seed"].nunique().min()
     epochs = int(table["epochs"].max())
     n_train = int(thresholds["n_train"].iloc[0]) if len(thresholds) else 0
@@ -438,10 +450,13 @@ def plot_losses(table, thresholds, n_train):
             t = thresholds[(thresholds.arch == "mlp") & (thresholds.noise == noise)
                            & (thresholds.loss == loss)]
             if len(t):
+                reached = bool(t["interpolates"].all())
                 ax.plot([t["threshold_parameters"].median()], [0], clip_on=False,
                         marker="^" if loss == "cross_entropy" else "v", ms=10, alpha=0.8,
-                        color=colors[loss], ls="none",
-                        label=f"{LOSS_LABELS[loss]} threshold ({int(t['threshold_parameters'].median()):,})")
+                        color=colors[loss], ls="none", mfc=colors[loss] if reached else "none",
+                        label=f"{LOSS_LABELS[loss]} threshold ({int(t['threshold_parameters'].median()):,})"
+                        if reached else f"{LOSS_LABELS[loss]}: no interpolation (floor "
+                        f"{t['train_error_floor'].mean():.0f}%)")
         for value, label in ((n_train, "n"), (n_train * NUM_CLASSES, "n*K")):
             ax.axvline(value, color="k", lw=1, ls="--")
             ax.text(value, 0.98, f" {label} = {value:,}", transform=ax.get_xaxis_transform(),

@@ -145,7 +145,7 @@ def test_plan_groups_partitions_and_bounds_the_waste():
 def test_thresholds_and_summary_on_a_known_table():
     rows = []
     for noise, train_err, test_err in ((0.0, [40, 10, 0.5, 0, 0], [45, 30, 25, 22, 20]),
-                                       (0.15, [50, 20, 8, 0.2, 0], [55, 40, 48, 35, 30])):
+                                       (0.15, [50, 20, 8, 0.2, 0], [55, 40, 45, 50, 30])):
         for size, tr, te in zip([2, 10, 50, 100, 300], train_err, test_err):
             rows.append({"arch": "mlp", "size": size, "parameters": dd.n_parameters("mlp", size),
                          "loss": "cross_entropy", "noise": noise, "seed": 0, "epochs": 500,
@@ -153,11 +153,18 @@ def test_thresholds_and_summary_on_a_known_table():
     table = pd.DataFrame(rows, columns=dd.CSV_COLUMNS)
     t = dd.find_thresholds(table, n_train=4000, tolerance=1.0).set_index("noise")
     assert t.loc[0.0, "threshold_size"] == 50 and t.loc[0.15, "threshold_size"] == 100
-    assert t.loc[0.15, "peak_size"] == 2 and t.loc[0.15, "test_error_largest"] == 30
+    assert t.loc[0.0, "interpolates"] and t.loc[0.15, "interpolates"]
+    # noise 0: a falling curve: the "peak" (window 10..100) is lower than the dip before it
+    assert t.loc[0.0, "peak_size"] == 10 and t.loc[0.0, "dip_size"] == 2
+    assert t.loc[0.0, "peak_test_error"] < t.loc[0.0, "dip_test_error"]
+    assert t.loc[0.15, "dip_size"] == 10 and t.loc[0.15, "peak_size"] == 100
+    assert t.loc[0.15, "peak_test_error"] == 50 and t.loc[0.15, "test_error_largest"] == 30
     assert t.loc[0.15, "ratio_to_n"] == pytest.approx(dd.n_parameters("mlp", 100) / 4000)
     assert dd.find_thresholds(table, 4000, tolerance=0.0).set_index("noise").loc[0.0, "threshold_size"] == 100
     text = dd.summary_markdown(table, t.reset_index(), 4000, reference_width=300)
-    assert "noise 0.15: test-error peak 55.0% at width 2; at width 300: 30.0%; peak minus that: +25.0" in text
+    assert "MLP cross-entropy, noise 0.15: peak 50.0% at size 100; at width 300: 30.0%; peak minus that: +20.0 points; rise from the dip: +10.0" in text
+    never = table.assign(train_error=table.train_error + 20)      # no model fits its training set
+    assert not dd.find_thresholds(never, 4000).interpolates.any()
 
 
 def test_figures_draw_every_panel(tmp_path):
