@@ -464,9 +464,9 @@ def plot_losses(table, thresholds, n_train):
         ax.set_xscale("log")
         ax.set_ylim(bottom=0)
         ax.set_xlabel("parameters")
+        ax.legend(loc="lower left", fontsize=7)
         ax.set_title(f"MLP, {'no' if noise == 0 else f'{100 * noise:g}%'} label noise")
     axes[0][0].set_ylabel("error (%)")
-    axes[0][-1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
     epochs = int(table["epochs"].max())
     fig.suptitle(f"Cross-entropy vs mean-squared-error loss: the interpolation threshold "
                  f"(n = {n_train}, K = {NUM_CLASSES}; {epochs} epochs; solid: test, dotted: train)",
