@@ -94,6 +94,70 @@ def plain_step_time(arch, size, loss, steps, threads, n_train=4000, batch=100):
     return (time.perf_counter() - t0) / steps
 
 
+def plain_stepper(arch, size, loss, threads, n_train=4000, batch=100):
+    """A function running n steps of the plain loop of one model (see plain_step_time)."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    x, y = torch.randn(n_train, 40), torch.randint(0, 10, (n_train,))
+    net = models.build(dd.model_spec(arch, size))
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    generator = torch.Generator().manual_seed(0)
+    state = {"order": torch.randperm(n_train, generator=generator), "s": 0}
+
+    def run(n):
+        for _ in range(n):
+            start = (state["s"] * batch) % n_train
+            if start < batch:
+                state["order"] = torch.randperm(n_train, generator=generator)
+            idx = state["order"][start:start + batch]
+            out = net(x[idx])
+            if loss == "mse":
+                value = F.mse_loss(out, F.one_hot(y[idx], 10).float())
+            else:
+                value = F.cross_entropy(out, y[idx])
+            opt.zero_grad()
+            value.backward()
+            opt.step()
+            state["s"] += 1
+    return run
+
+
+def interleaved_job_ratio(job, section, steps, blocks, threads):
+    """Median seconds per step of the job's padded ensemble (eager) and of the plain loops of all
+    its members (summed), timed in interleaved blocks so that load changes hit both alike."""
+    from mnist1d import train
+
+    torch.set_num_threads(threads)
+    members = dd.job_members(job)
+    spec, params, masks = dd.padded_ensemble(job["arch"], [(s, seed) for s, _, seed in members])
+    protocol = train.protocol_of(dd.protocol_from_config(section, job["loss"], 4000))
+    state = train.init_state(params, protocol)
+    step = train.make_step(spec, protocol, masks)
+    x, y = torch.randn(4000, 40), torch.randint(0, 10, (len(members), 4000))
+    batches = train.Batches(x, y, protocol, [seed for _, _, seed in members])
+    plains = [plain_stepper(job["arch"], size, job["loss"], threads) for size, _, _ in members]
+    counter = {"s": 0}
+
+    def ensemble(n):
+        for _ in range(n):
+            step(params, state, *batches(counter["s"]))
+            counter["s"] += 1
+
+    ensemble(2)
+    for p in plains:
+        p(2)
+    ours, theirs = [], []
+    for _ in range(blocks):
+        t0 = time.perf_counter()
+        ensemble(steps)
+        ours.append((time.perf_counter() - t0) / steps)
+        t0 = time.perf_counter()
+        for p in plains:
+            p(steps)
+        theirs.append((time.perf_counter() - t0) / steps)
+    return float(np.median(ours)), float(np.median(theirs))
+
+
 def job_step_time(job, section, steps, compile):
     """(seconds per step, seconds of the first call) of one job's padded-ensemble step."""
     from mnist1d import train
@@ -161,6 +225,9 @@ def main():
     parser.add_argument("--project", action="store_true",
                         help="time every job's step instead of running the pipeline")
     parser.add_argument("--eager", action="store_true", help="with --project: no torch.compile")
+    parser.add_argument("--interleaved", action="store_true",
+                        help="per job: eager ensemble step vs the plain loops of its members, "
+                             "interleaved blocks (robust ratios on a loaded machine); then exit")
     parser.add_argument("--plain-steps", type=int, default=30)
     parser.add_argument("--plain-every", type=int, default=1, help="time every k-th size")
     args = parser.parse_args()
@@ -175,6 +242,27 @@ def main():
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, --cores {args.cores}, preset "
           f"{args.preset}, load average before: {os.getloadavg()}", flush=True)
 
+    if args.interleaved:
+        steps = section["epochs"] * -(-4000 // section["batch_size"])
+        print(f"INTERLEAVED: per job, {args.plain_steps} steps per block, 3 blocks, medians; "
+              f"eager ensemble on 1 thread vs plain loops on 1 thread", flush=True)
+        total_ours = total_theirs = 0.0
+        for job in sorted(dd.plan_jobs(section), key=dd.job_cost, reverse=True):
+            ours, theirs = interleaved_job_ratio(job, section, args.plain_steps, 3, 1)
+            total_ours += ours * steps
+            total_theirs += theirs * steps
+            print(f"  {job['name']:24s} {len(dd.job_members(job)):3d} members: ensemble "
+                  f"{1e3 * ours:7.2f} ms/step, plain loops {1e3 * theirs:8.2f} ms/step "
+                  f"({theirs / ours:5.1f}x)", flush=True)
+        rate = matmul_rate(1)
+        flops = experiment_flops(section)
+        print(f"RESULT interleaved: padded ensembles {total_ours:.0f} job-seconds (eager, 1 thread) "
+              f"vs plain loops {total_theirs:.0f} s: {total_theirs / total_ours:.1f}x; on "
+              f"{args.cores} cores ideally {total_ours / args.cores / 60:.1f} min vs "
+              f"{total_theirs / args.cores / 60:.1f} min; fp32 matmul rate 1 thread "
+              f"{rate / 1e9:.0f} GFLOP/s -> floor on {args.cores} cores "
+              f"{flops / rate / args.cores / 60:.1f} min; load {os.getloadavg()}")
+        return
     wall = None
     if args.project:
         print(f"PROJECTION (not a pipeline run): every job's step timed for {args.plain_steps} "
