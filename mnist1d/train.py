@@ -13,8 +13,11 @@ place. With `compile=True` that whole step is one torch.compile graph. Nothing s
 the host between evaluations, so on CUDA the steps queue up.
 
 The history is a tidy DataFrame, one row per (seed, evaluation step): seed, step, train_loss,
-test_loss (mean cross-entropy on the whole set), train_acc, test_acc (percent), batch_loss (the
-loss of that step's batch before its update). As in the paper's code, steps run 0..steps and the
+test_loss (the mean training loss on the whole set: cross-entropy, or with protocol
+`loss="mse"` the mean squared error against one-hot targets, torch's MSELoss), train_acc,
+test_acc (percent), batch_loss (the loss of that step's batch before its update).
+`labels=` ((K, n) integers) gives each member its own training labels (e.g. label noise);
+train loss and accuracy are then measured against each member's own labels. As in the paper's code, steps run 0..steps and the
 model is evaluated after the update of every step divisible by eval_every.
 """
 import time
@@ -38,7 +41,9 @@ PROTOCOL_DEFAULTS = {
     "eval_every": 250,
     "order": "in_order",      # in_order: step s uses examples (s * batch) mod n onwards;
                               # reshuffle: a new permutation per epoch and per seed
+    "loss": "cross_entropy",  # cross_entropy | mse (mean squared error against one-hot targets)
 }
+LOSSES = ("cross_entropy", "mse")
 HISTORY_COLUMNS = ["seed", "step", "train_loss", "test_loss", "train_acc", "test_acc", "batch_loss"]
 EVAL_CHUNK = 1000             # examples per evaluation forward (bounds the GRU's memory)
 
@@ -52,6 +57,8 @@ def protocol_of(protocol=None):
     p.update(protocol or {})
     if p["optimizer"] not in ("adam", "sgd"):
         raise ValueError(f"protocol 'optimizer': {p['optimizer']!r} is not adam or sgd")
+    if p["loss"] not in LOSSES:
+        raise ValueError(f"protocol 'loss': {p['loss']!r} is not one of {LOSSES}")
     if p["order"] not in ("in_order", "reshuffle"):
         raise ValueError(f"protocol 'order': {p['order']!r} is not in_order or reshuffle")
     for key in ("batch_size", "steps", "eval_every"):
@@ -73,10 +80,17 @@ def as_tensors(data, device, dtype):
     return out
 
 
-def member_losses(logits, y):
-    """Mean cross-entropy per member: logits (K, B, C), y (B,) or (K, B) -> (K,)."""
+def member_losses(logits, y, loss="cross_entropy"):
+    """Mean loss per member: logits (K, B, C), y (B,) or (K, B) -> (K,).
+
+    cross_entropy: F.cross_entropy; mse: the mean over examples and outputs of the squared
+    difference to the one-hot target (torch.nn.MSELoss of a single run).
+    """
     K, B, C = logits.shape
     y = y.expand(K, B) if y.dim() == 1 else y
+    if loss == "mse":
+        target = F.one_hot(y, C).to(logits.dtype)
+        return (logits - target).square().mean((1, 2))
     return F.cross_entropy(logits.reshape(K * B, C), y.reshape(K * B), reduction="none").view(K, B).mean(1)
 
 
@@ -123,7 +137,7 @@ def make_step(spec, protocol, masks=None, compile=False):
     def loss(params, xb, yb):
         if masks is not None:
             params = {name: p * masks[name] if name in masks else p for name, p in params.items()}
-        losses = member_losses(models.forward(spec, params, xb), yb)
+        losses = member_losses(models.forward(spec, params, xb), yb, protocol["loss"])
         return losses.sum(), losses.detach()
 
     grad_fn = torch.func.grad_and_value(loss, has_aux=True)
@@ -138,16 +152,16 @@ def make_step(spec, protocol, masks=None, compile=False):
 
 
 @torch.no_grad()
-def evaluate(spec, params, x, y, masks=None):
-    """Per-member mean cross-entropy and accuracy (percent) on all of x, y."""
+def evaluate(spec, params, x, y, masks=None, loss="cross_entropy"):
+    """Per-member mean loss and accuracy (percent) on all of x, y ((n,) shared or (K, n))."""
     if masks is not None:
         params = {name: p * masks[name] if name in masks else p for name, p in params.items()}
     loss_sum, correct = 0.0, 0.0
     n = x.shape[-2]
     for start in range(0, n, EVAL_CHUNK):
         logits = models.forward(spec, params, x[..., start:start + EVAL_CHUNK, :])
-        yb = y[start:start + EVAL_CHUNK]
-        loss_sum = loss_sum + member_losses(logits, yb) * len(yb)
+        yb = y[..., start:start + EVAL_CHUNK]
+        loss_sum = loss_sum + member_losses(logits, yb, loss) * yb.shape[-1]
         correct = correct + (logits.argmax(-1) == yb).sum(-1)
     return (loss_sum / n).double(), 100.0 * correct.double() / n
 
@@ -157,12 +171,13 @@ class Batches:
     epoch with one generator per seed (then each member gets its own batch, (K, B, ...)).
 
     x may be shared (N, in) or per member (K, N, in), e.g. each member on its own view of the
-    data; the labels y (N,) are shared. Per-member inputs are taken in order only.
+    data; labels y are (N,) shared or (K, N), one row per member. Per-member inputs are taken
+    in order only.
     """
 
     def __init__(self, x, y, protocol, seeds):
         self.x, self.y, self.bs, self.order = x, y, protocol["batch_size"], protocol["order"]
-        self.n = len(y)
+        self.n = y.shape[-1]
         if x.dim() == 3 and self.order != "in_order":
             raise ValueError("per-member inputs (K, N, in) are supported with order 'in_order' only")
         if self.order == "reshuffle":
@@ -172,29 +187,38 @@ class Batches:
     def __call__(self, step):
         start = (step * self.bs) % self.n
         if self.order == "in_order":
-            return self.x[..., start:start + self.bs, :], self.y[start:start + self.bs]
+            return self.x[..., start:start + self.bs, :], self.y[..., start:start + self.bs]
         epoch = (step * self.bs) // self.n
         if epoch != self.epoch:
             self.epoch = epoch
             self.perm = torch.stack([torch.randperm(self.n, generator=g) for g in self.generators])
             self.perm = self.perm.to(self.x.device)
         idx = self.perm[:, start:start + self.bs]
+        if self.y.dim() == 2:
+            return self.x[idx], torch.gather(self.y, 1, idx)
         return self.x[idx], self.y[idx]
 
 
 def train(data, model, protocol=None, seeds=(0,), device="cpu", dtype=torch.float32,
-          compile=False, masks=None, params=None, logger=None):
+          compile=False, masks=None, params=None, logger=None, labels=None):
     """Train one ensemble of len(seeds) members; return (history DataFrame, final params).
 
     `data["x"]` and `data["x_test"]` may be (N, in), shared by all members, or (K, N, in), one
     view of the inputs per member (e.g. flipped or shuffled positions; labels shared).
     `params` overrides the seeds' initialisation ({name: (K, ...)}, e.g. a lottery ticket's
     rewound weights); `masks` ({name: (K, ...)} of 0/1) multiplies the parameters in every
-    forward pass. `logger` (a logging.Logger) gets one progress line per evaluation.
+    forward pass. `labels` ((K, n) integers) are each member's own training labels in place of
+    data["y"]. `logger` (a logging.Logger) gets one progress line per evaluation.
     """
     spec, protocol, seeds = models.spec_of(model), protocol_of(protocol), [int(s) for s in seeds]
     device = torch.device(device)
     tensors = as_tensors(data, device, dtype)
+    if labels is not None:
+        labels = torch.as_tensor(np.asarray(labels)).to(device, torch.long)
+        if labels.shape != (len(seeds), len(tensors["x"])):
+            raise ValueError(f"labels: shape {tuple(labels.shape)}, expected (K, n) = "
+                             f"({len(seeds)}, {len(tensors['x'])})")
+        tensors["y"] = labels
     if params is None:
         params = models.init_params(spec, seeds, dtype, device)
     else:
@@ -216,8 +240,10 @@ def train(data, model, protocol=None, seeds=(0,), device="cpu", dtype=torch.floa
         if step == 0 and compile and logger is not None:
             logger.info(f"step compiled in {time.perf_counter() - t0:.1f} s")
         if step % protocol["eval_every"] == 0 or step == protocol["steps"]:
-            train_loss, train_acc = evaluate(spec, params, tensors["x"], tensors["y"], masks)
-            test_loss, test_acc = evaluate(spec, params, tensors["x_test"], tensors["y_test"], masks)
+            train_loss, train_acc = evaluate(spec, params, tensors["x"], tensors["y"], masks,
+                                             protocol["loss"])
+            test_loss, test_acc = evaluate(spec, params, tensors["x_test"], tensors["y_test"], masks,
+                                           protocol["loss"])
             row = torch.stack([train_loss, test_loss, train_acc, test_acc, batch_loss.double()])
             rows.append((step, row))
             if logger is not None:
@@ -244,15 +270,23 @@ def history_frame(rows, seeds):
     return pd.concat(frames, ignore_index=True)[HISTORY_COLUMNS]
 
 
-def train_plain(data, model, protocol=None, seed=0, dtype=torch.float32):
-    """The straightforward PyTorch loop of one seed (nn.Module, torch.optim, in-order batches).
+def train_plain(data, model, protocol=None, seed=0, dtype=torch.float32, labels=None):
+    """The straightforward PyTorch loop of one seed (nn.Module, torch.optim, nn losses).
 
-    The baseline of the benchmarks and the reference of the equality tests; CPU only.
+    Batches in order, or reshuffled each epoch by torch.randperm with a generator seeded by
+    `seed`; `labels` ((n,)) replace data["y"] for training. The baseline of the benchmarks and
+    the reference of the equality tests; CPU only.
     """
     spec, protocol = models.spec_of(model), protocol_of(protocol)
-    if protocol["order"] != "in_order":
-        raise ValueError("train_plain implements the in-order protocol only")
     t = as_tensors(data, "cpu", dtype)
+    if labels is not None:
+        t["y"] = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    if protocol["loss"] == "mse":
+        mse = torch.nn.MSELoss()
+        criterion = lambda out, y: mse(out, F.one_hot(y, out.shape[-1]).to(out.dtype))  # noqa: E731
+    else:
+        criterion = F.cross_entropy
+    generator = torch.Generator().manual_seed(int(seed))
     torch.manual_seed(seed)
     net = models.build(spec).to(dtype)
     if protocol["optimizer"] == "adam":
@@ -261,10 +295,14 @@ def train_plain(data, model, protocol=None, seed=0, dtype=torch.float32):
     else:
         opt = torch.optim.SGD(net.parameters(), lr=protocol["lr"], momentum=protocol["momentum"],
                               weight_decay=protocol["weight_decay"])
-    rows, bs = [], protocol["batch_size"]
+    rows, bs, n = [], protocol["batch_size"], len(t["x"])
+    order = torch.arange(n)
     for step in range(protocol["steps"] + 1):
-        start = (step * bs) % len(t["x"])
-        loss = F.cross_entropy(net(t["x"][start:start + bs]), t["y"][start:start + bs])
+        start = (step * bs) % n
+        if protocol["order"] == "reshuffle" and start < bs:   # a new epoch begins
+            order = torch.randperm(n, generator=generator)
+        idx = order[start:start + bs]
+        loss = criterion(net(t["x"][idx]), t["y"][idx])
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -272,8 +310,8 @@ def train_plain(data, model, protocol=None, seed=0, dtype=torch.float32):
             with torch.no_grad():
                 out, out_test = net(t["x"]), net(t["x_test"])
                 rows.append({"seed": seed, "step": step,
-                             "train_loss": F.cross_entropy(out, t["y"]).item(),
-                             "test_loss": F.cross_entropy(out_test, t["y_test"]).item(),
+                             "train_loss": criterion(out, t["y"]).item(),
+                             "test_loss": criterion(out_test, t["y_test"]).item(),
                              "train_acc": 100.0 * (out.argmax(-1) == t["y"]).double().mean().item(),
                              "test_acc": 100.0 * (out_test.argmax(-1) == t["y_test"]).double().mean().item(),
                              "batch_loss": loss.item()})

@@ -1,0 +1,9 @@
+from mnist1d import double_descent
+from mnist1d.logs import job_logger
+
+log = job_logger("dd_noisy_dataset", snakemake.log[0])
+rate, seed = snakemake.params.rate, snakemake.params.seed
+data = double_descent.make_noisy_dataset(snakemake.input[0], rate, seed, snakemake.output[0])
+log.info(f"{snakemake.input[0]} -> {snakemake.output[0]}: label noise {rate} (seed {seed}); "
+         f"{int((data['y'] != double_descent.store.load_dataset(snakemake.input[0])['y']).sum())} "
+         f"of {len(data['y'])} training labels changed")

@@ -1,0 +1,15 @@
+from mnist1d import device, double_descent
+from mnist1d.io import write_csv
+from mnist1d.logs import job_logger
+from mnist1d.store import load_dataset
+
+threads = device.set_threads(snakemake.threads)
+log = job_logger("dd_train", snakemake.log[0])
+where = device.select_device(snakemake.params.device, device.requested_gpus(snakemake.resources))
+job = snakemake.params.job
+datasets = {noise: load_dataset(path) for noise, path in zip(job["noises"], snakemake.input)}
+log.info(f"device {where}, {threads} threads, compile {snakemake.params.compile}")
+history = double_descent.train_job(job, datasets, snakemake.params.section, device=where,
+                                   compile=snakemake.params.compile, logger=log)
+write_csv(history, snakemake.output[0])
+log.info("done")
