@@ -103,7 +103,7 @@ def slurm_run(slurm_cluster, tmp_path_factory):
         proc = run_snakemake(workdir, "all", "--profile", str(PROFILE), "--cores", cores,
                              "--slurm-status-command", "squeue",   # accounting is off: no sacct
                              "--slurm-init-seconds-before-status-checks", "2",
-                             "--config", "preset=smoke", timeout=480, check=False)
+                             "--config", "preset=smoke", timeout=1200, check=False)
     except subprocess.TimeoutExpired as err:
         output = (err.stdout or b"") + (err.stderr or b"")
         output = output.decode(errors="replace") if isinstance(output, bytes) else output
