@@ -21,6 +21,16 @@ def run_snakemake(workdir, *args, timeout=900, check=True):
     return proc
 
 
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test (float32 trajectories depend on the thread count)."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory):
     """One smoke-preset `snakemake --cores 2 all`, shared by the tests that read its outputs."""

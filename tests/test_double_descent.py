@@ -22,12 +22,7 @@ def small():
     return {0.0: small, 0.15: dict(small, y=dd.noisy_labels(small["y"], 0.15, seed=3))}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("arch,sizes", [("mlp", [9, 3]), ("cnn", [5, 2])])
