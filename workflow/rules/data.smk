@@ -41,7 +41,7 @@ rule data_figures:
     log:
         "results/logs/figures/data.log",
     benchmark:
-        "results/timing/figures/data.tsv"
+        "results/timing/data/figures.tsv"
     threads: job_threads("figures")
     resources:
         **job_resources("figures"),

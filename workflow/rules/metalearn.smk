@@ -67,7 +67,7 @@ rule metalearn_lr_figure:
     log:
         "results/logs/figures/metalearn_lr.log",
     benchmark:
-        "results/timing/figures/metalearn_lr.tsv"
+        "results/timing/metalearn/figure_lr.tsv"
     script:
         "../scripts/plot_metalearn.py"
 
@@ -85,6 +85,6 @@ rule metalearn_afunc_figure:
     log:
         "results/logs/figures/metalearn_afunc.log",
     benchmark:
-        "results/timing/figures/metalearn_afunc.tsv"
+        "results/timing/metalearn/figure_afunc.tsv"
     script:
         "../scripts/plot_metalearn.py"

@@ -1,0 +1,98 @@
+"""The paper as a whole: the side-by-side comparison and the timing table."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from mnist1d import comparison, timing
+
+TOL = {"accuracy": 5.0, "learning_rate": 0.08, "afunc_loss": 0.15, "threshold_factor": 2.0,
+       "dd_peak_points": 5.0, "pooling_gain_points": 5.0, "pooling_spread_points": 3.0,
+       "lottery_adjacency_se": 3.0}
+
+
+@pytest.mark.parametrize("mean, criterion, tol, published, expected", [
+    (66.0, "within", 5.0, 68.0, "reproduced"),
+    (62.0, "within", 5.0, 68.0, "differs"),
+    (7000, "factor", 2.0, 4000, "reproduced"),
+    (1900, "factor", 2.0, 4000, "differs"),
+    (5.1, "at_least", 5.0, np.nan, "reproduced"),
+    (4.9, "at_least", 5.0, np.nan, "differs"),
+    (3.5, "at_most", 3.0, np.nan, "differs"),
+    (np.nan, "within", 5.0, 68.0, "missing"),
+])
+def test_verdict(mean, criterion, tol, published, expected):
+    assert comparison.verdict(mean, criterion, tol, published) == expected
+
+
+def test_row_statistics_over_seeds():
+    r = comparison.row("x", "q", "1", [1.0, 2.0, 3.0], "within", 1.5, published_value=1.0)
+    assert (r["reproduced_mean"], r["reproduced_std"], r["n"]) == (2.0, 1.0, 3)
+    assert r["verdict"] == "reproduced"
+    assert comparison.row("x", "q", "1", [], "within", 1.0, published_value=1.0)["verdict"] == "missing"
+
+
+def test_pooling_rows_gain_and_spread():
+    summary = pd.DataFrame({
+        "variant": ["none", "max", "avg"] * 2, "train_size": [1000] * 3 + [50000] * 3,
+        "n_seeds": 3, "test_acc_mean": [60.0, 70.0, 64.0, 95.0, 96.0, 97.5]})
+    gain, spread = comparison.pooling_rows(summary, TOL)
+    assert gain["reproduced_mean"] == 4.0 and gain["verdict"] == "differs"
+    assert spread["reproduced_mean"] == 2.5 and spread["verdict"] == "reproduced"
+
+
+def test_double_descent_thresholds_against_n_and_nk():
+    thresholds = pd.DataFrame({
+        "arch": ["mlp", "mlp"], "loss": ["cross_entropy", "mse"], "noise": [0.0, 0.0],
+        "seed": [0, 0], "threshold_parameters": [5000, 30000], "peak_test_error": [30.0, 30.0],
+        "n_train": [4000, 4000]})
+    table = pd.DataFrame({"arch": "mlp", "loss": "cross_entropy", "noise": 0.0, "seed": 0,
+                          "size": [10, 300], "test_error": [30.0, 20.0]})
+    rows = {r["quantity"]: r for r in comparison.double_descent_rows(table, thresholds, TOL)}
+    ce = rows["interpolation threshold, MLP, cross-entropy, label noise 0"]
+    mse = rows["interpolation threshold, MLP, MSE, label noise 0"]
+    assert ce["published_value"] == 4000 and ce["verdict"] == "reproduced"
+    assert mse["published_value"] == 40000 and mse["verdict"] == "reproduced"
+
+
+def test_metalearn_rows_learned_below_baselines():
+    lr = pd.DataFrame({"start_lr": [1.5, 1.5, 0.15, 0.15], "outer_step": [0, 1, 0, 1],
+                       "lr_next": [1.0, 0.63, 0.4, 0.61]})
+    acts = pd.DataFrame({"activation": ["learned", "relu", "tanh"],
+                         "mean_train_loss": [1.0, 1.3, 1.5]})
+    rows = {r["quantity"]: r for r in comparison.metalearn_rows(lr, acts, TOL)}
+    learned_lr = rows["learned learning rate (trials from 1.5 and 0.15)"]
+    assert learned_lr["reproduced_mean"] == pytest.approx(0.62) and learned_lr["n"] == 2
+    assert rows["best baseline - learned activation, mean training loss"]["reproduced_mean"] == \
+        pytest.approx(0.3)
+    assert rows["mean inner training loss, sigmoid activation"]["verdict"] == "missing"
+
+
+def test_timing_collects_benchmark_files(tmp_path):
+    header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    for exp, job, s in (("pooling", "max", 30.0), ("pooling", "none", 10.0), ("data", "default", 2.0)):
+        path = tmp_path / exp / f"{job}.tsv"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(header + f"{s}\t0:00:{int(s)}\t100\t1\t1\t1\t0\t0\t50\t{s / 2}\n")
+    table = timing.collect(sorted(tmp_path.rglob("*.tsv")))
+    assert list(table.job) == ["default", "max", "none"]
+    per = timing.per_experiment(table).set_index("experiment")
+    assert per.loc["pooling", "wall_s"] == 40.0 and per.loc["pooling", "cpu_s"] == 20.0
+    assert per.loc["pooling", "jobs"] == 2
+
+
+def test_smoke_comparison_covers_every_experiment(smoke_run):
+    table = pd.read_csv(smoke_run / "results/paper_comparison.csv")
+    assert set(table.experiment) == {"benchmark", "double descent", "lottery", "metalearning",
+                                     "pooling", "t-SNE", "SSL"}
+    assert set(table.verdict) <= {"reproduced", "differs", "missing"}
+    assert len(table[table.experiment == "benchmark"]) == 8
+    assert "preset smoke" in (smoke_run / "results/paper_comparison.md").read_text()
+
+
+def test_smoke_timing_has_every_job(smoke_run):
+    table = pd.read_csv(smoke_run / "results/timing.csv")
+    files = sorted((smoke_run / "results/timing").rglob("*.tsv"))
+    assert len(table) == len(files)
+    assert {"benchmark", "double_descent", "lottery", "metalearn", "pooling", "ssl", "tsne",
+            "data", "paper"} <= set(table.experiment)
+    assert (table.wall_s > 0).all()

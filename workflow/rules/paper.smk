@@ -1,0 +1,79 @@
+# The paper as a whole: every published number next to the reproduced one, and where the time
+# went (every rule's benchmark file, collected). Included last: it reads the other rule files.
+
+ALL_TARGETS.extend(["results/paper_comparison.csv", "results/paper_comparison.md",
+                    "results/timing.csv"] + figure("timing"))
+
+from snakemake.io import strip_wildcard_constraints
+
+# Values of every wildcard used in a benchmark path, to list the benchmark files of `all`.
+TIMING_WILDCARDS = {
+    "dataset": list(config["datasets"]),
+    "bench_model": BENCH["models"],
+    "bench_variant": list(BENCH["variants"]),
+    "pool_variant": POOL["variants"],
+    "dd_job": list(DD_JOBS),
+    "dd_noise": [dd_lib.noise_tag(n) for n in DD_NOISES],
+}
+
+
+def timing_files():
+    """The benchmark file of every job of `all` (the timing rule's own excepted)."""
+    files = []
+    for r in workflow.rules:
+        if not r.benchmark or r.name == "timing":
+            continue
+        pattern = strip_wildcard_constraints(str(r.benchmark))
+        names = set(r.wildcard_names)
+        unknown = names - set(TIMING_WILDCARDS)
+        if unknown:
+            raise ValueError(f"rule {r.name}: benchmark wildcards {sorted(unknown)} have no values "
+                             "in TIMING_WILDCARDS (workflow/rules/paper.smk)")
+        files += expand(pattern, **{w: TIMING_WILDCARDS[w] for w in names}) if names else [pattern]
+    return sorted(set(files))
+
+
+rule paper_comparison:
+    input:
+        benchmark="results/benchmark/benchmark.csv",
+        double_descent="results/double_descent/double_descent.csv",
+        dd_thresholds="results/double_descent/thresholds.csv",
+        lottery_search="results/lottery/search.csv",
+        lottery_analysis="results/lottery/analysis.csv",
+        lottery_adjacency="results/lottery/adjacency.csv",
+        metalearn_lr="results/metalearn/lr.csv",
+        metalearn_afunc="results/metalearn/afunc_activations.csv",
+        pooling="results/pooling/pooling.csv",
+        tsne="results/tsne/baselines.csv",
+        ssl="results/ssl/ssl.csv",
+    output:
+        csv="results/paper_comparison.csv",
+        md="results/paper_comparison.md",
+    params:
+        tolerances=config["comparison"],
+        preset=config["preset"],
+        reference_width=config["double_descent"]["reference_width"],
+    threads: job_threads("figures")
+    resources:
+        **job_resources("figures"),
+    log:
+        "results/logs/paper/comparison.log",
+    benchmark:
+        "results/timing/paper/comparison.tsv"
+    script:
+        "../scripts/paper_comparison.py"
+
+
+rule timing:
+    input:
+        timing_files(),
+    output:
+        csv="results/timing.csv",
+        figure=figure("timing"),
+    threads: job_threads("figures")
+    resources:
+        **job_resources("figures"),
+    log:
+        "results/logs/paper/timing.log",
+    script:
+        "../scripts/timing.py"

@@ -1,0 +1,12 @@
+import pandas as pd
+
+from mnist1d import comparison
+from mnist1d.io import write_csv, write_text
+from mnist1d.logs import job_logger
+
+log = job_logger("paper_comparison", snakemake.log[0])
+tables = {name: pd.read_csv(path) for name, path in snakemake.input.items()}
+table = comparison.compare(tables, snakemake.params.tolerances, snakemake.params.reference_width)
+write_csv(table, snakemake.output.csv)
+write_text(comparison.markdown(table, snakemake.params.preset), snakemake.output.md)
+log.info("\n" + table[["experiment", "quantity", "reproduced_mean", "verdict"]].to_string())

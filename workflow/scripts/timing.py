@@ -1,0 +1,11 @@
+from mnist1d import timing
+from mnist1d.io import write_csv
+from mnist1d.logs import job_logger
+from mnist1d.plotting import save_figure
+
+log = job_logger("timing", snakemake.log[0])
+table = timing.collect(snakemake.input)
+write_csv(table, snakemake.output.csv)
+save_figure(timing.plot_timing(table), *snakemake.output.figure)
+log.info("\n" + timing.per_experiment(table).to_string(index=False))
+log.info(f"run span {timing.run_span(table) / 60:.1f} min")
