@@ -13,26 +13,11 @@ import statistics
 import time
 
 import torch
-import torch.nn.functional as F
+
+from plain import adam_in_order_stepper
 
 from mnist1d import models, train
 from mnist1d.data import get_dataset, get_dataset_args
-
-
-def plain_stepper(data, name):
-    torch.manual_seed(0)
-    net = models.build(name)
-    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
-    x, y = data["x"], data["y"]
-
-    def run(start, n):
-        for s in range(start, start + n):
-            i = (s * 100) % len(x)
-            loss = F.cross_entropy(net(x[i:i + 100]), y[i:i + 100])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    return run
 
 
 def ensemble_stepper(data, name, K, compile):
@@ -68,7 +53,7 @@ def main():
     print(f"torch {torch.__version__}, {args.threads} threads, ensemble K = {args.K}")
     print(f"{'model':6s} {'variant':22s} {'ms/step':>8s} {'x plain':>8s} {'ms/seed':>8s}  compile")
     for name in args.models.split(","):
-        runners = {"plain loop, 1 seed": (plain_stepper(data, name), 0.0)}
+        runners = {"plain loop, 1 seed": (adam_in_order_stepper(name, data["x"], data["y"]), 0.0)}
         if not args.no_eager:
             runners[f"ensemble {args.K}, eager"] = ensemble_stepper(data, name, args.K, False)
         if not args.no_compile:

@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
+
+from plain import adam_in_order_stepper
 
 from mnist1d import models, pooling, train
 from mnist1d.data import get_dataset_args, make_dataset
@@ -42,22 +43,6 @@ def datasets(results):
             args.num_samples, args.train_split = n, SPLITS[name]
             out[name] = make_dataset(args)
     return out
-
-
-def plain_stepper(data, spec):
-    torch.manual_seed(0)
-    net = models.build(spec)
-    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
-    x, y = torch.as_tensor(data["x"], dtype=torch.float32), torch.as_tensor(data["y"])
-
-    def run(start, n):
-        for s in range(start, start + n):
-            i = (s * 100) % len(x)
-            loss = F.cross_entropy(net(x[i:i + 100]), y[i:i + 100])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    return run
 
 
 def ensemble_stepper(K, spec, compile):
@@ -112,7 +97,7 @@ def main():
     proj_plain = proj_eager = proj_comp = eval_total = 0.0
     for variant in pooling.VARIANTS:
         spec = pooling.spec_of(variant)
-        plain = plain_stepper(data["pool2k"], spec)
+        plain = adam_in_order_stepper(spec, data["pool2k"]["x"], data["pool2k"]["y"])
         eager, _, params = ensemble_stepper(K, spec, False)
         comp, compile_s, _ = ensemble_stepper(K, spec, True)
         times = {"plain": [], "eager": [], "compiled": []}
