@@ -3,6 +3,10 @@
 
 configfile: f"{workflow.basedir}/config.yaml"
 
+# `snakemake --report results/report.html` after `all`: every figure with its protocol and the
+# paper's finding (captions in workflow/report/).
+report: "workflow/report/workflow.rst"
+
 
 include: "workflow/rules/common.smk"
 
