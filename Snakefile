@@ -3,6 +3,10 @@
 
 configfile: f"{workflow.basedir}/config.yaml"
 
+# `snakemake --report results/report.html` after `all`: every figure with its protocol and the
+# paper's finding (captions in workflow/report/).
+report: "workflow/report/workflow.rst"
+
 
 include: "workflow/rules/common.smk"
 
@@ -21,4 +25,5 @@ include: "workflow/rules/tsne.smk"
 include: "workflow/rules/ssl.smk"
 include: "workflow/rules/lottery.smk"
 include: "workflow/rules/double_descent.smk"
+include: "workflow/rules/report.smk"
 include: "workflow/rules/paper.smk"

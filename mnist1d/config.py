@@ -41,3 +41,37 @@ def describe_validation_error(error):
     path = ".".join(str(p) for p in error.absolute_path)
     where = f"config key '{path}'" if path else "config"
     return f"{where}: {error.message} (checked against workflow/schemas/)"
+
+
+def differing_keys(recorded, current, prefix=""):
+    """The dotted keys whose values differ between two configurations (recursing into dicts)."""
+    if isinstance(recorded, dict) and isinstance(current, dict):
+        out = []
+        for key in sorted(set(recorded) | set(current), key=str):
+            if key not in recorded or key not in current:
+                out.append(f"{prefix}{key}")
+            else:
+                out += differing_keys(recorded[key], current[key], f"{prefix}{key}.")
+        return out
+    return [] if recorded == current else [prefix.rstrip(".")]
+
+
+def check_report_config(recorded_path, current):
+    """Before `snakemake --report`: the configuration the report's captions will describe must be
+    the one the results were made with (results/config.yaml, written by `all`). Raises ValueError
+    naming the keys that differ; a missing record is not an error (nothing to compare)."""
+    path = Path(recorded_path)
+    if not path.exists():
+        return
+    with open(path) as f:
+        recorded = yaml.safe_load(f) or {}
+    keys = differing_keys(recorded, yaml.safe_load(yaml.safe_dump(current)))
+    if keys:
+        shown = ", ".join(keys[:8]) + (f" and {len(keys) - 8} more" if len(keys) > 8 else "")
+        raise ValueError(
+            f"{path} records the configuration the results were made with (preset "
+            f"{recorded.get('preset')!r}), and this report's configuration (preset "
+            f"{current.get('preset')!r}) differs in: {shown}. The captions would describe a "
+            f"protocol the figures were not made with: give --report the same --config / "
+            f"--configfile as the run (e.g. --config preset={recorded.get('preset', 'paper')}), "
+            f"or run `all` again with this configuration first.")

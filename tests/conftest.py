@@ -1,3 +1,5 @@
+import csv
+import io
 import os
 import subprocess
 import sys
@@ -19,6 +21,13 @@ def run_snakemake(workdir, *args, timeout=900, check=True):
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n"
                              f"{proc.stderr[-6000:]}")
     return proc
+
+
+def dag_outputs(workdir):
+    """Every output file of every job that `all` needs, from `snakemake --summary`."""
+    proc = run_snakemake(workdir, "all", "--summary", "--config", "preset=smoke")
+    rows = csv.DictReader(io.StringIO(proc.stdout), delimiter="\t")
+    return [row["output_file"] for row in rows if row.get("output_file")]
 
 
 @pytest.fixture

@@ -12,8 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO, run_snakemake
-from test_workflow import dag_outputs
+from conftest import REPO, dag_outputs, run_snakemake
 
 CLUSTER = REPO / "tests" / "slurm" / "start-cluster.sh"
 PROFILE = REPO / "profiles" / "slurm"

@@ -1,15 +1,5 @@
 """End to end: the smoke preset's `all` makes every output, each non-empty."""
-import csv
-import io
-
-from conftest import run_snakemake
-
-
-def dag_outputs(workdir):
-    """Every output file of every job that `all` needs, from `snakemake --summary`."""
-    proc = run_snakemake(workdir, "all", "--summary", "--config", "preset=smoke")
-    rows = csv.DictReader(io.StringIO(proc.stdout), delimiter="\t")
-    return [row["output_file"] for row in rows if row.get("output_file")]
+from conftest import dag_outputs, run_snakemake
 
 
 def test_smoke_all_makes_every_output(smoke_run):

@@ -64,7 +64,7 @@ rule benchmark_figure:
     input:
         "results/benchmark/history.csv",
     output:
-        figure("benchmark"),
+        report_figure("benchmark", "Benchmark"),
     threads: job_threads("figures")
     resources:
         **job_resources("figures"),

@@ -36,6 +36,13 @@ def figure(name):
     return [f"results/figures/{name}.png", f"results/figures/{name}.pdf"]
 
 
+def report_figure(name, category):
+    """figure(name) with its PNG shown in `snakemake --report` under `category`, captioned by
+    workflow/report/NAME.rst (the protocol, read from the config, and the paper's finding)."""
+    png, pdf = figure(name)
+    return [report(png, caption=f"../report/{name}.rst", category=category), pdf]
+
+
 # What a job asks for (config.yaml `jobs`; mnist1d/jobs.py). In a rule:
 #     threads: job_threads("TOPIC")
 #     resources: **job_resources("TOPIC", gpu=True)    # gpu=True only where a job trains

@@ -96,7 +96,8 @@ rule dd_figures:
         csv="results/double_descent/double_descent.csv",
         thresholds="results/double_descent/thresholds.csv",
     output:
-        figure("double_descent") + figure("double_descent_mse"),
+        report_figure("double_descent", "Double descent")
+        + report_figure("double_descent_mse", "Double descent"),
     params:
         section=DD,
     log:

@@ -102,11 +102,11 @@ rule lottery_figures:
         adjacency="results/lottery/adjacency.csv",
         masks="results/lottery/masks.npz",
     output:
-        sweep=figure("lottery"),
-        asymptotes=figure("lottery_asymptotes"),
-        adjacency=figure("lottery_adjacency"),
-        masks=figure("lottery_masks"),
-        summary=figure("lottery_summary"),
+        sweep=report_figure("lottery", "Lottery tickets"),
+        asymptotes=report_figure("lottery_asymptotes", "Lottery tickets"),
+        adjacency=report_figure("lottery_adjacency", "Lottery tickets"),
+        masks=report_figure("lottery_masks", "Lottery tickets"),
+        summary=report_figure("lottery_summary", "Lottery tickets"),
     log:
         "results/logs/lottery/figures.log",
     benchmark:

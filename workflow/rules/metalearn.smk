@@ -60,7 +60,7 @@ rule metalearn_lr_figure:
     input:
         "results/metalearn/lr.csv",
     output:
-        figure("metalearn_lr"),
+        report_figure("metalearn_lr", "Metalearning"),
     threads: job_threads("figures")
     resources:
         **job_resources("figures"),
@@ -78,7 +78,7 @@ rule metalearn_afunc_figure:
         function="results/metalearn/afunc_function.csv",
         activations="results/metalearn/afunc_activations.csv",
     output:
-        figure("metalearn_afunc"),
+        report_figure("metalearn_afunc", "Metalearning"),
     threads: job_threads("figures")
     resources:
         **job_resources("figures"),

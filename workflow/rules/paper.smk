@@ -47,7 +47,8 @@ rule paper_comparison:
         tsne="results/tsne/baselines.csv",
         ssl="results/ssl/ssl.csv",
     output:
-        csv="results/paper_comparison.csv",
+        csv=report("results/paper_comparison.csv", caption="../report/paper_comparison.rst",
+                   category="The paper, reproduced"),
         md="results/paper_comparison.md",
     params:
         tolerances=config["comparison"],
@@ -69,7 +70,7 @@ rule timing:
         timing_files(),
     output:
         csv="results/timing.csv",
-        figure=figure("timing"),
+        figure=report_figure("timing", "Timing"),
     threads: job_threads("figures")
     resources:
         **job_resources("figures"),

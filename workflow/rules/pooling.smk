@@ -59,9 +59,9 @@ rule pooling_figures:
         history="results/pooling/history.csv",
         summary="results/pooling/pooling.csv",
     output:
-        paper=figure("pooling"),
-        all=figure("pooling_all"),
-        final=figure("pooling_final"),
+        paper=report_figure("pooling", "Pooling"),
+        all=report_figure("pooling_all", "Pooling"),
+        final=report_figure("pooling_final", "Pooling"),
     params:
         figure_datasets=POOL["figure_datasets"],
         datasets=POOL["datasets"],

@@ -38,7 +38,7 @@ rule ssl_figure:
         csv="results/ssl/ssl.csv",
         embeddings="results/ssl/embeddings.npz",
     output:
-        figure("ssl"),
+        report_figure("ssl", "SSL"),
     params:
         tsne=config["tsne"],
     threads: job_threads("tsne")

@@ -32,7 +32,7 @@ rule tsne_figure:
         baselines="results/tsne/baselines.csv",
         mnist=[TSNE["mnist_path"]] if TSNE.get("mnist_path") else [],
     output:
-        figure("tsne"),
+        report_figure("tsne", "t-SNE"),
     params:
         tsne=TSNE,
     threads: job_threads("tsne")

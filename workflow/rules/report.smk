@@ -1,0 +1,35 @@
+# The report (`snakemake --report results/report.html`, README "Report"): its captions describe
+# the protocol from the configuration given to --report, so `all` records the configuration the
+# results were made with, and --report refuses a different one.
+import sys
+
+import mnist1d.config
+
+ALL_TARGETS.append("results/config.yaml")
+
+
+def _report_only():
+    """True when this invocation only builds a report (the run, if any, came before)."""
+    args = sys.argv[1:]
+    wants = any(a == "--report" or a.startswith("--report=") for a in args)
+    return wants and "--report-after-run" not in args
+
+
+if _report_only():
+    try:
+        mnist1d.config.check_report_config("results/config.yaml", config)
+    except ValueError as e:
+        raise WorkflowError(str(e)) from None
+
+
+rule run_config:
+    output:
+        "results/config.yaml",
+    params:
+        config=config,      # a change of any key reruns this job (the params rerun trigger)
+    log:
+        "results/logs/report/config.log",
+    benchmark:
+        "results/timing/report/config.tsv"
+    script:
+        "../scripts/run_config.py"
