@@ -9,13 +9,22 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE_PKL = REPO.parent / "shared" / "reference" / "mnist1d_data.pkl"
+# How the smoke_run fixture runs `all`. A run whose numbers are compared with it must use the same
+# --cores: jobs take their thread count from it, and float32 results depend on the thread count.
+SMOKE_ALL = ("--cores", "2", "--config", "preset=smoke")
+
+
+def snakemake_command(workdir, *args):
+    """(command, environment) that run this repository's workflow with its results in `workdir`."""
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"),
+           "--directory", str(workdir), *args]
+    return cmd, env
 
 
 def run_snakemake(workdir, *args, timeout=900, check=True):
     """Run this repository's workflow with its results in `workdir` (targets before --config)."""
-    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"),
-           "--directory", str(workdir), *args]
+    cmd, env = snakemake_command(workdir, *args)
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n"
@@ -44,5 +53,5 @@ def one_thread():
 def smoke_run(tmp_path_factory):
     """One smoke-preset `snakemake --cores 2 all`, shared by the tests that read its outputs."""
     workdir = tmp_path_factory.mktemp("smoke")
-    run_snakemake(workdir, "all", "--cores", "2", "--config", "preset=smoke")
+    run_snakemake(workdir, "all", *SMOKE_ALL)
     return workdir
