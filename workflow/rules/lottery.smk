@@ -2,6 +2,9 @@
 # checkpointed every round), the analysis at about 92 % sparsity, tables and five figures.
 
 LOT = config["lottery"]
+# The search then the analysis is the pipeline's longest chain of jobs: start it before the
+# double-descent jobs (their priorities are 0 .. number of jobs), so it does not come last.
+LONGEST_CHAIN_PRIORITY = 1000
 for _part in ("search", "analysis"):
     if LOT[_part]["dataset"] not in config["datasets"]:
         raise ValueError(f"config key 'lottery.{_part}.dataset': {LOT[_part]['dataset']!r} is not "
@@ -43,6 +46,7 @@ rule lottery_search:
     threads: job_threads("lottery")
     resources:
         **job_resources("lottery", gpu=True),
+    priority: LONGEST_CHAIN_PRIORITY
     log:
         "results/logs/lottery/search.log",
     benchmark:
@@ -67,6 +71,7 @@ rule lottery_analysis:
     threads: job_threads("lottery")
     resources:
         **job_resources("lottery", gpu=True),
+    priority: LONGEST_CHAIN_PRIORITY
     log:
         "results/logs/lottery/analysis.log",
     benchmark:
