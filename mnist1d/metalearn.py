@@ -13,15 +13,22 @@ Two experiments:
 
 The inner loops are functional: parameters are tuples of tensors passed in and returned, and the
 update is ordinary tensor arithmetic, so autograd differentiates through the whole loop.
-Two implementations of the activation experiment's differentiable inner loop compute the same
-thing:
+Several implementations of the activation experiment's differentiable inner loop compute the
+same thing:
 
 * ``plain``: the loss's gradient by ``torch.autograd.grad(create_graph=True)`` (a transcription
   of the protocol; double backward for the meta-gradient);
 * ``fast``: the inner gradient written out by hand (softmax cross-entropy, two linear layers, the
   activation's derivative in closed form, reusing the forward's tanh values), so the meta-gradient
   is a single backward pass through ordinary operations. Its meta-gradient equals the plain one
-  (tests/test_metalearn.py).
+  (tests/test_metalearn.py);
+* ``fused``: ``fast`` with the activation's backward written out and fused by hand;
+* ``compiled``: ``fast`` with the activation (f, f' and their backward) in element-wise operations
+  and sums that torch.compile fuses, each inner step one compiled graph (forward and backward, by
+  AOTAutograd), and the per-step test accuracy one compiled graph per step. Nothing of the
+  activation's (batch x hidden x act_hidden) intermediate is kept between the forward and the
+  backward: it is recomputed, which is cheaper than storing it. The same computation as the
+  others up to float32 rounding.
 
 Randomness is explicit: every inner run draws its initialisation and noise from its own
 ``torch.Generator`` seeded from (seed, outer step), so an interrupted outer loop resumed from a
@@ -29,6 +36,7 @@ checkpoint gives identical results.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -318,6 +326,82 @@ def learned_activation_and_slope_fused(z, act_params, scale):
     return _LearnedActivationWithSlope.apply(z, *act_params, scale)
 
 
+def _tanh_of_affine(zf, gw1, gb1):
+    """tanh(z w1 + b1) for a flat z: (N,) -> (N, K), as 2 sigmoid(2u) - 1 (cheaper than tanh)."""
+    return 2 * torch.sigmoid(2 * (zf.unsqueeze(-1) * gw1[:, 0] + gb1)) - 1
+
+
+class _LearnedActivationWithSlopeTraceable(torch.autograd.Function):
+    """(f(z), f'(z)) and the backward of _LearnedActivationWithSlope, written for torch.compile.
+
+    The same function and gradient, arranged so that inductor makes one loop over the (N x K)
+    intermediate in the forward and two in the backward, and nothing of size N x K is kept from
+    the forward for the backward. With u = z w1^T + b1, t = tanh(u), s = 1 - t^2, a = w1 * w2
+    and the incoming gradients F (of f) and S (of f'):
+      forward, sums over k:   f = elu(z) + c (sum t w2 + b2),  f' = elu'(z) + c r1,
+                              r1 = sum s a,  r2 = sum t s a w1  (kept: N values each);
+      backward, dz = c F r1 - 2 c S r2 + F elu'(z) + S elu''(z), and sums over n (t recomputed):
+      db1 = c w2 sum F s - 2 c a sum S t s,  dw1 = c w2 sum F z s - 2 c a sum S z t s + c w2 sum S s,
+      dw2 = c sum F t + c w1 sum S s,  db2 = c sum F,
+    which is dL/du = (c F w2 - 2 c S a t) s summed against z, 1 and w1, written out. All
+    element-wise operations and sums (no matrix products, nothing in place); the backward is
+    itself differentiable. Eager it is correct but slower than `fused`.
+    """
+
+    @staticmethod
+    def forward(z, gw1, gb1, gw2, gb2, scale):
+        zf = z.reshape(-1)
+        w1, w2 = gw1[:, 0], gw2[0]
+        a = w1 * w2
+        t = _tanh_of_affine(zf, gw1, gb1)
+        s = 1 - t * t
+        r1 = (s * a).sum(-1)
+        r2 = (t * s * (a * w1)).sum(-1)
+        f = F.elu(zf) + scale * ((t * w2).sum(-1) + gb2[0])
+        elu_slope = torch.where(zf > 0, torch.ones_like(zf), torch.exp(torch.clamp(zf, max=0)))
+        slope = elu_slope + scale * r1
+        return f.reshape(z.shape), slope.reshape(z.shape), r1, r2
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        z, gw1, gb1, gw2, gb2, scale = inputs
+        _, _, r1, r2 = output
+        ctx.mark_non_differentiable(r1, r2)
+        ctx.save_for_backward(z, gw1, gb1, gw2, r1, r2)
+        ctx.scale = scale
+
+    @staticmethod
+    def backward(ctx, grad_f, grad_slope, _grad_r1, _grad_r2):
+        z, gw1, gb1, gw2, r1, r2 = ctx.saved_tensors
+        c = ctx.scale
+        zf, fgrad, sgrad = z.reshape(-1), grad_f.reshape(-1), grad_slope.reshape(-1)
+        w1, w2 = gw1[:, 0], gw2[0]
+        a = w1 * w2
+        t = _tanh_of_affine(zf, gw1, gb1)
+        s = 1 - t * t
+        ts = t * s
+        neg = zf <= 0
+        exp_z = torch.exp(torch.clamp(zf, max=0))
+        dz = (c * fgrad * r1 - (2 * c) * sgrad * r2
+              + fgrad * torch.where(neg, exp_z, torch.ones_like(zf))
+              + sgrad * torch.where(neg, exp_z, torch.zeros_like(zf)))
+        fcol, scol, zcol = fgrad.unsqueeze(-1), sgrad.unsqueeze(-1), zf.unsqueeze(-1)
+        f_s, s_ts = (fcol * s).sum(0), (scol * ts).sum(0)
+        fz_s, sz_ts = (fcol * zcol * s).sum(0), (scol * zcol * ts).sum(0)
+        f_t, s_s = (fcol * t).sum(0), (scol * s).sum(0)
+        db1 = c * w2 * f_s - (2 * c) * a * s_ts
+        dw1 = (c * w2 * fz_s - (2 * c) * a * sz_ts + c * s_s * w2).unsqueeze(1)
+        dw2 = (c * f_t + c * s_s * w1).unsqueeze(0)
+        db2 = (c * fgrad.sum()).reshape(1)
+        return dz.reshape(z.shape), dw1, db1, dw2, db2, None
+
+
+def learned_activation_and_slope_traceable(z, act_params, scale):
+    """learned_activation_and_slope in the form torch.compile fuses (same values)."""
+    f, slope, _, _ = _LearnedActivationWithSlopeTraceable.apply(z, *act_params, scale)
+    return f, slope
+
+
 def inner_init(cfg, n_in, n_out, seed, device, dtype):
     """A fresh inner MLP (n_in -> hidden -> n_out) and the run's noise, from one seeded generator.
 
@@ -391,25 +475,75 @@ def _fast_step(w1, b1, w2, b2, v1, vb1, v2, vb2, xb, onehot, noise_row, gw1, gb1
     return w1, b1, w2, b2, v1, vb1, v2, vb2, loss
 
 
-def inner_run_fast(params, noise, x, y, act_params, cfg, snapshots=False, fused=True):
+def _fast_step_traceable(w1, b1, w2, b2, v1, vb1, v2, vb2, xb, onehot, noise_row, gw1, gb1, gw2,
+                         gb2, scale, lr, decay, eps):
+    """_fast_step with the traceable activation: the function the `compiled` version compiles."""
+    return _fast_step(w1, b1, w2, b2, v1, vb1, v2, vb2, xb, onehot, noise_row, gw1, gb1, gw2, gb2,
+                      scale, lr, decay, eps, act_fn=learned_activation_and_slope_traceable)
+
+
+_COMPILED = {}
+
+
+def compiled(name):
+    """The torch.compile'd version of one of this module's functions (made once per process).
+
+    dynamic=False: every shape is fixed within an experiment, and static shapes give the fastest
+    kernels. The first call of each compiles it (seconds; inductor caches on disk afterwards).
+    """
+    if name not in _COMPILED:
+        fn = {"step": _fast_step_traceable, "table_correct": _table_correct,
+              "table_values": _table_values}[name]
+        _COMPILED[name] = torch.compile(fn, dynamic=False)
+    return _COMPILED[name]
+
+
+IMPLEMENTATIONS = ("plain", "fast", "fused", "compiled")
+
+
+def resolve_implementation(implementation, compile):
+    """The implementation a job runs: `compiled` falls back to `fused` where compiling is off.
+
+    (The quick and smoke presets set the top-level `compile: false`, so they do not wait for
+    compiles; `fused` computes the same thing uncompiled.)
+    """
+    if implementation not in IMPLEMENTATIONS:
+        raise ValueError(f"config key 'metalearn.afunc.implementation': {implementation!r} is not "
+                         f"one of {', '.join(IMPLEMENTATIONS)}")
+    return "fused" if implementation == "compiled" and not compile else implementation
+
+
+def inner_run_fast(params, noise, x, y, act_params, cfg, snapshots=False, impl="fused",
+                   compile_step=True):
     """The same inner loop as inner_run_plain with the learned activation, gradients by hand.
 
     Forward: z = x W1^T + b1, h = f(z) + noise, logits = h W2^T + b2, loss = mean CE.
     Backward: d logits = (softmax - onehot) / B; dW2 = d^T h; db2 = sum d; dh = d W2;
     dz = dh * f'(z); dW1 = dz^T x; db1 = sum dz. All ordinary operations, so autograd
-    differentiates the losses through the loop with one backward pass. With `fused`, f and f'
-    come from _LearnedActivationWithSlope (its backward written out and fused by hand).
+    differentiates the losses through the loop with one backward pass. `impl`: `fast` (f and f'
+    by autograd-visible operations), `fused` (from _LearnedActivationWithSlope, its backward
+    written out and fused by hand) or `compiled` (each step one torch.compile graph; with
+    compile_step=False the same traceable functions run eagerly, for tests).
     """
-    act_fn = learned_activation_and_slope_fused if fused else learned_activation_and_slope
     state = tuple(p.detach() for p in params)
     state = state + tuple(torch.full_like(p, cfg.rms_init) for p in state)
+    if impl == "compiled":
+        step_fn = compiled("step") if compile_step else _fast_step_traceable
+        # the initial state marked as requiring a gradient (never asked for), so that every
+        # step has the same autograd signature and one compiled graph serves them all
+        if torch.is_grad_enabled() and any(p.requires_grad for p in act_params):
+            state = tuple(p.requires_grad_() for p in state)
+    else:
+        act_fn = {"fast": learned_activation_and_slope,
+                  "fused": learned_activation_and_slope_fused}[impl]
+        step_fn = functools.partial(_fast_step, act_fn=act_fn)
     losses, snaps = [], []
     n_out = params[2].shape[0]
     onehots = F.one_hot(y, n_out).to(x.dtype)
     for step, start in enumerate(batch_slices(len(x), cfg.batch_size, cfg.inner_steps)):
         xb, ob = x[start:start + cfg.batch_size], onehots[start:start + cfg.batch_size]
-        *state, loss = _fast_step(*state, xb, ob, noise[step, 0], *act_params, cfg.act_scale,
-                                  cfg.inner_lr, cfg.rms_decay, cfg.eps, act_fn)
+        *state, loss = step_fn(*state, xb, ob, noise[step, 0], *act_params, cfg.act_scale,
+                               cfg.inner_lr, cfg.rms_decay, cfg.eps)
         losses.append(loss)
         if snapshots:
             snaps.append(tuple(p.detach() for p in state[:4]))
@@ -450,12 +584,15 @@ class ActivationTable:
     grid are evaluated exactly.
     """
 
-    def __init__(self, act_params, scale, lo=-30.0, hi=30.0, spacing=1e-3):
+    def __init__(self, act_params, scale, lo=-30.0, hi=30.0, spacing=1e-3, compile=False):
         n = int(round((hi - lo) / spacing)) + 1
         grid = torch.linspace(lo, hi, n, dtype=torch.float64)
         with torch.no_grad():
             p64 = tuple(p.detach().to(torch.float64).cpu() for p in act_params)
-            vals = torch.cat([learned_activation(c, p64, scale) for c in grid.split(20000)])
+            if compile:   # one fused pass, no (grid x act_hidden) intermediate
+                vals = compiled("table_values")(grid, *p64, scale)
+            else:
+                vals = torch.cat([learned_activation(c, p64, scale) for c in grid.split(20000)])
         self.act_params, self.scale = act_params, scale
         self.lo, self.hi, self.spacing, self.n = lo, hi, (hi - lo) / (n - 1), n
         self.dtype = act_params[0].dtype
@@ -474,6 +611,57 @@ class ActivationTable:
         return out
 
 
+def _table_values(grid, gw1, gb1, gw2, gb2, scale):
+    """learned_activation on a 1-d grid, written as a sum that torch.compile fuses."""
+    t = torch.tanh(grid.unsqueeze(-1) * gw1[:, 0] + gb1)
+    return F.elu(grid) + scale * ((t * gw2[0]).sum(-1) + gb2[0])
+
+
+def _table_correct(x_test, y_test, w1, b1, w2, b2, noise_row, values, lo, hi, spacing):
+    """Correct test predictions of one parameter snapshot, f from the table (ActivationTable's
+    interpolation, written for torch.compile), and whether a pre-activation left the table."""
+    z = x_test @ w1.T + b1
+    pos = (z.to(torch.float64) - lo) / spacing
+    idx = pos.floor().clamp(0, values.shape[0] - 2)
+    frac = pos - idx
+    i = idx.long()
+    h = torch.lerp(values[i], values[i + 1], frac).to(z.dtype) + noise_row
+    logits = h @ w2.T + b2
+    return (logits.argmax(-1) == y_test).sum(), ((z < lo) | (z > hi)).any()
+
+
+def test_accuracies_compiled(snaps, noise, x_test, y_test, table):
+    """test_accuracies with `table` (an ActivationTable), one compiled graph per snapshot.
+
+    Snapshots whose pre-activations leave the table's range (where f is evaluated exactly) are
+    evaluated again by test_accuracies.
+    """
+    if not snaps:
+        return np.zeros(0)
+    fn = compiled("table_correct")
+    correct, outside = [], []
+    with torch.no_grad():
+        for step, (w1, b1, w2, b2) in enumerate(snaps):
+            c, o = fn(x_test, y_test, w1, b1, w2, b2, noise[step, 1], table.values, table.lo,
+                      table.hi, table.spacing)
+            correct.append(c)
+            outside.append(o)
+        accs = (torch.stack(correct).to(torch.float64) / len(y_test) * 100).cpu().numpy()
+        for step in torch.nonzero(torch.stack(outside)).flatten().tolist():
+            accs[step] = test_accuracies(snaps[step:step + 1], noise[step:step + 1], x_test,
+                                         y_test, table)[0]
+    return accs
+
+
+def learned_test_accuracies(snaps, noise, x_test, y_test, act_params, cfg):
+    """Per-step test accuracies with the learned activation, as cfg says (compiled or not)."""
+    if cfg.implementation == "compiled" and cfg.test_eval == "table":
+        table = ActivationTable(act_params, cfg.act_scale, compile=True)
+        return test_accuracies_compiled(snaps, noise, x_test, y_test, table)
+    return test_accuracies(snaps, noise, x_test, y_test,
+                           activation_values("learned", act_params, cfg))
+
+
 def activation_values(name, act_params, cfg):
     """An evaluation-only (no gradient) activation for the test accuracies."""
     if name != "learned":
@@ -487,28 +675,30 @@ def activation_values(name, act_params, cfg):
     return exact
 
 
-def afunc_outer_step(act_params, data_t, cfg, outer_step, device, dtype, with_test=True):
-    """One outer step: a fresh inner run with the current activation; returns losses, meta-grads."""
+def afunc_outer_step(act_params, data_t, cfg, outer_step, device, dtype, with_test=True,
+                     compile_step=True):
+    """One outer step: a fresh inner run with the current activation; returns losses, meta-grads.
+
+    compile_step=False runs the `compiled` implementation's functions eagerly (for tests).
+    """
     x, y, x_test, y_test = data_t
     act_params = tuple(p.detach().requires_grad_() for p in act_params)
     params, noise = inner_init(cfg, x.shape[1], int(y.max()) + 1,
                                seed_for(cfg.seed, "afunc-inner", outer_step), device, dtype)
-    if cfg.implementation in ("fast", "fused"):
-        losses, snaps = inner_run_fast(params, noise, x, y, act_params, cfg, snapshots=with_test,
-                                       fused=cfg.implementation == "fused")
-    elif cfg.implementation == "plain":
+    resolve_implementation(cfg.implementation, True)   # a bad name stops here, named
+    if cfg.implementation == "plain":
         act = lambda z: learned_activation(z, act_params, cfg.act_scale)  # noqa: E731
         losses, snaps = inner_run_plain(params, noise, x, y, act, cfg, snapshots=with_test)
     else:
-        raise ValueError(f"config key 'metalearn.afunc.implementation': {cfg.implementation!r} "
-                         "is not 'plain', 'fast' or 'fused'")
+        losses, snaps = inner_run_fast(params, noise, x, y, act_params, cfg, snapshots=with_test,
+                                       impl=cfg.implementation, compile_step=compile_step)
     outer_loss = losses[-cfg.loss_last:].mean()
     grads = torch.autograd.grad(outer_loss, act_params)
     accs = np.zeros(0)
     if with_test:
         detached = tuple(p.detach() for p in act_params)
-        accs = test_accuracies(snaps, noise, x_test[:cfg.test_examples],
-                               y_test[:cfg.test_examples], activation_values("learned", detached, cfg))
+        accs = learned_test_accuracies(snaps, noise, x_test[:cfg.test_examples],
+                                       y_test[:cfg.test_examples], detached, cfg)
     return losses.detach(), outer_loss.detach(), grads, accs
 
 
@@ -535,8 +725,11 @@ def evaluate_activation(name, act_params, data_t, cfg, device, dtype):
         act = baseline_activation(name)
     losses, snaps = inner_run_plain(params, noise, x, y, act, cfg, differentiable=False,
                                     snapshots=True)
-    accs = test_accuracies(snaps, noise, x_test[:cfg.test_examples], y_test[:cfg.test_examples],
-                           activation_values(name, act_params, cfg))
+    xt, yt = x_test[:cfg.test_examples], y_test[:cfg.test_examples]
+    if name == "learned":
+        accs = learned_test_accuracies(snaps, noise, xt, yt, act_params, cfg)
+    else:
+        accs = test_accuracies(snaps, noise, xt, yt, activation_values(name, act_params, cfg))
     return losses.cpu().numpy(), accs
 
 

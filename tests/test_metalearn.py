@@ -26,25 +26,28 @@ def small_cfg(**kw):
     return ml.AfuncConfig(**(base | kw))
 
 
-def meta_gradient(data, impl, dtype, steps=8):
-    cfg = small_cfg(implementation=impl, inner_steps=steps, loss_last=steps - 3)
+def meta_gradient(data, impl, dtype, steps=8, compile_step=True, with_test=False):
+    cfg = small_cfg(implementation=impl, inner_steps=steps, loss_last=steps - 3, test_examples=250)
     act = tuple(p.to(dtype) for p in ml.init_act_params(cfg, torch.float64))
     # move g away from its initialisation so every term of f' matters
     act = tuple(p + 0.1 * torch.sin(torch.arange(p.numel(), dtype=dtype)).reshape(p.shape)
                 for p in act)
-    losses, outer, grads, _ = ml.afunc_outer_step(act, ml.to_tensors(data, "cpu", dtype), cfg, 1,
-                                                  "cpu", dtype, with_test=False)
-    return losses, torch.cat([g.flatten() for g in grads]).double()
+    losses, outer, grads, accs = ml.afunc_outer_step(act, ml.to_tensors(data, "cpu", dtype), cfg,
+                                                     1, "cpu", dtype, with_test=with_test,
+                                                     compile_step=compile_step)
+    grads = torch.cat([g.flatten() for g in grads]).double()
+    return (losses, grads, accs) if with_test else (losses, grads)
 
 
 def rel(a, b):
     return ((a - b).norm() / b.norm()).item()
 
 
-@pytest.mark.parametrize("impl", ["fast", "fused"])
+@pytest.mark.parametrize("impl", ["fast", "fused", "compiled"])
 def test_fast_meta_gradient_equals_plain_float64(data, impl):
+    # `compiled` here runs the functions it compiles eagerly (the compile is tested below)
     losses_p, plain = meta_gradient(data, "plain", torch.float64)
-    losses_f, fast = meta_gradient(data, impl, torch.float64)
+    losses_f, fast = meta_gradient(data, impl, torch.float64, compile_step=False)
     assert torch.allclose(losses_p, losses_f, rtol=1e-13, atol=0)
     assert rel(fast, plain) < 1e-12
 
@@ -59,19 +62,41 @@ def test_fast_meta_gradient_float32_as_accurate_as_plain(data, impl):
     assert rel(fast32, truth) < 2 * rel(plain32, truth) + 1e-7
 
 
+def test_compiled_meta_gradient_and_test_accuracy_match_plain(data):
+    """The one test that compiles (seconds): the compiled inner steps and test evaluation."""
+    truth = meta_gradient(data, "plain", torch.float64)[1]
+    _, plain32, accs_plain = meta_gradient(data, "plain", torch.float32, with_test=True)
+    losses_c, compiled32, accs_c = meta_gradient(data, "compiled", torch.float32, with_test=True)
+    assert rel(compiled32, truth) < 1e-6
+    assert rel(compiled32, plain32) < 2e-6           # both are float32 roundings of `truth`
+    assert rel(compiled32, truth) < 2 * rel(plain32, truth) + 1e-7
+    assert len(accs_c) == len(losses_c) == 8
+    # the same table, evaluated in a compiled graph: at most one of 250 examples differs
+    assert np.abs(accs_c - accs_plain).max() <= 100 / 250 + 1e-9
+
+
+def test_compiled_falls_back_to_fused_without_compile():
+    assert ml.resolve_implementation("compiled", compile=True) == "compiled"
+    assert ml.resolve_implementation("compiled", compile=False) == "fused"
+    assert ml.resolve_implementation("plain", compile=False) == "plain"
+    with pytest.raises(ValueError, match="metalearn.afunc.implementation.*magic"):
+        ml.resolve_implementation("magic", compile=True)
+
+
 def test_activation_slope_closed_form_matches_autograd():
     cfg = ml.AfuncConfig()
     act = tuple(p.double() for p in ml.init_act_params(cfg, torch.float64))
     z = torch.linspace(-6, 6, 1001, dtype=torch.float64, requires_grad=True)
     f = ml.learned_activation(z, act, cfg.act_scale)
     (slope,) = torch.autograd.grad(f.sum(), z)
-    for fn in (ml.learned_activation_and_slope, ml.learned_activation_and_slope_fused):
+    for fn in (ml.learned_activation_and_slope, ml.learned_activation_and_slope_fused,
+               ml.learned_activation_and_slope_traceable):
         f2, slope2 = fn(z.detach().reshape(7, 143), act, cfg.act_scale)
         assert torch.allclose(f2.reshape(-1), f.detach(), atol=1e-14)
         assert torch.allclose(slope2.reshape(-1), slope, atol=1e-12)
 
 
-def test_fused_backward_matches_autograd_float64():
+def test_hand_written_backwards_match_autograd_float64():
     cfg = ml.AfuncConfig()
     act = [p.double().requires_grad_() for p in ml.init_act_params(cfg, torch.float64)]
     z = torch.randn(5, 7, dtype=torch.float64, requires_grad=True)
@@ -82,9 +107,10 @@ def test_fused_backward_matches_autograd_float64():
         return (weights[0] * f + weights[1] * s).sum()
 
     ref = torch.autograd.grad(objective(ml.learned_activation_and_slope), [z, *act])
-    got = torch.autograd.grad(objective(ml.learned_activation_and_slope_fused), [z, *act])
-    for a, b in zip(got, ref):
-        assert torch.allclose(a, b, rtol=1e-12, atol=1e-14)
+    for fn in (ml.learned_activation_and_slope_fused, ml.learned_activation_and_slope_traceable):
+        got = torch.autograd.grad(objective(fn), [z, *act])
+        for a, b in zip(got, ref):
+            assert torch.allclose(a, b, rtol=1e-12, atol=1e-14)
 
 
 def test_lr_meta_gradient_matches_finite_difference(data):

@@ -44,6 +44,7 @@ rule metalearn_afunc:
     params:
         cfg=config["metalearn"]["afunc"],
         device=config.get("device", "auto"),
+        compile=config.get("compile", False),
         checkpoint="results/metalearn/checkpoints/afunc.pt",
     threads: job_threads("metalearn")
     resources:

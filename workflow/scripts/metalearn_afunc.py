@@ -5,13 +5,16 @@ import pandas as pd
 from mnist1d.device import job_device, set_threads
 from mnist1d.io import write_csv
 from mnist1d.logs import job_logger
-from mnist1d.metalearn import AfuncConfig, afunc_baselines, keep_freed_memory, metalearn_afunc
+from mnist1d.metalearn import (AfuncConfig, afunc_baselines, keep_freed_memory, metalearn_afunc,
+                               resolve_implementation)
 from mnist1d.store import load_dataset
 
 log = job_logger("metalearn_afunc", snakemake.log[0])
 set_threads(snakemake.threads)
 keep_freed_memory()
 cfg = AfuncConfig.from_dict(snakemake.params.cfg)
+# `compiled` runs as `fused` where the top-level `compile` is false (quick, smoke presets)
+cfg.implementation = resolve_implementation(cfg.implementation, snakemake.params.compile)
 data = load_dataset(snakemake.input[0])
 checkpoint = snakemake.params.checkpoint
 os.makedirs(os.path.dirname(checkpoint), exist_ok=True)
