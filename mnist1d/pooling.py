@@ -22,6 +22,8 @@ from mnist1d import models, train
 VARIANTS = ("none", "stride2", "max", "avg", "l2")
 LABELS = {"none": "no pooling (stride 1)", "stride2": "stride 2, no pooling",
           "max": "max pooling", "avg": "average pooling", "l2": "L2 pooling"}
+# The variants with a pooling layer; SPEC calls stride 2 "without pooling" (a strided convolution).
+POOLING_LAYERS = ("max", "avg", "l2")
 COLUMNS = ["variant", "dataset", "train_size", "seed", "step", "train_loss", "test_loss",
            "train_acc", "test_acc", "batch_loss"]
 
@@ -131,12 +133,17 @@ def summarise(history, last=5):
 
 
 def check_targets(summary):
-    """The issue's targets: at the smallest size every pooling variant beats no pooling by >= 5
-    points; at the largest the five variants lie within 3 points. Returns text lines."""
+    """The issue's targets: at the smallest size every pooling variant (max, avg, L2) beats no
+    pooling by >= 5 points (stride 2 is listed too, but SPEC calls it "without pooling"); at the
+    largest the five variants lie within 3 points. Returns text lines."""
     lines = []
     acc = summary.pivot(index="train_size", columns="variant", values="test_acc_mean")
     small, large = acc.index.min(), acc.index.max()
-    gaps = acc.loc[small].drop("none") - acc.loc[small, "none"]
+    all_gaps = acc.loc[small].drop("none") - acc.loc[small, "none"]
+    gaps = all_gaps[[v for v in all_gaps.index if v in POOLING_LAYERS]]
+    if "stride2" in all_gaps:
+        lines.append(f"{small} examples: stride 2 without pooling vs no pooling "
+                     f"{all_gaps['stride2']:+.1f} (not a pooling variant; for information)")
     lines.append(f"{small} examples: gain over no pooling " + ", ".join(
         f"{v} {g:+.1f}" for v, g in gaps.items()) + f" -> {'met' if (gaps >= 5).all() else 'NOT met'}"
         " (target >= +5 each)")

@@ -33,10 +33,10 @@ def test_row_statistics_over_seeds():
 
 def test_pooling_rows_gain_and_spread():
     summary = pd.DataFrame({
-        "variant": ["none", "max", "avg"] * 2, "train_size": [1000] * 3 + [50000] * 3,
-        "n_seeds": 3, "test_acc_mean": [60.0, 70.0, 64.0, 95.0, 96.0, 97.5]})
+        "variant": ["none", "max", "avg", "stride2"] * 2, "train_size": [1000] * 4 + [50000] * 4,
+        "n_seeds": 3, "test_acc_mean": [60.0, 70.0, 64.0, 50.0, 95.0, 96.0, 97.5, 96.0]})
     gain, spread = comparison.pooling_rows(summary, TOL)
-    assert gain["reproduced_mean"] == 4.0 and gain["verdict"] == "differs"
+    assert gain["reproduced_mean"] == 4.0 and gain["verdict"] == "differs"   # stride 2 is no pooling
     assert spread["reproduced_mean"] == 2.5 and spread["verdict"] == "reproduced"
 
 
