@@ -232,7 +232,8 @@ def tsne_rows(baselines, tol):
 def ssl_rows(table, tol):
     names = {("output", "after", "knn_acc"): "kNN (k=10, cosine) on the 16-d output, trained",
              ("conv3", "after", "linear_acc"): "linear probe on the 125-d features, trained",
-             ("input", "input", "knn_acc"): "kNN (k=10, cosine) on the raw input",
+             ("input", "input", "knn_acc"): "kNN (k=10, cosine) on the raw input (Euclidean: "
+                                             "the t-SNE row)",
              ("input", "input", "linear_acc"): "linear probe on the raw input"}
     rows = []
     for key, value in SSL_PUBLISHED.items():
