@@ -63,36 +63,12 @@ def matmul_rate(threads, n=1000, seconds=2.0):
 
 def plain_step_time(arch, size, loss, steps, threads, n_train=4000, batch=100):
     """Seconds per step of the plain loop of one model: the best of 3 blocks after warm-up."""
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    x, y = torch.randn(n_train, 40), torch.randint(0, 10, (n_train,))
-    net = models.build(dd.model_spec(arch, size))
-    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
-    generator = torch.Generator().manual_seed(0)
-    order = torch.randperm(n_train, generator=generator)
-
-    def step(s):
-        nonlocal order
-        start = (s * batch) % n_train
-        if start < batch:
-            order = torch.randperm(n_train, generator=generator)
-        idx = order[start:start + batch]
-        out = net(x[idx])
-        if loss == "mse":
-            value = F.mse_loss(out, F.one_hot(y[idx], 10).float())
-        else:
-            value = F.cross_entropy(out, y[idx])
-        opt.zero_grad()
-        value.backward()
-        opt.step()
-
-    for s in range(3):
-        step(s)
+    run = plain_stepper(arch, size, loss, threads, n_train, batch)
+    run(3)
     best = float("inf")
     for _ in range(3):     # the best of 3 blocks: load spikes would flatter the pipeline
         t0 = time.perf_counter()
-        for s in range(steps):
-            step(s)
+        run(steps)
         best = min(best, (time.perf_counter() - t0) / steps)
     return best
 
