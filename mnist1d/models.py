@@ -210,10 +210,23 @@ def _conv(h, weight, bias, kernel, stride, padding):
 
 
 def _forward_mlp(spec, p, x):
-    h = _linear(x, p["linear1.weight"], p["linear1.bias"]).relu()
-    h2 = _linear(h, p["linear2.weight"], p["linear2.bias"]).relu()
+    """Activations run feature-major, (K, features, B): each layer is W h + b, so the gradient of
+    every weight comes out of its matrix product in the weight's own (out, in) layout. Batch-major
+    (x W^T) hands the optimiser a transposed gradient, and reading it costs the compiled step of
+    the 40-500-500-10 MLP a third of its time (benchmarks/bench_lottery.py)."""
+    K = p["linear1.weight"].shape[0]
+    h = x.transpose(-1, -2)
+    if h.dim() == 2:
+        h = h.expand(K, *h.shape)
+    h = _linear_feature_major(h, p["linear1.weight"], p["linear1.bias"]).relu()
+    h2 = _linear_feature_major(h, p["linear2.weight"], p["linear2.bias"]).relu()
     h = h + h2 if spec["residual"] else h2
-    return _linear(h, p["linear3.weight"], p["linear3.bias"])
+    return _linear_feature_major(h, p["linear3.weight"], p["linear3.bias"]).transpose(1, 2)
+
+
+def _linear_feature_major(h, weight, bias):
+    """h (K, in, B); weight (K, out, in); bias (K, out) -> (K, out, B)."""
+    return torch.baddbmm(bias.unsqueeze(2), weight, h)
 
 
 def _forward_cnn(spec, p, x):
