@@ -22,6 +22,16 @@ def assert_same_dataset(a, b, tol=1e-12):
         np.testing.assert_allclose(a[key], b[key], rtol=0, atol=tol, err_msg=key)
 
 
+@pytest.fixture(params=["compiled", "numpy"])
+def generator(request, monkeypatch):
+    """Run a test with the numba generator and again with the NumPy one."""
+    import mnist1d.data
+    if request.param == "compiled":
+        pytest.importorskip("numba")
+    monkeypatch.setattr(mnist1d.data, "USE_COMPILED", request.param == "compiled")
+    return request.param
+
+
 @pytest.fixture(scope="module")
 def frozen():
     if not REFERENCE_PKL.exists():
@@ -29,7 +39,7 @@ def frozen():
     return from_pickle(REFERENCE_PKL)
 
 
-def test_default_dataset_reproduces_the_frozen_paper_data(frozen):
+def test_default_dataset_reproduces_the_frozen_paper_data(frozen, generator):
     data = make_dataset(get_dataset_args())
     assert_same_dataset(data, frozen)
     assert data["y"].dtype == np.int64
@@ -48,7 +58,7 @@ NON_DEFAULT = [
 
 
 @pytest.mark.parametrize("overrides", NON_DEFAULT)
-def test_vectorised_generator_equals_plain_reference(overrides):
+def test_vectorised_generator_equals_plain_reference(overrides, generator):
     a = get_dataset_args(as_dict=True) | overrides
     if "num_samples" not in overrides:
         a["num_samples"] = 600
@@ -57,14 +67,14 @@ def test_vectorised_generator_equals_plain_reference(overrides):
     assert_same_dataset(fast, slow)
 
 
-def test_large_datasets_cross_chunk_boundaries(monkeypatch):
+def test_large_datasets_cross_chunk_boundaries(monkeypatch, generator):
     import mnist1d.data
     monkeypatch.setattr(mnist1d.data, "CHUNK", 170)  # force several blocks
     a = get_dataset_args(as_dict=True) | {"num_samples": 1000}
     assert_same_dataset(make_dataset(ObjectView(dict(a))), plain_make_dataset(a, get_templates()))
 
 
-def test_same_seed_same_data_other_seed_other_data():
+def test_same_seed_same_data_other_seed_other_data(generator):
     a = get_dataset_args()
     a.num_samples = 500
     first, second = make_dataset(a), make_dataset(a)
@@ -73,7 +83,7 @@ def test_same_seed_same_data_other_seed_other_data():
     assert not np.allclose(make_dataset(a)["x"], first["x"])
 
 
-def test_custom_templates():
+def test_custom_templates(generator):
     templates = get_templates()
     templates = {"x": templates["x"][:3], "t": templates["t"], "y": np.array([0, 1, 2])}
     a = get_dataset_args(as_dict=True) | {"num_samples": 90}
@@ -152,3 +162,40 @@ def test_get_dataset_regenerate_uses_args(tmp_path):
 def test_pickle_helpers_round_trip(tmp_path):
     to_pickle({"a": np.arange(3)}, tmp_path / "p.pkl")
     np.testing.assert_array_equal(from_pickle(tmp_path / "p.pkl")["a"], np.arange(3))
+
+
+def test_compiled_generator_draws_and_computes_like_numpy():
+    """Same draws, same arithmetic up to the filter's summation order, and the global generator
+    left in the same state, from any starting point of a key block, across the blocks of work."""
+    pytest.importorskip("numba")
+    from mnist1d import compiled
+    from mnist1d.data import dilated_templates, numpy_examples
+    args = get_dataset_args()
+    table = dilated_templates(get_templates(), args)
+    label_ix = np.arange(50) % 10
+    for warmup_draws in (0, 1, 311, 623):  # start with the key block fresh, part or fully used
+        set_seed(3)
+        np.random.random_sample(warmup_draws)
+        fast, fast_next = compiled.make_examples(label_ix, table, args, block=7), np.random.rand()
+        set_seed(3)
+        np.random.random_sample(warmup_draws)
+        slow, slow_next = numpy_examples(label_ix, table, args), np.random.rand()
+        np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-14)
+        assert fast_next == slow_next
+
+
+def test_untemper_inverts_the_twister_output():
+    pytest.importorskip("numba")
+    from mnist1d import compiled
+    state = np.random.RandomState(5).get_state()[1].astype(np.int64)
+    tempered = np.empty(compiled.MT_N, np.int64)
+    compiled._temper_into(state, tempered)
+    np.testing.assert_array_equal(compiled.untemper(tempered), state)
+
+
+def test_numpy_generator_without_numba(monkeypatch):
+    import sys
+    import mnist1d.data
+    monkeypatch.setitem(sys.modules, "mnist1d.compiled", None)  # as if numba were missing
+    monkeypatch.delattr(mnist1d, "compiled", raising=False)
+    assert mnist1d.data.example_maker(get_dataset_args()) is mnist1d.data.numpy_examples
