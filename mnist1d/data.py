@@ -1,7 +1,9 @@
 """MNIST-1D generation (SPEC section 1), with the API of the original `mnist1d.data`.
 
-`make_dataset` draws its randomness from NumPy's global legacy generator one example after
-the other, in the reference order, and does all the arithmetic over examples at once.
+`make_dataset` takes its randomness from NumPy's global legacy generator one example after
+the other, in the reference order. Where numba is installed `compiled.make_examples` does the
+whole of it in compiled code; otherwise the draws go through NumPy's methods and the arithmetic
+runs over all examples at once (`numpy_examples`).
 """
 import os
 
