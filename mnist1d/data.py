@@ -91,7 +91,7 @@ def numpy_examples(label_ix, table, args):
 
 
 def example_maker(args):
-    """`compiled.make_examples` (the same numbers, about 10x faster) where numba is installed and
+    """`compiled.make_examples` (the same numbers, about 5x faster) where numba is installed and
     the arguments are in its range, else `numpy_examples`."""
     low, high = args.padding
     if USE_COMPILED and low <= high and 1 <= args.max_translation <= 2 ** 32:

@@ -72,21 +72,27 @@ def transform(x, y, args, eps=1e-8):
 
 # ---- batched arithmetic: one row per example, draws given ----
 
+def linear_resampling(old_len, N):
+    """How `interpolate` maps old_len points onto N: per new point the left node `lo` (the one
+    <= the point, so a point on a node takes that node's value exactly), the node spacing
+    old_grid[lo + 1] - old_grid[lo], the offset new_grid - old_grid[lo], and whether the point
+    is the last node."""
+    old_grid = np.linspace(0, 1, old_len)
+    new_grid = np.linspace(0, 1, N)
+    lo = np.clip(np.searchsorted(old_grid, new_grid, side="right") - 1, 0, old_len - 2)
+    return lo, old_grid[lo + 1] - old_grid[lo], new_grid - old_grid[lo], new_grid == old_grid[-1]
+
+
 def interpolate_batch(x, N):
     """`interpolate` applied to every row of x, element for element.
 
-    For 1-D input scipy's linear interp1d is np.interp, whose arithmetic this repeats: the
-    segment is the one whose left node is <= the new point, so a new point that lands on a
-    node takes that node's value exactly (the exact zeros of the padding stay exact zeros).
+    For 1-D input scipy's linear interp1d is np.interp, whose arithmetic this repeats
+    (`linear_resampling`): the exact zeros of the padding stay exact zeros.
     """
-    old_grid = np.linspace(0, 1, x.shape[-1])
-    new_grid = np.linspace(0, 1, N)
-    lo = np.clip(np.searchsorted(old_grid, new_grid, side="right") - 1, 0, len(old_grid) - 2)
-    hi = lo + 1
-    y_lo, y_hi = x[..., lo], x[..., hi]
-    slope = (y_hi - y_lo) / (old_grid[hi] - old_grid[lo])
-    out = slope * (new_grid - old_grid[lo]) + y_lo
-    at_last_node = new_grid == old_grid[-1]
+    lo, spacing, offset, at_last_node = linear_resampling(x.shape[-1], N)
+    y_lo, y_hi = x[..., lo], x[..., lo + 1]
+    slope = (y_hi - y_lo) / spacing
+    out = slope * offset + y_lo
     out[..., at_last_node] = x[..., -1:]
     return out
 
