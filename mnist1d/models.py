@@ -213,7 +213,7 @@ def _forward_mlp(spec, p, x):
     """Activations run feature-major, (K, features, B): each layer is W h + b, so the gradient of
     every weight comes out of its matrix product in the weight's own (out, in) layout. Batch-major
     (x W^T) hands the optimiser a transposed gradient, and reading it costs the compiled step of
-    the 40-500-500-10 MLP a third of its time (benchmarks/bench_lottery.py)."""
+    the 40-500-500-10 MLP a third of its time (benchmarks/speed_lottery.py)."""
     K = p["linear1.weight"].shape[0]
     h = x.transpose(-1, -2)
     if h.dim() == 2:

@@ -1,7 +1,7 @@
 """A plain, per-example MNIST-1D generator written straight from SPEC section 1.
 
 It is the reference the vectorised generator is tested against (and the baseline of
-benchmarks/bench_data.py): one example at a time, every step spelled out, no shared code with
+benchmarks/speed_data.py): one example at a time, every step spelled out, no shared code with
 the package beyond the templates.
 """
 import random

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from mnist1d import benchmark
+from mnist1d.experiments import benchmark
 from mnist1d.dataset import MNIST1D
 from mnist1d.utils import from_pickle
 from conftest import REFERENCE_PKL, run_snakemake

@@ -3,7 +3,7 @@ import pytest
 import yaml
 
 from conftest import REPO, run_snakemake
-from mnist1d.config import deep_merge, load_preset, resolve
+from mnist1d.pipeline.config import deep_merge, load_preset, resolve
 
 PRESETS_DIR = REPO / "workflow" / "presets"
 

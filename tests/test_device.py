@@ -6,8 +6,8 @@ import textwrap
 import pytest
 import torch
 
-from mnist1d import device as dev
-from mnist1d.jobs import job_group, job_resources, job_threads
+from mnist1d.pipeline import device as dev
+from mnist1d.pipeline.jobs import job_group, job_resources, job_threads
 
 JOBS = {"gpus": 1, "gpu_model": "", "gres": "",
         "topics": {"default": {"threads": 1, "mem_mb": 2000, "runtime": 30},
@@ -55,7 +55,7 @@ def test_claims_across_processes(tmp_path):
     """Jobs are processes: three at once on three (fake) GPUs each hold a different one."""
     script = textwrap.dedent(f"""
         import sys, time
-        from mnist1d.device import claim_gpu
+        from mnist1d.pipeline.device import claim_gpu
         with claim_gpu(n_devices=3, lock_dir={str(tmp_path)!r}) as index:
             print(index, flush=True)
             time.sleep(1.5)

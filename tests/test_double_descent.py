@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
-from mnist1d import double_descent as dd
+from mnist1d.experiments import double_descent as dd
 from mnist1d import models, store, train
 from mnist1d.utils import from_pickle
 from conftest import REFERENCE_PKL, run_snakemake

@@ -5,7 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mnist1d import lottery, models, train, views
+from mnist1d.experiments import lottery
+from mnist1d import models, train, views
 from mnist1d.utils import from_pickle
 from conftest import REFERENCE_PKL, run_snakemake
 

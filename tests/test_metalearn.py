@@ -9,7 +9,7 @@ import yaml
 from snakemake.utils import validate
 
 from conftest import REPO
-from mnist1d import metalearn as ml
+from mnist1d.experiments import metalearn as ml
 from mnist1d.data import get_dataset_args, make_dataset
 from mnist1d.utils import ObjectView
 

@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 import torch
 
-from mnist1d import models, pooling, train
+from mnist1d import models, train
+from mnist1d.experiments import pooling
 from mnist1d.data import get_dataset_args, make_dataset
 
 VARIANTS = list(models.POOLINGS)

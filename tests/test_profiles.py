@@ -66,7 +66,7 @@ def test_gpu_requests_reach_sbatch_as_the_plugin_writes_them():
 
     from snakemake_executor_plugin_slurm.utils import set_gres_string
 
-    from mnist1d.jobs import job_resources
+    from mnist1d.pipeline.jobs import job_resources
 
     jobs = {"gpus": 1, "gpu_model": "", "gres": "",
             "topics": {"default": {"threads": 1, "mem_mb": 2000, "runtime": 30}}}

@@ -15,7 +15,7 @@ import yaml
 from docutils.core import publish_parts
 
 from conftest import REPO, dag_outputs, run_snakemake
-from mnist1d.config import PRESETS, check_report_config, differing_keys, resolve
+from mnist1d.pipeline.config import PRESETS, check_report_config, differing_keys, resolve
 
 REPORT_DIR = REPO / "workflow" / "report"
 CATEGORIES = {

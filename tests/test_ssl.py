@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 import torch
 
-from mnist1d import ssl
+from mnist1d.experiments import ssl
 from mnist1d.data import get_dataset_args, make_dataset
 
 

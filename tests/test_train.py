@@ -99,7 +99,7 @@ def test_compiled_step_computes_what_the_eager_step_does(data):
 
 def test_cuda_is_refused_without_a_gpu_and_bad_protocols_name_the_key(data):
     if not torch.cuda.is_available():
-        from mnist1d.device import select_device
+        from mnist1d.pipeline.device import select_device
         with pytest.raises(RuntimeError, match="device"):
             select_device("cuda")
     with pytest.raises(ValueError, match="optimizer"):

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mnist1d import tsne
+from mnist1d.experiments import tsne
 
 
 def test_classifiers_on_separable_and_random_data():

@@ -3,8 +3,8 @@ import jsonschema
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-import mnist1d.config
-import mnist1d.jobs
+import mnist1d.pipeline.config
+import mnist1d.pipeline.jobs
 
 SCHEMA = "../schemas/config.schema.yaml"
 
@@ -16,11 +16,11 @@ def validate_config(cfg):
     except WorkflowError as e:
         if not isinstance(e.__context__, jsonschema.ValidationError):
             raise
-        raise WorkflowError(mnist1d.config.describe_validation_error(e.__context__)) from None
+        raise WorkflowError(mnist1d.pipeline.config.describe_validation_error(e.__context__)) from None
 
 
 validate_config(config)
-_resolved = mnist1d.config.resolve(
+_resolved = mnist1d.pipeline.config.resolve(
     config, workflow.config_settings.overwrite_config, f"{workflow.basedir}/workflow/presets"
 )
 config.clear()
@@ -48,12 +48,12 @@ def report_figure(name, category):
 #     resources: **job_resources("TOPIC", gpu=True)    # gpu=True only where a job trains
 #     group: job_group("TOPIC")                         # only on independent fan-out jobs
 def job_threads(topic):
-    return mnist1d.jobs.job_threads(config["jobs"], topic)
+    return mnist1d.pipeline.jobs.job_threads(config["jobs"], topic)
 
 
 def job_resources(topic, gpu=False):
-    return mnist1d.jobs.job_resources(config["jobs"], topic, gpu=gpu)
+    return mnist1d.pipeline.jobs.job_resources(config["jobs"], topic, gpu=gpu)
 
 
 def job_group(topic):
-    return mnist1d.jobs.job_group(topic)
+    return mnist1d.pipeline.jobs.job_group(topic)

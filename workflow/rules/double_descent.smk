@@ -1,9 +1,9 @@
 # Deep double descent (SPEC section 3): the label-noise datasets, one training job per group of
 # model sizes and loss (a zero-padded ensemble of every size, noise level and seed in it, see
-# mnist1d.double_descent), the table with the interpolation thresholds, the two figures.
+# mnist1d.experiments.double_descent), the table with the interpolation thresholds, the two figures.
 import re
 
-import mnist1d.double_descent as dd_lib
+import mnist1d.experiments.double_descent as dd_lib
 
 DD = config["double_descent"]
 if DD["dataset"] not in config["datasets"]:

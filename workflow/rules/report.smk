@@ -3,7 +3,7 @@
 # results were made with, and --report refuses a different one.
 import sys
 
-import mnist1d.config
+import mnist1d.pipeline.config
 
 ALL_TARGETS.append("results/config.yaml")
 
@@ -17,7 +17,7 @@ def _report_only():
 
 if _report_only():
     try:
-        mnist1d.config.check_report_config("results/config.yaml", config)
+        mnist1d.pipeline.config.check_report_config("results/config.yaml", config)
     except ValueError as e:
         raise WorkflowError(str(e)) from None
 

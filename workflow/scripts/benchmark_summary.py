@@ -1,8 +1,8 @@
 import pandas as pd
 
-from mnist1d import benchmark
+from mnist1d.experiments import benchmark
 from mnist1d.io import write_csv, write_text
-from mnist1d.logs import job_logger
+from mnist1d.pipeline.logs import job_logger
 
 log = job_logger("benchmark_summary", snakemake.log[0])
 history = pd.concat([pd.read_csv(path) for path in snakemake.input], ignore_index=True)

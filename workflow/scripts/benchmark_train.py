@@ -1,5 +1,7 @@
-from mnist1d import benchmark, device, train
-from mnist1d.logs import job_logger
+from mnist1d.experiments import benchmark
+from mnist1d.pipeline import device
+from mnist1d import train
+from mnist1d.pipeline.logs import job_logger
 from mnist1d.io import write_csv
 from mnist1d.store import load_dataset
 

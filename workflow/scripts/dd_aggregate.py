@@ -1,8 +1,8 @@
 import pandas as pd
 
-from mnist1d import double_descent
+from mnist1d.experiments import double_descent
 from mnist1d.io import write_csv, write_text
-from mnist1d.logs import job_logger
+from mnist1d.pipeline.logs import job_logger
 from mnist1d.store import load_dataset
 
 log = job_logger("dd_aggregate", snakemake.log[0])

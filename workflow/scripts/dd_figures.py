@@ -1,7 +1,7 @@
 import pandas as pd
 
-from mnist1d import double_descent
-from mnist1d.logs import job_logger
+from mnist1d.experiments import double_descent
+from mnist1d.pipeline.logs import job_logger
 from mnist1d.plotting import save_figure
 
 log = job_logger("dd_figures", snakemake.log[0])

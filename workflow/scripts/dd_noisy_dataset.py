@@ -1,5 +1,5 @@
-from mnist1d import double_descent
-from mnist1d.logs import job_logger
+from mnist1d.experiments import double_descent
+from mnist1d.pipeline.logs import job_logger
 
 log = job_logger("dd_noisy_dataset", snakemake.log[0])
 rate, seed = snakemake.params.rate, snakemake.params.seed

@@ -1,8 +1,9 @@
 import shutil
 
-from mnist1d import device, lottery
+from mnist1d.pipeline import device
+from mnist1d.experiments import lottery
 from mnist1d.io import write_csv
-from mnist1d.logs import job_logger
+from mnist1d.pipeline.logs import job_logger
 from mnist1d.store import load_dataset
 
 threads = device.set_threads(snakemake.threads)

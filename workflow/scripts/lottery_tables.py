@@ -1,8 +1,8 @@
 import pandas as pd
 
-from mnist1d import lottery
+from mnist1d.experiments import lottery
 from mnist1d.io import write_csv, write_text
-from mnist1d.logs import job_logger
+from mnist1d.pipeline.logs import job_logger
 
 log = job_logger("lottery_tables", snakemake.log[0])
 results = lottery.final_results(pd.read_csv(snakemake.input.search))

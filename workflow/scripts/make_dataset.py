@@ -1,5 +1,5 @@
 from mnist1d.data import get_dataset_args, make_dataset
-from mnist1d.logs import job_logger
+from mnist1d.pipeline.logs import job_logger
 from mnist1d.store import save_dataset
 from mnist1d.utils import ObjectView
 

@@ -2,10 +2,10 @@ import os
 
 import pandas as pd
 
-from mnist1d.device import job_device, set_threads
+from mnist1d.pipeline.device import job_device, set_threads
 from mnist1d.io import write_csv
-from mnist1d.logs import job_logger
-from mnist1d.metalearn import (AfuncConfig, afunc_baselines, keep_freed_memory, metalearn_afunc,
+from mnist1d.pipeline.logs import job_logger
+from mnist1d.experiments.metalearn import (AfuncConfig, afunc_baselines, keep_freed_memory, metalearn_afunc,
                                resolve_implementation)
 from mnist1d.store import load_dataset
 

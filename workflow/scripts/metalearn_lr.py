@@ -1,9 +1,9 @@
 import pandas as pd
 
-from mnist1d.device import job_device, set_threads
+from mnist1d.pipeline.device import job_device, set_threads
 from mnist1d.io import write_csv
-from mnist1d.logs import job_logger
-from mnist1d.metalearn import metalearn_lr
+from mnist1d.pipeline.logs import job_logger
+from mnist1d.experiments.metalearn import metalearn_lr
 from mnist1d.store import load_dataset
 
 log = job_logger("metalearn_lr", snakemake.log[0])

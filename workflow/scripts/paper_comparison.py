@@ -1,8 +1,8 @@
 import pandas as pd
 
-from mnist1d import comparison
+from mnist1d.experiments import paper_comparison as comparison
 from mnist1d.io import write_csv, write_text
-from mnist1d.logs import job_logger
+from mnist1d.pipeline.logs import job_logger
 
 log = job_logger("paper_comparison", snakemake.log[0])
 tables = {name: pd.read_csv(path) for name, path in snakemake.input.items()}

@@ -1,8 +1,8 @@
 import pandas as pd
 
 from mnist1d import plotting
-from mnist1d.logs import job_logger
-from mnist1d.metalearn import plot_afunc, plot_lr
+from mnist1d.pipeline.logs import job_logger
+from mnist1d.experiments.metalearn import plot_afunc, plot_lr
 
 log = job_logger(snakemake.rule, snakemake.log[0])
 png, pdf = snakemake.output

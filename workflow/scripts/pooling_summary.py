@@ -1,8 +1,8 @@
 import pandas as pd
 
-from mnist1d import pooling
+from mnist1d.experiments import pooling
 from mnist1d.io import write_csv
-from mnist1d.logs import job_logger
+from mnist1d.pipeline.logs import job_logger
 
 log = job_logger("pooling_summary", snakemake.log[0])
 history = pd.concat([pd.read_csv(path) for path in snakemake.input], ignore_index=True)

@@ -1,7 +1,7 @@
 import yaml
 
 from mnist1d.io import write_text
-from mnist1d.logs import job_logger
+from mnist1d.pipeline.logs import job_logger
 
 log = job_logger("run_config", snakemake.log[0])
 write_text("# The resolved configuration of the last `all` (preset, overrides and --config).\n"

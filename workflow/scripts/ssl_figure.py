@@ -3,8 +3,9 @@ import time
 import numpy as np
 import pandas as pd
 
-from mnist1d import device, ssl, tsne
-from mnist1d.logs import job_logger
+from mnist1d.pipeline import device
+from mnist1d.experiments import ssl, tsne
+from mnist1d.pipeline.logs import job_logger
 from mnist1d.plotting import save_figure
 
 threads = device.set_threads(snakemake.threads)

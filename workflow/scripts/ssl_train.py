@@ -2,9 +2,10 @@ import time
 
 import numpy as np
 
-from mnist1d import device, ssl
+from mnist1d.pipeline import device
+from mnist1d.experiments import ssl
 from mnist1d.io import atomic_path, write_csv
-from mnist1d.logs import job_logger
+from mnist1d.pipeline.logs import job_logger
 from mnist1d.store import load_dataset
 
 threads = device.set_threads(snakemake.threads)

@@ -1,6 +1,6 @@
-from mnist1d import timing
+from mnist1d.pipeline import timing
 from mnist1d.io import write_csv
-from mnist1d.logs import job_logger
+from mnist1d.pipeline.logs import job_logger
 from mnist1d.plotting import save_figure
 
 log = job_logger("timing", snakemake.log[0])

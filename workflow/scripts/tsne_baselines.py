@@ -1,6 +1,6 @@
-from mnist1d import tsne
+from mnist1d.experiments import tsne
 from mnist1d.io import write_csv
-from mnist1d.logs import job_logger
+from mnist1d.pipeline.logs import job_logger
 from mnist1d.store import load_dataset
 
 log = job_logger("tsne_baselines", snakemake.log[0])

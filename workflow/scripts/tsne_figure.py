@@ -3,8 +3,9 @@ import time
 import numpy as np
 import pandas as pd
 
-from mnist1d import device, tsne
-from mnist1d.logs import job_logger
+from mnist1d.pipeline import device
+from mnist1d.experiments import tsne
+from mnist1d.pipeline.logs import job_logger
 from mnist1d.plotting import save_figure
 from mnist1d.store import load_dataset
 

@@ -1,13 +1,13 @@
 """The SSL experiment (SPEC section 9): stacked seed ensemble vs the plain per-seed loop.
 
-    PYTHONPATH=. python benchmarks/bench_ssl.py [--seeds 3] [--threads 1] [--steps 40]
-    PYTHONPATH=. python benchmarks/bench_ssl.py --full [--seeds 3] [--compile 1]
+    PYTHONPATH=. python benchmarks/speed_ssl.py [--seeds 3] [--threads 1] [--steps 40]
+    PYTHONPATH=. python benchmarks/speed_ssl.py --full [--seeds 3] [--compile 1]
 
 Default: seconds per epoch (40 steps of batch 100) of the plain loop of one seed (nn.Module,
 torch.optim.Adam) and of the engine's ensemble of S seeds, eager and compiled, measured in one
 process one after the other (absolute times drift on shared machines; compare the ratios), and
 the projected time of 200 epochs. --full runs the whole experiment at the paper protocol
-(mnist1d.ssl.train_ssl and the per-layer probes, the code the pipeline runs) and prints its wall
+(mnist1d.experiments.ssl.train_ssl and the per-layer probes, the code the pipeline runs) and prints its wall
 time and the numbers against the issue's targets. Data: results/data/default.npz or generated.
 """
 import argparse
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from mnist1d import ssl
+from mnist1d.experiments import ssl
 from mnist1d.data import get_dataset_args, make_dataset
 from mnist1d.store import load_dataset
 

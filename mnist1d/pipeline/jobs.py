@@ -35,7 +35,7 @@ def job_resources(jobs, topic, gpu=False):
     gpus = int(jobs.get("gpus", 0)) if gpu else 0
     if gpus and jobs.get("gres"):
         resources["gres"] = jobs["gres"]
-        # the job still knows how many GPUs it was given (mnist1d.device reads `gpu`) ...
+        # the job still knows how many GPUs it was given (mnist1d.pipeline.device reads `gpu`) ...
         resources["gpu_count"] = gpus
         return resources
     resources["gpu"] = gpus

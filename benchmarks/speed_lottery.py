@@ -1,6 +1,6 @@
 """Lottery tickets: the batched search and analysis vs plain per-run loops, and the FLOP floor.
 
-    PYTHONPATH=. python benchmarks/bench_lottery.py [--threads 2] [--compile] [--blocks 5]
+    PYTHONPATH=. python benchmarks/speed_lottery.py [--threads 2] [--compile] [--blocks 5]
 
 In one process, interleaved block by block (absolute times drift on shared machines), it times
 one training step and one evaluation of:
@@ -25,7 +25,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mnist1d import lottery, models, train
+from mnist1d.experiments import lottery
+from mnist1d import models, train
 from mnist1d.data import get_dataset, get_dataset_args
 
 HIDDEN, RATE_NOTES = 500, 120e9

@@ -7,7 +7,7 @@ A training script does
         ...train on `device`...
 
 `job_device` gives CUDA only to a job that asked for a GPU (resources `gpu` > 0, see
-mnist1d.jobs); with several GPUs visible it claims one that no other job holds, through a lock
+mnist1d.pipeline.jobs); with several GPUs visible it claims one that no other job holds, through a lock
 file per GPU, because Snakemake's `gpu` resource limits how many GPU jobs run at once but does not
 say which device each should use. Under SLURM the GPUs the job may see are already its own
 (CUDA_VISIBLE_DEVICES), so the claims are only among the jobs of one allocation (a bundle).

@@ -1,7 +1,7 @@
 """The pooling experiment (SPEC section 7): stacked (dataset, seed) ensembles vs the plain loop.
 
-    PYTHONPATH=. python benchmarks/bench_pooling.py [--seeds 1] [--threads 1] [--blocks 3]
-    PYTHONPATH=. python benchmarks/bench_pooling.py --full [--seeds 1] [--compile 1]
+    PYTHONPATH=. python benchmarks/speed_pooling.py [--seeds 1] [--threads 1] [--blocks 3]
+    PYTHONPATH=. python benchmarks/speed_pooling.py --full [--seeds 1] [--compile 1]
 
 Default: for each pooling variant, in one process and interleaved block by block (absolute times
 drift on shared machines; ratios are what counts), ms per training step of the plain loop of one
@@ -9,7 +9,7 @@ run (nn.Module, torch.optim.Adam, batch of 100 in order) and of the engine's ste
 ensemble of 6 dataset sizes x S seeds (eager and compiled), and the time of one evaluation of all
 six datasets. From these it prints the projected time of the whole experiment (5 variants,
 6 000 steps, evaluation every 100): plain per-run loop vs the stacked ensembles.
---full runs the whole experiment at the paper protocol instead (mnist1d.pooling.train_sizes, the
+--full runs the whole experiment at the paper protocol instead (mnist1d.experiments.pooling.train_sizes, the
 code the pipeline runs) and prints its wall time and the numbers against the issue's targets.
 Datasets come from results/data/pool*.npz (make them with snakemake) or are generated.
 """
@@ -22,7 +22,8 @@ import torch
 
 from plain import adam_in_order_stepper
 
-from mnist1d import models, pooling, train
+from mnist1d import models, train
+from mnist1d.experiments import pooling
 from mnist1d.data import get_dataset_args, make_dataset
 from mnist1d.store import load_dataset
 

@@ -1,7 +1,7 @@
 """The whole double-descent experiment through the pipeline vs a plain per-run loop and vs the
 floating-point floor.
 
-    PYTHONPATH=. python benchmarks/bench_double_descent.py [--cores 2] [--preset paper]
+    PYTHONPATH=. python benchmarks/speed_double_descent.py [--cores 2] [--preset paper]
         [--workdir DIR] [--skip-run] [--plain-steps 30] [--plain-every 1]
 
 1. Runs `snakemake --cores N` for the double-descent targets (figures, table, thresholds) in
@@ -34,8 +34,8 @@ import torch
 import torch.nn.functional as F
 import yaml
 
-from mnist1d import config as config_lib
-from mnist1d import double_descent as dd
+from mnist1d.pipeline import config as config_lib
+from mnist1d.experiments import double_descent as dd
 from mnist1d import models
 
 REPO = Path(__file__).resolve().parent.parent

@@ -15,7 +15,7 @@ Criteria:
 import numpy as np
 import pandas as pd
 
-from mnist1d import benchmark, pooling
+from mnist1d.experiments import benchmark, pooling
 
 COLUMNS = ["experiment", "quantity", "published", "published_value", "reproduced_mean",
            "reproduced_std", "n", "unit", "criterion", "tolerance", "verdict"]

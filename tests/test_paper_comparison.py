@@ -3,7 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mnist1d import comparison, timing
+from mnist1d.experiments import paper_comparison as comparison
+from mnist1d.pipeline import timing
 
 TOL = {"accuracy": 5.0, "learning_rate": 0.08, "afunc_loss": 0.15, "threshold_factor": 2.0,
        "dd_peak_points": 5.0, "pooling_gain_points": 5.0, "pooling_spread_points": 3.0,

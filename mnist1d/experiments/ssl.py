@@ -250,7 +250,7 @@ def representations(params, x, k, chunk=1000):
 def probe(data, params_by_stage, seeds, knn_k=10, max_iter=1000):
     """kNN (k, cosine) and linear-probe test accuracy per layer, stage and seed: a tidy frame.
     The raw input does not depend on the seed or stage and is scored once (stage 'input')."""
-    from mnist1d.tsne import knn_accuracy, linear_accuracy
+    from mnist1d.experiments.tsne import knn_accuracy, linear_accuracy
 
     y, y_test = np.asarray(data["y"]), np.asarray(data["y_test"])
     rows = []
@@ -286,7 +286,7 @@ def plot_ssl(table, emb_before, emb_after, y):
     from matplotlib.lines import Line2D
 
     from mnist1d.plotting import CLASS_COLORS
-    from mnist1d.tsne import scatter
+    from mnist1d.experiments.tsne import scatter
 
     fig = plt.figure(figsize=(15, 4.8))
     gs = fig.add_gridspec(1, 3, width_ratios=[1, 1, 1.35])

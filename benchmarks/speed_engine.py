@@ -1,6 +1,6 @@
 """Seed ensembles vs the plain per-seed PyTorch loop, ms per training step (paper protocol).
 
-    PYTHONPATH=. python benchmarks/bench_engine.py [--models mlp,cnn,gru] [--K 8] [--threads 2]
+    PYTHONPATH=. python benchmarks/speed_engine.py [--models mlp,cnn,gru] [--K 8] [--threads 2]
 
 For each model, in one process and interleaved block by block (absolute times drift on shared
 machines; the ratios are what counts): the plain loop of one seed (nn.Module, torch.optim.Adam,

@@ -6,7 +6,7 @@ generator that calls NumPy's legacy methods, as the NumPy one does), the first c
 process (numba's import and cached machine code), and the time and peak memory of generating
 1 000 000 examples in a fresh process.
 
-    python benchmarks/bench_data.py [--repeats 7] [--big 1000000]
+    python benchmarks/speed_data.py [--repeats 7] [--big 1000000]
 """
 import argparse
 import resource

@@ -1,6 +1,6 @@
 """Speed of the metalearning experiments (SPEC 5, 6); prints figures, asserts nothing.
 
-    PYTHONPATH=. python benchmarks/bench_metalearn.py [--reps 3] [--threads 1] [--data PATH]
+    PYTHONPATH=. python benchmarks/speed_metalearn.py [--reps 3] [--threads 1] [--data PATH]
 
 1. The learning-rate experiment at the paper protocol (two trials of 50 x 200 steps): seconds
    (--skip-lr leaves it out).
@@ -26,7 +26,7 @@ import time
 
 import torch
 
-from mnist1d import metalearn as ml
+from mnist1d.experiments import metalearn as ml
 from mnist1d.data import get_dataset_args, make_dataset
 from mnist1d.store import load_dataset
 from mnist1d.utils import ObjectView

@@ -1,8 +1,8 @@
 """Bundling on SLURM: how many sbatch jobs a run submits and how long it takes, with the fan-out
 rules' jobs bundled (profiles/slurm's group-components) and one SLURM job per Snakemake job.
 
-    python benchmarks/bench_slurm.py                 # on the test cluster (root; starts it)
-    python benchmarks/bench_slurm.py --plan-only     # just count submissions, any machine
+    python benchmarks/speed_slurm.py                 # on the test cluster (root; starts it)
+    python benchmarks/speed_slurm.py --plan-only     # just count submissions, any machine
 
 Part 1 (dry run, no cluster needed): for the paper protocol and the smoke preset, Snakemake jobs
 against SLURM submissions, bundled and not. Part 2: the smoke preset's `all` on the single-node

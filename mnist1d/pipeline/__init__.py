@@ -1,0 +1,2 @@
+"""The workflow's plumbing (no experiment imports it): configuration, devices, job resources,
+logs and timing."""
