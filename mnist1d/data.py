@@ -5,6 +5,8 @@ the other, in the reference order. Where numba is installed `compiled.make_examp
 whole of it in compiled code; otherwise the draws go through NumPy's methods and the arithmetic
 runs over all examples at once (`numpy_examples`).
 """
+import math
+import numbers
 import os
 
 import numpy as np
@@ -132,15 +134,77 @@ def transform_batch(label_ix, draws, table, args):
     return interpolate_batch(x, args.final_seq_length)
 
 
+def _is_integer(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _require_integer(name, value, minimum):
+    if not _is_integer(value) or value < minimum:
+        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"make_dataset: {name} must be {kind}, got {value!r}")
+
+
+SCALE_ARGS = ("scale_coeff", "corr_noise_scale", "iid_noise_scale", "shear_scale")
+MAX_SEED = 2 ** 32 - 1  # NumPy's legacy generator takes seeds 0 .. 2**32 - 1
+
+
+def check_dataset_args(args, num_labels):
+    """Raise ValueError naming the first generation argument that make_dataset cannot use.
+
+    Returns the number of examples (num_samples rounded down to a multiple of num_labels).
+    """
+    if num_labels < 1:
+        raise ValueError("make_dataset: template must hold at least one template "
+                         "(its 'y' is empty)")
+    _require_integer("num_samples", args.num_samples, 1)
+    if args.num_samples < num_labels:
+        raise ValueError(f"make_dataset: num_samples must be at least the number of labels "
+                         f"({num_labels}), got {args.num_samples!r}")
+    split = args.train_split
+    if not _is_real(split) or not 0 < split < 1:
+        raise ValueError(f"make_dataset: train_split must be a number strictly between 0 and 1, "
+                         f"got {split!r}")
+    num_examples = args.num_samples // num_labels * num_labels
+    num_train = int(num_examples * split)
+    if not 1 <= num_train <= num_examples - 1:
+        raise ValueError(f"make_dataset: train_split={split!r} of {num_examples} examples leaves "
+                         f"{num_train} train and {num_examples - num_train} test examples; "
+                         f"it must leave at least one of each (change train_split or num_samples)")
+    _require_integer("template_len", args.template_len, 1)
+    padding = args.padding
+    if (isinstance(padding, (str, bytes)) or not hasattr(padding, "__len__") or len(padding) != 2
+            or not all(_is_integer(p) for p in padding) or not 0 <= padding[0] <= padding[1]):
+        raise ValueError(f"make_dataset: padding must be a pair of integers [low, high] with "
+                         f"0 <= low <= high, got {padding!r}")
+    _require_integer("final_seq_length", args.final_seq_length, 1)
+    # the shift is drawn from 0 .. max_translation - 1, so 0 leaves nothing to draw
+    _require_integer("max_translation", args.max_translation, 1)
+    for name in SCALE_ARGS:
+        value = getattr(args, name)
+        if not _is_real(value) or not math.isfinite(value) or value < 0:
+            raise ValueError(f"make_dataset: {name} must be a finite number >= 0, got {value!r}")
+    if not _is_integer(args.seed) or not 0 <= args.seed <= MAX_SEED:
+        raise ValueError(f"make_dataset: seed must be an integer from 0 to 2**32 - 1, "
+                         f"got {args.seed!r}")
+    return num_examples
+
+
 def make_dataset(args=None, template=None):
-    """Generate MNIST-1D; returns dict(x, x_test, y, y_test, t, templates)."""
+    """Generate MNIST-1D; returns dict(x, x_test, y, y_test, t, templates).
+
+    The arguments are checked first: a value the generator cannot use raises ValueError naming it.
+    """
     templates = get_templates() if template is None else template
     args = get_dataset_args() if args is None else args
-    set_seed(args.seed)
-
     num_labels = len(templates["y"])
+    num_examples = check_dataset_args(args, num_labels)
+    set_seed(int(args.seed))
+
     per_class = args.num_samples // num_labels
-    num_examples = per_class * num_labels
     label_ix = np.repeat(np.arange(num_labels), per_class)
     table = dilated_templates(templates, args)
     make_examples = example_maker(args)

@@ -4,13 +4,43 @@ A writer holds an exclusive flock on its temporary file while it writes. A proce
 middle (SIGKILL, a node lost) cannot delete its temporary file, but the kernel drops its lock: the
 next write of the same path (the rerun of the killed job) removes such unlocked leftovers, so a
 crash leaves no `.NAME.XXXXXXXX.tmp` behind once the job has been rerun.
+
+tempfile.mkstemp makes its files private (mode 0600); the written file gets the mode that an
+ordinary open() would give it, 0666 less the process umask (0644 under umask 022).
 """
 import contextlib
 import fcntl
 import os
 import re
 import tempfile
+import threading
 from pathlib import Path
+
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask():
+    """The process umask, read without changing it where Linux shows it (/proc/self/status).
+
+    Elsewhere it is read by setting and restoring it, under a lock so that two threads of this
+    process doing so cannot leave each other's value behind.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return mask
+
+
+def default_file_mode():
+    """The mode open() gives a new file: 0666 less the umask."""
+    return 0o666 & ~current_umask()
 
 
 def _temporary_name(name):
@@ -57,12 +87,15 @@ def remove_stale_temporaries(path):
 def atomic_path(path):
     """Yield a temporary path beside `path`; on success rename it to `path`, else delete it.
 
-    Leftover temporary files of earlier, killed writes of `path` are removed first.
+    Leftover temporary files of earlier, killed writes of `path` are removed first. The file has
+    the mode open() would give it (default_file_mode), not mkstemp's 0600.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with contextlib.suppress(OSError):        # a file system without modes keeps its own
+        os.fchmod(fd, default_file_mode())
     with contextlib.suppress(OSError):        # "being written" (see remove_stale_temporaries)
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     try:

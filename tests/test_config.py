@@ -3,7 +3,8 @@ import pytest
 import yaml
 
 from conftest import REPO, run_snakemake
-from mnist1d.pipeline.config import deep_merge, load_preset, resolve
+from mnist1d.pipeline.config import (deep_merge, describe_validation_error, load_preset, resolve,
+                                     typed_like)
 
 PRESETS_DIR = REPO / "workflow" / "presets"
 
@@ -59,4 +60,83 @@ def test_bad_config_stops_before_any_job_and_names_the_key(tmp_path, spoil, key)
 @pytest.mark.parametrize("preset", ["paper", "quick", "smoke"])
 def test_every_preset_validates(tmp_path, preset):
     proc = run_snakemake(tmp_path, "all", "-n", "--config", f"preset={preset}")
+    assert proc.returncode == 0
+
+
+def snakemake_config(command_line):
+    """What Snakemake hands the Snakefile: config.yaml with the command line merged in (its
+    update_config: a mapping recurses, anything else replaces)."""
+    from snakemake.utils import update_config
+    config = paper_config()
+    update_config(config, command_line)
+    return config
+
+
+def test_nested_command_line_text_is_typed_like_config_yaml():
+    """Snakemake 9 gives `--config benchmark='{steps: 100, seeds: [0, 1]}'` as all text."""
+    from snakemake.cli import parse_config
+    command_line = parse_config(["benchmark={steps: 100, lr: 1e-3, seeds: [0, 1]}",
+                                 "compile=False",
+                                 "datasets={default: {seed: 7, shuffle_seq: true}}"])
+    assert command_line["benchmark"]["steps"] == "100"            # what Snakemake produces
+    resolved = resolve(snakemake_config(command_line), command_line, PRESETS_DIR)
+    assert resolved["benchmark"]["steps"] == 100
+    assert resolved["benchmark"]["lr"] == 0.001
+    assert resolved["benchmark"]["seeds"] == [0, 1]
+    assert resolved["benchmark"]["models"] == paper_config()["benchmark"]["models"]
+    assert resolved["datasets"]["default"] == {"seed": 7, "shuffle_seq": True}
+    assert resolved["compile"] is False
+
+
+def test_mapping_given_as_one_string_is_parsed_and_keeps_the_other_keys():
+    command_line = {"benchmark": "{steps: 100}", "preset": "smoke"}
+    config = snakemake_config(command_line)
+    assert config["benchmark"] == "{steps: 100}"                 # the mapping was replaced
+    resolved = resolve(config, command_line, PRESETS_DIR)
+    assert resolved["benchmark"]["steps"] == 100                   # the command line wins
+    assert resolved["benchmark"]["eval_every"] == 50               # the smoke preset's
+    assert resolved["benchmark"]["lr"] == paper_config()["benchmark"]["lr"]
+
+
+def test_text_that_is_no_mapping_names_the_key_and_configfile():
+    command_line = {"benchmark": "{steps: 100"}
+    with pytest.raises(ValueError, match="config key 'benchmark'.*--configfile FILE"):
+        resolve(snakemake_config(command_line), command_line, PRESETS_DIR)
+
+
+def test_text_stays_text_where_config_yaml_has_text_or_nothing():
+    reference = {"jobs": {"gpu_model": "", "gres": ""}, "tsne": {"perplexity": 30}}
+    value = {"jobs": {"gpu_model": "100", "gres": "gpu:1"}, "tsne": {"mnist_path": "7"}}
+    assert typed_like(value, reference) == value
+    not_a_number = {"tsne": {"perplexity": "many"}}
+    assert typed_like(not_a_number, reference) == not_a_number
+
+
+def schema_error(instance, schema):
+    import jsonschema
+    return next(jsonschema.Draft202012Validator(schema).iter_errors(instance))
+
+
+def test_message_for_text_where_a_number_is_expected_says_what_to_do():
+    schema = {"type": "object", "properties": {"datasets": {"type": "object", "properties": {
+        "mine": {"type": "object", "properties": {"num_samples": {"type": "integer"}}}}}}}
+    message = describe_validation_error(
+        schema_error({"datasets": {"mine": {"num_samples": "abc"}}}, schema))
+    assert message.startswith("config key 'datasets.mine.num_samples': 'abc' is not of type")
+    assert "--configfile FILE" in message and "`datasets: {mine: {num_samples: ...}}`" in message
+    assert "an integer" in message
+
+
+def test_message_for_other_errors_has_no_configfile_advice():
+    schema = {"type": "object", "properties": {"steps": {"type": "integer", "minimum": 1}}}
+    message = describe_validation_error(schema_error({"steps": 0}, schema))
+    assert message == ("config key 'steps': 0 is less than the minimum of 1 "
+                       "(checked against workflow/schemas/)")
+    text_wanted = {"type": "object", "properties": {"name": {"type": "string"}}}
+    assert "--configfile" not in describe_validation_error(schema_error({"name": 3}, text_wanted))
+
+
+def test_nested_config_override_runs_end_to_end(tmp_path):
+    proc = run_snakemake(tmp_path, "all", "-n", "--config", "benchmark={steps: 100, seeds: [0]}",
+                         "datasets={default: {seed: 42}}")
     assert proc.returncode == 0

@@ -199,3 +199,55 @@ def test_numpy_generator_without_numba(monkeypatch):
     monkeypatch.setitem(sys.modules, "mnist1d.compiled", None)  # as if numba were missing
     monkeypatch.delattr(mnist1d, "compiled", raising=False)
     assert mnist1d.data.example_maker(get_dataset_args()) is mnist1d.data.numpy_examples
+
+
+BAD_ARGS = [
+    ("num_samples", 0), ("num_samples", -5), ("num_samples", 100.0), ("num_samples", True),
+    ("num_samples", 9),                                        # fewer than the ten labels
+    ("train_split", 1.5), ("train_split", 1.0), ("train_split", 0), ("train_split", float("nan")),
+    ("train_split", "0.8"),
+    ("template_len", 0), ("template_len", 12.5),
+    ("padding", [60, 36]), ("padding", [-1, 10]), ("padding", 36), ("padding", [36, 60, 80]),
+    ("padding", [36.0, 60]),
+    ("final_seq_length", 0), ("final_seq_length", "40"),
+    ("max_translation", 0), ("max_translation", -1), ("max_translation", 2.5),
+    ("iid_noise_scale", float("nan")), ("iid_noise_scale", -0.1),
+    ("corr_noise_scale", float("inf")), ("shear_scale", -1), ("scale_coeff", None),
+    ("seed", -1), ("seed", 2 ** 32), ("seed", 4.2), ("seed", "42"),
+]
+
+
+@pytest.mark.parametrize("name, value", BAD_ARGS, ids=[f"{n}={v!r}" for n, v in BAD_ARGS])
+def test_bad_argument_is_named_before_generating(name, value, monkeypatch):
+    import mnist1d.data
+    generated = []
+    monkeypatch.setattr(mnist1d.data, "example_maker", lambda args: generated.append(1))
+    args = get_dataset_args(as_dict=True) | {"num_samples": 200, name: value}
+    with pytest.raises(ValueError, match=rf"\b{name}\b"):
+        make_dataset(ObjectView(args))
+    assert not generated
+
+
+def test_split_must_leave_a_train_and_a_test_example():
+    args = get_dataset_args(as_dict=True) | {"num_samples": 20, "train_split": 0.99}
+    assert len(make_dataset(ObjectView(args))["y_test"]) == 1          # 19 / 1: still valid
+    args["train_split"] = 0.04                                           # int(20 * 0.04) == 0
+    with pytest.raises(ValueError, match="train_split=0.04 of 20 examples leaves 0 train and 20"):
+        make_dataset(ObjectView(args))
+
+
+def test_empty_templates_are_refused():
+    templates = dict(get_templates(), y=np.array([], dtype=int))
+    with pytest.raises(ValueError, match="template"):
+        make_dataset(get_dataset_args(), template=templates)
+
+
+def test_numpy_integer_arguments_are_accepted(generator):
+    """Arguments read back from a stored dataset can be NumPy scalars; they make the same data."""
+    a = get_dataset_args(as_dict=True) | {"num_samples": 300}
+    numpy_typed = a | {"num_samples": np.int64(300), "seed": np.int64(42),
+                       "padding": np.array([36, 60]), "train_split": np.float64(0.8),
+                       "iid_noise_scale": np.float32(2e-2)}
+    same = make_dataset(ObjectView(dict(numpy_typed)))
+    reference = make_dataset(ObjectView(dict(a | {"iid_noise_scale": float(np.float32(2e-2))})))
+    assert_same_dataset(same, reference, tol=0)

@@ -29,18 +29,147 @@ def load_preset(name, presets_dir):
         return yaml.safe_load(f) or {}
 
 
-def resolve(config, command_line, presets_dir):
-    """config.yaml + the preset's overrides + the command line's --config values (these win)."""
+def workflow_defaults(presets_dir):
+    """config.yaml of the workflow whose presets are in `presets_dir` (ROOT/workflow/presets ->
+    ROOT/config.yaml, where the Snakefile's `configfile:` reads it); {} where there is none."""
+    path = Path(presets_dir).parents[1] / "config.yaml"
+    if not path.exists():
+        return {}
+    with open(path) as f:
+        return yaml.safe_load(f) or {}
+
+
+def _dataset_reference(entry):
+    """What a `datasets` entry's settings are typed by: the generator's defaults under it."""
+    from mnist1d.data import get_dataset_args
+
+    return {**get_dataset_args(as_dict=True), **(entry if isinstance(entry, dict) else {})}
+
+
+def _yaml_or_text(text):
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def _mapping_from_text(text, reference, key):
+    """A mapping given on the command line as text (`--config key='{a: 1}'`), parsed as YAML."""
+    parsed = _yaml_or_text(text)
+    if not isinstance(parsed, dict):
+        example = ", ".join(f"{k}: ..." for k in list(reference)[:2]) or "KEY: VALUE"
+        raise ValueError(
+            f"config key '{key}': the command line gave the text {text!r}, but '{key}' is a "
+            f"mapping of settings in config.yaml ({sorted(reference)}) and the text is not a "
+            f"YAML mapping. Put nested settings in a YAML file, e.g. `{key}: {{{example}}}`, and "
+            f"pass it with --configfile FILE (or give a mapping: --config {key}='{{{example}}}')")
+    return parsed
+
+
+def _number_from_text(text):
+    for parse in (int, float):
+        try:
+            return parse(text)
+        except ValueError:
+            pass
+    return text
+
+
+def typed_like(value, reference, key=""):
+    """A command-line value, converted where it is text and config.yaml (`reference`) has a
+    mapping, a number, a boolean or a list at the same key.
+
+    Snakemake types a top-level `--config key=value` (int, float, True/False), but gives every
+    value nested in a mapping (`--config benchmark='{steps: 100}'`) as text: {"steps": "100"};
+    and a mapping may arrive as one string. Text stays text where config.yaml has text, and
+    where it has nothing to compare with.
+    """
+    if isinstance(value, str):
+        if isinstance(reference, dict):
+            value = _mapping_from_text(value, reference, key)
+        elif isinstance(reference, bool):
+            parsed = _yaml_or_text(value)
+            return parsed if isinstance(parsed, bool) else value
+        elif isinstance(reference, (int, float)):
+            return _number_from_text(value)
+        elif isinstance(reference, list):
+            parsed = _yaml_or_text(value)
+            value = parsed if isinstance(parsed, list) else value
+    if isinstance(value, dict) and isinstance(reference, dict):
+        out = {}
+        for name, item in value.items():
+            item_reference = reference.get(name)
+            if key == "datasets":
+                item_reference = _dataset_reference(item_reference)
+            out[name] = typed_like(item, item_reference, f"{key}.{name}" if key else str(name))
+        return out
+    if isinstance(value, list) and isinstance(reference, list) and reference:
+        return [typed_like(item, reference[0], f"{key}[{i}]") for i, item in enumerate(value)]
+    return value
+
+
+def _restore_replaced(config, raw, typed, reference):
+    """`config` (config.yaml with the command line merged in by Snakemake) with config.yaml's
+    values back wherever the command line replaced a mapping by text that `typed` parsed: the
+    parsed mapping then overrides config.yaml's keys instead of dropping the others."""
+    out = dict(config)
+    for key, value in raw.items():
+        ref = reference.get(key) if isinstance(reference, dict) else None
+        if isinstance(value, str) and isinstance(typed.get(key), dict):
+            out[key] = copy.deepcopy(ref) if isinstance(ref, dict) else {}
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _restore_replaced(out[key], value, typed[key], ref)
+    return out
+
+
+def resolve(config, command_line, presets_dir, defaults=None):
+    """config.yaml + the preset's overrides + the command line's --config values (these win).
+
+    `config` is Snakemake's (config.yaml with the command line already merged in),
+    `command_line` the --config / --configfile values. Those given as text where config.yaml
+    (`defaults`; by default read beside `presets_dir`, see workflow_defaults) has a mapping, a
+    number, a boolean or a list are converted first (typed_like). Text that should be a
+    mapping but is not one raises ValueError naming the key.
+    """
+    defaults = workflow_defaults(presets_dir) if defaults is None else defaults
+    command_line = command_line or {}
+    typed = typed_like(command_line, defaults)
+    config = _restore_replaced(config, command_line, typed, defaults)
     preset = config.get("preset", "paper")
     merged = deep_merge(config, load_preset(preset, presets_dir))
-    return deep_merge(merged, command_line)
+    return deep_merge(merged, typed)
+
+
+# JSON-schema types a value given as text on the command line may fail, in words
+NON_TEXT_TYPES = {"integer": "an integer", "number": "a number", "boolean": "true or false",
+                  "object": "a mapping", "array": "a list"}
+
+
+def _nested_example(keys):
+    """`a: {b: ...}` for the key path [a, b]: the YAML that sets it in a --configfile."""
+    text = "..."
+    for key in reversed(keys[1:]):
+        text = f"{{{key}: {text}}}"
+    return f"{keys[0]}: {text}"
 
 
 def describe_validation_error(error):
-    """One line naming the offending config key, from a jsonschema ValidationError."""
-    path = ".".join(str(p) for p in error.absolute_path)
+    """One line naming the offending config key, from a jsonschema ValidationError; where the
+    value is text but the schema wants a number, boolean, mapping or list, also what to do."""
+    keys = [str(p) for p in error.absolute_path]
+    path = ".".join(keys)
     where = f"config key '{path}'" if path else "config"
-    return f"{where}: {error.message} (checked against workflow/schemas/)"
+    message = f"{where}: {error.message} (checked against workflow/schemas/)"
+    expected = error.validator_value if error.validator == "type" else None
+    expected = [expected] if isinstance(expected, str) else list(expected or ())
+    wanted = [NON_TEXT_TYPES[t] for t in expected if t in NON_TEXT_TYPES]
+    if isinstance(error.instance, str) and keys and wanted and "string" not in expected:
+        wanted = " or ".join(wanted)
+        message += (f". The value is text: a value nested in --config (--config "
+                    f"{keys[0]}='{{...}}') stays text unless config.yaml has {wanted} at that "
+                    f"key and the text reads as one. Give {wanted} there, or put the setting in "
+                    f"a YAML file (`{_nested_example(keys)}`) and pass it with --configfile FILE")
+    return message
 
 
 def differing_keys(recorded, current, prefix=""):
