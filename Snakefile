@@ -1,9 +1,11 @@
 # MNIST-1D: every result of "Scaling down deep learning with MNIST-1D" as a target.
-# `snakemake --cores all all` makes the whole paper; see README.md for the targets.
+# `snakemake all` makes the whole paper (on every core: profiles/default), `snakemake
+# results/double_descent.png` one figure and only what it needs; see README.md for the targets.
+# Presets write to their own folders: --config preset=quick makes results/quick/...
 
 configfile: f"{workflow.basedir}/config.yaml"
 
-# `snakemake --report results/report.html` after `all`: every figure with its protocol and the
+# `snakemake --report results/report.html` after `all` (results/quick/report.html for quick): every figure with its protocol and the
 # paper's finding (captions in workflow/report/).
 report: "workflow/report/workflow.rst"
 

@@ -48,6 +48,17 @@ HISTORY_COLUMNS = ["seed", "step", "train_loss", "test_loss", "train_acc", "test
 EVAL_CHUNK = 1000             # examples per evaluation forward (bounds the GRU's memory)
 
 
+def batches_per_epoch(n_train, batch_size):
+    """Batches in one epoch over n_train examples (the last one smaller when it does not divide)."""
+    return -(-int(n_train) // int(batch_size))
+
+
+def epochs_to_steps(epochs, n_train, batch_size):
+    """The engine's `steps` for `epochs` full epochs: it runs steps 0..steps, so epochs x batches
+    per epoch updates take steps = that - 1. The one place where epochs become steps."""
+    return int(epochs) * batches_per_epoch(n_train, batch_size) - 1
+
+
 def protocol_of(protocol=None):
     """The full protocol: PROTOCOL_DEFAULTS updated by `protocol`, checked."""
     p = dict(PROTOCOL_DEFAULTS)

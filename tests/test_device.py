@@ -1,4 +1,5 @@
 """Device choice for a job, tested without a GPU by faking the number of devices."""
+import json
 import subprocess
 import sys
 import textwrap
@@ -105,3 +106,112 @@ def test_job_resources_from_config():
     # a model without a GPU request would make the plugin ask --gpus=MODEL:1: never sent
     assert "gpu_model" not in job_resources({**JOBS, "gpu_model": "a100"}, "figures")
     assert job_group("data") == "data_bundle"
+
+
+# --- the training scripts of the workflow claim their GPU with job_device -----------------------
+
+# Runs one workflow script as Snakemake would (a `snakemake` object with its input, output,
+# params, threads, resources, log), with three fake GPUs: the real job_device claims one and
+# prints it, holds it long enough for the other jobs to start, then trains on the CPU.
+SCRIPT_RUNNER = textwrap.dedent("""
+    import contextlib, json, runpy, sys, time
+    import torch
+    cuda_available = torch.cuda.is_available
+    torch.cuda.is_available = lambda: True
+    torch.cuda.device_count = lambda: 3
+    torch.cuda.set_device = lambda index: None
+    from mnist1d.pipeline import device
+
+    claim = device.job_device
+
+    @contextlib.contextmanager
+    def claimed_then_cpu(preference="auto", resources=None, **kwargs):
+        with claim(preference, resources, **kwargs) as where:
+            print("CLAIMED", where, flush=True)
+            torch.cuda.is_available = cuda_available     # the training itself sees no GPU
+            time.sleep(float(sys.argv[3]))
+            yield torch.device("cpu")
+
+    device.job_device = claimed_then_cpu
+
+    class Files(list):
+        def __init__(self, named):
+            super().__init__(named.values() if isinstance(named, dict) else named)
+            if isinstance(named, dict):
+                self.__dict__.update(named)
+
+    class Params(dict):
+        __getattr__ = dict.__getitem__
+
+    job = json.loads(sys.argv[2])
+    snakemake = type("Snakemake", (), {})()
+    snakemake.input, snakemake.output = Files(job["input"]), Files(job["output"])
+    snakemake.log, snakemake.threads = Files(job["log"]), 1
+    snakemake.params, snakemake.resources = Params(job["params"]), Params(gpu=1, mem_mb=1000)
+    runpy.run_path(sys.argv[1], init_globals={"snakemake": snakemake})
+""")
+
+
+def start_script(name, job, lock_dir, hold):
+    env = {"PYTHONPATH": ".", "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1",
+           "MNIST1D_GPU_LOCK_DIR": str(lock_dir)}
+    return subprocess.Popen([sys.executable, "-c", SCRIPT_RUNNER, f"workflow/scripts/{name}.py",
+                             json.dumps(job), str(hold)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def claimed_device(proc):
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+    return [line.split()[1] for line in out.splitlines() if line.startswith("CLAIMED")]
+
+
+def test_double_descent_and_lottery_jobs_claim_distinct_gpus(tmp_path):
+    """Two double-descent jobs and the lottery search at once on three (fake) GPUs: each holds
+    its own; then the lottery analysis claims one too."""
+    import yaml
+
+    from mnist1d.data import get_dataset_args, make_dataset
+    from mnist1d.experiments import double_descent, lottery
+    from mnist1d.pipeline.config import resolve
+    from mnist1d.store import save_dataset
+    from mnist1d.utils import ObjectView
+
+    config = resolve({**yaml.safe_load(open("config.yaml")), "preset": "smoke"}, {}, "workflow/presets")
+    config["double_descent"].update(epochs=1, eval_every_epochs=1)
+    args = get_dataset_args(as_dict=True) | {"num_samples": 400, "train_split": 0.5}
+    data = tmp_path / "data.npz"
+    save_dataset(make_dataset(ObjectView(args)), args, data)
+
+    dd_jobs = double_descent.plan_jobs(config["double_descent"])[:2]
+    noise_files = {}
+    for rate in sorted({rate for job in dd_jobs for rate in job["noises"]}):
+        noise_files[rate] = tmp_path / f"noise{rate}.npz"
+        double_descent.make_noisy_dataset(data, rate, 0, noise_files[rate])
+    jobs = [("dd_train", {"input": [str(noise_files[r]) for r in job["noises"]],
+                          "output": [str(tmp_path / f"{job['name']}.csv")],
+                          "log": [str(tmp_path / f"{job['name']}.log")],
+                          "params": {"protocol": double_descent.protocol_from_config(
+                              config, job["name"]), "device": "auto"}})
+            for job in dd_jobs]
+    masks = tmp_path / "masks.npz"
+    jobs.append(("lottery_search", {
+        "input": [str(data)],
+        "output": {"history": str(tmp_path / "search.csv"), "masks": str(masks)},
+        "log": [str(tmp_path / "search.log")],
+        "params": {"protocol": lottery.protocol_from_config(config, "search"),
+                   "checkpoint": str(tmp_path / "checkpoint"), "device": "auto"}}))
+    procs = [start_script(name, job, tmp_path / "locks", hold=4.0) for name, job in jobs]
+    claimed = [claimed_device(proc) for proc in procs]
+    assert all(len(c) == 1 for c in claimed), claimed
+    assert sorted(c[0] for c in claimed) == ["cuda:0", "cuda:1", "cuda:2"], claimed
+    assert all((tmp_path / f"{job['name']}.csv").exists() for job in dd_jobs)
+
+    analysis = start_script("lottery_analysis", {
+        "input": {"data": str(data), "masks": str(masks)},
+        "output": {key: str(tmp_path / f"analysis_{key}.csv")
+                   for key in ("history", "summary", "adjacency")},
+        "log": [str(tmp_path / "analysis.log")],
+        "params": {"protocol": lottery.protocol_from_config(config, "analysis"),
+                   "device": "auto"}}, tmp_path / "locks", hold=0.0)
+    assert claimed_device(analysis) == ["cuda:0"]

@@ -20,7 +20,16 @@ PUBLISHED = {
 HUMAN = {"normal": 95.8, "shuffled": 30.0}
 
 
-def protocol_from_config(section):
+def protocol_from_config(config, model, variant):
+    """What one benchmark job (`model` on `variant`, every seed as one ensemble) computes with,
+    from the whole pipeline config: the rule passes exactly this, so that a change elsewhere in
+    the config never reruns the job."""
+    section = config["benchmark"]
+    return {"model": model, "variant": variant, "seeds": [int(s) for s in section["seeds"]],
+            "engine": engine_protocol(section), "compile": bool(config["compile"])}
+
+
+def engine_protocol(section):
     """The engine protocol of the config's `benchmark:` section (Adam, batches in order)."""
     return {"optimizer": "adam", "lr": section["lr"], "batch_size": section["batch_size"],
             "steps": section["steps"], "eval_every": section["eval_every"], "order": "in_order"}

@@ -79,12 +79,6 @@ def macs_per_example(arch, size):
     return macs + length * c * NUM_CLASSES
 
 
-def training_flops(arch, sizes, members_per_size, steps, batch_size):
-    """Floating-point operations of the training (forward + backward = 3 forward passes of
-    2 flops per multiply-add) of `members_per_size` models of every size, unpadded."""
-    return 6.0 * batch_size * steps * members_per_size * sum(macs_per_example(arch, s) for s in sizes)
-
-
 # --- label noise ---------------------------------------------------------------------------------
 
 def noisy_labels(y, rate, seed, num_classes=NUM_CLASSES):
@@ -164,17 +158,27 @@ def job_cost(job):
     return len(job_members(job)) * macs_per_example(job["arch"], max(job["sizes"]))
 
 
-def protocol_from_config(section, loss, n_train):
-    """The engine protocol: SGD with momentum, reshuffled batches, `epochs` full epochs.
+TRAINING_KEYS = ("lr", "momentum", "batch_size", "epochs", "eval_every_epochs")
 
-    The engine runs steps 0..steps, so steps = epochs x batches per epoch - 1 gives exactly
-    `epochs` epochs of updates; it evaluates every `eval_every_epochs` and after the last step.
-    """
-    per_epoch = -(-n_train // section["batch_size"])
-    return {"optimizer": "sgd", "lr": section["lr"], "momentum": section["momentum"],
-            "batch_size": section["batch_size"], "order": "reshuffle", "loss": loss,
-            "steps": section["epochs"] * per_epoch - 1,
-            "eval_every": max(1, section["eval_every_epochs"] * per_epoch)}
+
+def protocol_from_config(config, job_name):
+    """What training job `job_name` (a padded ensemble, see plan_jobs) computes with, from the
+    whole pipeline config: the rule passes exactly this. Keys that only shape the tables and
+    figures (threshold_tolerance, reference_width) are not in it."""
+    section = config["double_descent"]
+    jobs = {job["name"]: job for job in plan_jobs(section)}
+    return {"job": jobs[job_name], **{key: section[key] for key in TRAINING_KEYS},
+            "compile": bool(config["compile"])}
+
+
+def engine_protocol(settings, loss, n_train):
+    """The engine protocol: SGD with momentum, reshuffled batches, `epochs` full epochs on
+    n_train examples; evaluated every `eval_every_epochs` and after the last step."""
+    per_epoch = train.batches_per_epoch(n_train, settings["batch_size"])
+    return {"optimizer": "sgd", "lr": settings["lr"], "momentum": settings["momentum"],
+            "batch_size": settings["batch_size"], "order": "reshuffle", "loss": loss,
+            "steps": train.epochs_to_steps(settings["epochs"], n_train, settings["batch_size"]),
+            "eval_every": max(1, settings["eval_every_epochs"] * per_epoch)}
 
 
 # --- padded ensembles ----------------------------------------------------------------------------
@@ -233,11 +237,12 @@ def job_members(job):
             for seed in job["seeds"]]
 
 
-def train_job(job, datasets, section, device="cpu", dtype=torch.float32, compile=False,
+def train_job(job, datasets, settings, device="cpu", dtype=torch.float32, compile=False,
               logger=None):
     """Train one job (a padded ensemble); return the tidy history of every member.
 
-    `datasets` maps each noise rate of the job to its dataset dict (same x, noisy y).
+    `datasets` maps each noise rate of the job to its dataset dict (same x, noisy y);
+    `settings` holds lr, momentum, batch_size, epochs, eval_every_epochs (protocol_from_config).
     Columns: arch, size, parameters, loss, noise, seed, epoch, step, train_loss, test_loss,
     train_error, test_error (percent), batch_loss.
     """
@@ -253,7 +258,7 @@ def train_job(job, datasets, section, device="cpu", dtype=torch.float32, compile
     seeds = [seed for _, _, seed in members]
     spec, params, masks = padded_ensemble(arch, [(size, seed) for size, _, seed in members],
                                           dtype, device)
-    protocol = protocol_from_config(section, loss, len(base["x"]))
+    protocol = engine_protocol(settings, loss, len(base["x"]))
     if logger is not None:
         logger.info(f"job {job['name']}: {len(members)} members (sizes {job['sizes']} x noise "
                     f"{job['noises']} x seeds {job['seeds']}) padded to {arch} size "
@@ -275,7 +280,7 @@ def train_job(job, datasets, section, device="cpu", dtype=torch.float32, compile
         h.insert(0, "arch", arch)
         frames.append(h)
     out = pd.concat(frames, ignore_index=True)
-    per_epoch = -(-len(base["x"]) // section["batch_size"])
+    per_epoch = train.batches_per_epoch(len(base["x"]), settings["batch_size"])
     out.insert(out.columns.get_loc("step"), "epoch", (out["step"] + 1) / per_epoch)
     out["train_error"] = 100.0 - out.pop("train_acc")
     out["test_error"] = 100.0 - out.pop("test_acc")
@@ -329,11 +334,6 @@ def find_thresholds(table, n_train, tolerance=1.0, num_classes=NUM_CLASSES):
     return pd.DataFrame(rows, columns=THRESHOLD_COLUMNS)
 
 
-def test_error_at(table, arch, loss, noise, size):
-    """Seed-mean final test error of one model."""
-    c = table[(table.arch == arch) & (table.loss == loss) & (table.noise == noise)
-              & (table["size"] == size)]
-    return float(c["test_error"].mean()) if len(c) else float("nan")
 
 
 def summary_markdown(table, thresholds, n_train, reference_width=300):
@@ -473,8 +473,3 @@ def plot_losses(table, thresholds, n_train):
                  fontsize=10)
     fig.tight_layout()
     return fig
-
-
-def write_json(obj, path):
-    from mnist1d.io import write_text
-    write_text(json.dumps(obj, indent=2) + "\n", path)

@@ -53,7 +53,28 @@ def sparsity_grid(rounds):
     return np.linspace(0.0, 1.0, int(rounds))
 
 
-def search_protocol(section):
+PARTS = ("search", "analysis")
+
+
+def protocol_from_config(config, part):
+    """What the lottery `part` job ("search" or "analysis") computes with, from the whole
+    pipeline config: the rule passes exactly this."""
+    if part not in PARTS:
+        raise ValueError(f"lottery part {part!r} is not one of {PARTS}")
+    section = config["lottery"][part]
+    protocol = {"hidden": config["lottery"]["hidden"], "trials": [int(t) for t in section["trials"]],
+                "engine": engine_protocol(section), "compile": bool(config["compile"])}
+    if part == "search":
+        protocol.update(methods=list(section["methods"]), rounds=section["rounds"])
+    else:
+        protocol.update({key: section[key] for key in ("sparsity", "reinit_seed", "shuffle_seed",
+                                                       "chunk_order", "adjacency")},
+                        group=section.get("group"))
+    return protocol
+
+
+def engine_protocol(section):
+    """The engine protocol of `lottery.search` or `lottery.analysis` (Adam, batches in order)."""
     return {"optimizer": "adam", "lr": section["lr"], "batch_size": section["batch_size"],
             "steps": section["steps"], "eval_every": section["eval_every"], "order": "in_order"}
 
@@ -349,11 +370,6 @@ def search_plain(data, hidden, protocol, trial, method, rounds, dtype=torch.floa
 
 
 # --- the analysis ---------------------------------------------------------------------------
-
-def analysis_protocol(section):
-    return {"optimizer": "adam", "lr": section["lr"], "batch_size": section["batch_size"],
-            "steps": section["steps"], "eval_every": section["eval_every"], "order": "in_order"}
-
 
 def view_of(condition, shuffle_seed, chunk_order, length=40):
     """The input rearrangement of a condition (a function of x), or None."""

@@ -28,7 +28,25 @@ COLUMNS = ["variant", "dataset", "train_size", "seed", "step", "train_loss", "te
            "train_acc", "test_acc", "batch_loss"]
 
 
-def protocol_from_config(section):
+def protocol_from_config(config, variant):
+    """What one pooling job (`variant` on every dataset size, every seed) computes with, from the
+    whole pipeline config: the rule passes exactly this."""
+    section = config["pooling"]
+    return {"variant": variant, "datasets": list(section["datasets"]),
+            "seeds": [int(s) for s in section["seeds"]], "channels": section["channels"],
+            "train_eval_every": section["train_eval_every"], "engine": engine_protocol(section),
+            "compile": bool(config["compile"])}
+
+
+def figure_settings(config):
+    """What the pooling figures draw: the sizes of the paper figure, every size, the smoothing."""
+    section = config["pooling"]
+    return {"figure_datasets": list(section["figure_datasets"]),
+            "datasets": list(section["datasets"]), "smooth": section["smooth"]}
+
+
+def engine_protocol(section):
+    """The engine protocol of the config's `pooling:` section (Adam, batches in order)."""
     return {"optimizer": "adam", "lr": section["lr"], "batch_size": section["batch_size"],
             "steps": section["steps"], "eval_every": section["eval_every"], "order": "in_order"}
 

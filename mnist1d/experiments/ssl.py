@@ -34,6 +34,15 @@ LAYER_LABELS = {"input": "raw input", "conv1": "conv 1", "conv2": "conv 2",
                 "conv3": "conv 3 (features)", "hidden": "projector hidden", "output": "output"}
 
 
+def protocol_from_config(config):
+    """What the SSL job (training every seed as one ensemble, then the probes) computes with, from
+    the whole pipeline config: the rule passes exactly this."""
+    section = config["ssl"]
+    return {"settings": {k: section[k] for k in DEFAULTS if k in section},
+            "seeds": [int(s) for s in section["seeds"]], "knn_k": section["knn_k"],
+            "probe_max_iter": section["probe_max_iter"], "compile": bool(config["compile"])}
+
+
 def settings_of(settings=None):
     s = dict(DEFAULTS)
     unknown = set(settings or {}) - set(s)

@@ -17,6 +17,18 @@ import pandas as pd
 MNIST_KEYS = (("x_train", "y_train"), ("x", "y"), ("images", "labels"))
 
 
+def protocol_from_config(config):
+    """What the input-space baselines job computes with (the rule passes exactly this)."""
+    return {"knn_k": config["tsne"]["knn_k"]}
+
+
+def figure_settings(config):
+    """What a t-SNE map is drawn with (the MNIST-1D map and the SSL figure's maps)."""
+    section = config["tsne"]
+    return {"examples": section["examples"], "seed": section["seed"],
+            "perplexity": section["perplexity"]}
+
+
 def embed(x, seed=0, perplexity=30.0, n_jobs=1):
     """2-d t-SNE of the rows of x (openTSNE: PCA initialisation, FFT-accelerated gradients)."""
     from openTSNE import TSNE

@@ -1,13 +1,12 @@
 # Benchmark (SPEC section 2): every model x dataset variant, all seeds as one ensemble per job;
 # then the summary table and the benchmark figure.
+import mnist1d.experiments.benchmark as benchmark_lib
 
 BENCH = config["benchmark"]
 for _variant, _dataset in BENCH["variants"].items():
-    if _dataset not in config["datasets"]:
-        raise ValueError(f"config key 'benchmark.variants.{_variant}': dataset {_dataset!r} is not "
-                         f"in 'datasets' ({sorted(config['datasets'])})")
+    require_datasets(f"benchmark.variants.{_variant}", _dataset)
 
-ALL_TARGETS.extend(["results/benchmark/benchmark.csv", "results/benchmark/benchmark.md"])
+ALL_TARGETS.extend([result("benchmark/benchmark.csv"), result("benchmark/benchmark.md")])
 ALL_TARGETS.extend(figure("benchmark"))
 
 
@@ -18,59 +17,56 @@ wildcard_constraints:
 
 rule benchmark_train:
     input:
-        lambda wildcards: f"results/data/{BENCH['variants'][wildcards.bench_variant]}.npz",
+        lambda wildcards: dataset_file(BENCH["variants"][wildcards.bench_variant]),
     output:
-        "results/benchmark/history_{bench_model}_{bench_variant}.csv",
+        result("benchmark/history_{bench_model}_{bench_variant}.csv"),
     params:
-        model=lambda wildcards: wildcards.bench_model,
-        variant=lambda wildcards: wildcards.bench_variant,
-        seeds=BENCH["seeds"],
-        bench=BENCH,
-        device=config.get("device", "auto"),
-        compile=config.get("compile", False),
+        protocol=lambda wildcards: benchmark_lib.protocol_from_config(
+            config, wildcards.bench_model, wildcards.bench_variant),
+        device=config["device"],
     threads: job_threads("benchmark")
     resources:
         **job_resources("benchmark", gpu=True),
     group:
         job_group("benchmark")
     log:
-        "results/logs/benchmark/{bench_model}_{bench_variant}.log",
+        result("logs/benchmark/{bench_model}_{bench_variant}.log"),
     benchmark:
-        "results/timing/benchmark/{bench_model}_{bench_variant}.tsv"
+        result("timing/benchmark/{bench_model}_{bench_variant}.tsv")
     script:
         "../scripts/benchmark_train.py"
 
 
 rule benchmark_summary:
     input:
-        expand("results/benchmark/history_{bench_model}_{bench_variant}.csv",
+        expand(result("benchmark/history_{bench_model}_{bench_variant}.csv"),
                bench_model=BENCH["models"], bench_variant=BENCH["variants"]),
     output:
-        csv="results/benchmark/benchmark.csv",
-        md="results/benchmark/benchmark.md",
-        history="results/benchmark/history.csv",
+        csv=result("benchmark/benchmark.csv"),
+        md=result("benchmark/benchmark.md"),
+        history=result("benchmark/history.csv"),
     threads: job_threads("figures")
     resources:
         **job_resources("figures"),
     log:
-        "results/logs/benchmark/summary.log",
+        result("logs/benchmark/summary.log"),
     benchmark:
-        "results/timing/benchmark/summary.tsv"
+        result("timing/benchmark/summary.tsv")
     script:
         "../scripts/benchmark_summary.py"
 
 
 rule benchmark_figure:
     input:
-        "results/benchmark/history.csv",
+        result("benchmark/history.csv"),
     output:
         report_figure("benchmark", "Benchmark"),
     threads: job_threads("figures")
     resources:
         **job_resources("figures"),
     log:
-        "results/logs/benchmark/figure.log",
+        result("logs/benchmark/figure.log"),
     benchmark:
-        "results/timing/benchmark/figure.tsv"
+        result("timing/benchmark/figure.tsv")
     script:
         "../scripts/benchmark_figure.py"

@@ -1,8 +1,10 @@
-# Configuration (validated, preset applied) and the helpers the rule files share.
+# Configuration (validated, preset applied), where results go, the checks that run before any
+# job is scheduled, and the helpers the rule files share.
 import jsonschema
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+import mnist1d.pipeline.checks
 import mnist1d.pipeline.config
 import mnist1d.pipeline.jobs
 
@@ -19,21 +21,56 @@ def validate_config(cfg):
         raise WorkflowError(mnist1d.pipeline.config.describe_validation_error(e.__context__)) from None
 
 
-validate_config(config)
-_resolved = mnist1d.pipeline.config.resolve(
-    config, workflow.config_settings.overwrite_config, f"{workflow.basedir}/workflow/presets"
-)
+try:
+    _resolved = mnist1d.pipeline.config.resolve(
+        config, workflow.config_settings.overwrite_config, f"{workflow.basedir}/workflow/presets"
+    )
+except ValueError as e:
+    raise WorkflowError(str(e)) from None
+# Every file of this configuration lives under RESULTS: results/ for the paper preset,
+# results/<preset>/ for the others, unless config key results_dir says otherwise; so presets never
+# overwrite each other.
+_resolved.setdefault("results_dir", mnist1d.pipeline.checks.default_results_dir(_resolved))
+validate_config(_resolved)
 config.clear()
 config.update(_resolved)
-validate_config(config)
+RESULTS = config["results_dir"].rstrip("/")
+
+if workflow.is_main_process:
+    # Before any job is scheduled (not again inside each job): results of another preset are not
+    # overwritten, and a damaged input stops the run before Snakemake deletes the outputs built
+    # from it.
+    try:
+        mnist1d.pipeline.checks.check_results_dir(RESULTS, config)
+        mnist1d.pipeline.checks.check_inputs(RESULTS, config)
+    except ValueError as e:
+        raise WorkflowError(str(e)) from None
 
 # Final targets; each rule file adds its own, and `rule all` asks for them.
 ALL_TARGETS = []
 
 
+def result(path):
+    """The path of a result file of this configuration."""
+    return f"{RESULTS}/{path}"
+
+
+def dataset_file(name):
+    return result(f"data/{name}.npz")
+
+
+def require_datasets(key, names):
+    """Stop the run when config key `key` names a dataset that `datasets:` does not define."""
+    names = [names] if isinstance(names, str) else list(names)
+    missing = [name for name in names if name not in config["datasets"]]
+    if missing:
+        raise WorkflowError(f"config key '{key}': dataset(s) {missing} are not in 'datasets' "
+                            f"({sorted(config['datasets'])})")
+
+
 def figure(name):
-    """The PNG and PDF files of one figure."""
-    return [f"results/figures/{name}.png", f"results/figures/{name}.pdf"]
+    """The PNG and PDF files of one figure: results/NAME.png and .pdf for the paper preset."""
+    return [result(f"{name}.png"), result(f"{name}.pdf")]
 
 
 def report_figure(name, category):
@@ -43,7 +80,7 @@ def report_figure(name, category):
     return [report(png, caption=f"../report/{name}.rst", category=category), pdf]
 
 
-# What a job asks for (config.yaml `jobs`; mnist1d/jobs.py). In a rule:
+# What a job asks for (config.yaml `jobs`; mnist1d/pipeline/jobs.py). In a rule:
 #     threads: job_threads("TOPIC")
 #     resources: **job_resources("TOPIC", gpu=True)    # gpu=True only where a job trains
 #     group: job_group("TOPIC")                         # only on independent fan-out jobs

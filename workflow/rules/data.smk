@@ -1,6 +1,6 @@
-# Datasets (results/data/{name}.npz, one per entry of config["datasets"]) and the data figures.
+# Datasets (RESULTS/data/{name}.npz, one per entry of config["datasets"]) and the data figures.
 
-ALL_TARGETS.extend(expand("results/data/{dataset}.npz", dataset=config["datasets"]))
+ALL_TARGETS.extend(dataset_file(name) for name in config["datasets"])
 ALL_TARGETS.extend(figure("templates") + figure("transforms") + figure("examples"))
 
 
@@ -10,13 +10,13 @@ wildcard_constraints:
 
 rule dataset:
     output:
-        "results/data/{dataset}.npz",
+        result("data/{dataset}.npz"),
     params:
         args=lambda wildcards: config["datasets"][wildcards.dataset],
     log:
-        "results/logs/data/{dataset}.log",
+        result("logs/data/{dataset}.log"),
     benchmark:
-        "results/timing/data/{dataset}.tsv"
+        result("timing/data/{dataset}.tsv")
     threads: job_threads("data")
     resources:
         **job_resources("data"),
@@ -28,20 +28,20 @@ rule dataset:
 
 rule data_figures:
     input:
-        "results/data/default.npz",
+        dataset_file("default"),
     output:
-        templates=report(figure("templates")[0], caption="../report/templates.rst", category="Data"),
+        templates=report_figure("templates", "Data")[0],
         templates_pdf=figure("templates")[1],
-        transforms=report(figure("transforms")[0], caption="../report/transforms.rst", category="Data"),
+        transforms=report_figure("transforms", "Data")[0],
         transforms_pdf=figure("transforms")[1],
-        examples=report(figure("examples")[0], caption="../report/examples.rst", category="Data"),
+        examples=report_figure("examples", "Data")[0],
         examples_pdf=figure("examples")[1],
     params:
         args=config["datasets"]["default"],
     log:
-        "results/logs/figures/data.log",
+        result("logs/figures/data.log"),
     benchmark:
-        "results/timing/data/figures.tsv"
+        result("timing/data/figures.tsv")
     threads: job_threads("figures")
     resources:
         **job_resources("figures"),

@@ -6,20 +6,18 @@ import re
 import mnist1d.experiments.double_descent as dd_lib
 
 DD = config["double_descent"]
-if DD["dataset"] not in config["datasets"]:
-    raise ValueError(f"config key 'double_descent.dataset': dataset {DD['dataset']!r} is not in "
-                     f"'datasets' ({sorted(config['datasets'])})")
+require_datasets("double_descent.dataset", DD["dataset"])
 if not any(arch in DD for arch in dd_lib.ARCHS):
-    raise ValueError("config key 'double_descent': give at least one of 'mlp', 'cnn'")
+    raise WorkflowError("config key 'double_descent': give at least one of 'mlp', 'cnn'")
 DD_JOBS = {job["name"]: job for job in dd_lib.plan_jobs(DD)}
 # Snakemake starts the most expensive jobs first (the long ones must not come last).
 DD_PRIORITY = {name: rank for rank, name in
                enumerate(sorted(DD_JOBS, key=lambda name: dd_lib.job_cost(DD_JOBS[name])))}
 DD_NOISES = sorted({noise for job in DD_JOBS.values() for noise in job["noises"]})
 
-ALL_TARGETS.extend(["results/double_descent/double_descent.csv",
-                    "results/double_descent/thresholds.csv",
-                    "results/double_descent/summary.md"])
+ALL_TARGETS.extend([result("double_descent/double_descent.csv"),
+                    result("double_descent/thresholds.csv"),
+                    result("double_descent/summary.md")])
 ALL_TARGETS.extend(figure("double_descent") + figure("double_descent_mse"))
 
 
@@ -29,21 +27,21 @@ wildcard_constraints:
 
 
 def dd_noise_file(noise):
-    return f"results/double_descent/data/noise{dd_lib.noise_tag(noise)}.npz"
+    return result(f"double_descent/data/noise{dd_lib.noise_tag(noise)}.npz")
 
 
 rule dd_noisy_dataset:
     input:
-        f"results/data/{DD['dataset']}.npz",
+        dataset_file(DD["dataset"]),
     output:
-        "results/double_descent/data/noise{dd_noise}.npz",
+        result("double_descent/data/noise{dd_noise}.npz"),
     params:
         rate=lambda wildcards: float(wildcards.dd_noise),
         seed=DD["noise_seed"],
     log:
-        "results/logs/double_descent/data_noise{dd_noise}.log",
+        result("logs/double_descent/data_noise{dd_noise}.log"),
     benchmark:
-        "results/timing/double_descent/data_noise{dd_noise}.tsv"
+        result("timing/double_descent/data_noise{dd_noise}.tsv")
     script:
         "../scripts/dd_noisy_dataset.py"
 
@@ -52,12 +50,10 @@ rule dd_train:
     input:
         lambda wildcards: [dd_noise_file(n) for n in DD_JOBS[wildcards.dd_job]["noises"]],
     output:
-        "results/double_descent/runs/{dd_job}.csv",
+        result("double_descent/runs/{dd_job}.csv"),
     params:
-        job=lambda wildcards: DD_JOBS[wildcards.dd_job],
-        section=DD,
-        device=config.get("device", "auto"),
-        compile=config.get("compile", False),
+        protocol=lambda wildcards: dd_lib.protocol_from_config(config, wildcards.dd_job),
+        device=config["device"],
     threads: job_threads("double_descent")
     resources:
         **job_resources("double_descent", gpu=True),
@@ -65,44 +61,43 @@ rule dd_train:
         job_group("double_descent")
     priority: lambda wildcards: DD_PRIORITY[wildcards.dd_job]
     log:
-        "results/logs/double_descent/{dd_job}.log",
+        result("logs/double_descent/{dd_job}.log"),
     benchmark:
-        "results/timing/double_descent/{dd_job}.tsv"
+        result("timing/double_descent/{dd_job}.tsv")
     script:
         "../scripts/dd_train.py"
 
 
 rule dd_aggregate:
     input:
-        runs=expand("results/double_descent/runs/{dd_job}.csv", dd_job=DD_JOBS),
-        data=f"results/data/{DD['dataset']}.npz",
+        runs=expand(result("double_descent/runs/{dd_job}.csv"), dd_job=DD_JOBS),
+        data=dataset_file(DD["dataset"]),
     output:
-        csv="results/double_descent/double_descent.csv",
-        thresholds="results/double_descent/thresholds.csv",
-        md="results/double_descent/summary.md",
-        history="results/double_descent/history.csv",
+        csv=result("double_descent/double_descent.csv"),
+        thresholds=result("double_descent/thresholds.csv"),
+        md=result("double_descent/summary.md"),
+        history=result("double_descent/history.csv"),
     params:
-        section=DD,
+        threshold_tolerance=DD["threshold_tolerance"],
+        reference_width=DD["reference_width"],
     log:
-        "results/logs/double_descent/aggregate.log",
+        result("logs/double_descent/aggregate.log"),
     benchmark:
-        "results/timing/double_descent/aggregate.tsv"
+        result("timing/double_descent/aggregate.tsv")
     script:
         "../scripts/dd_aggregate.py"
 
 
 rule dd_figures:
     input:
-        csv="results/double_descent/double_descent.csv",
-        thresholds="results/double_descent/thresholds.csv",
+        csv=result("double_descent/double_descent.csv"),
+        thresholds=result("double_descent/thresholds.csv"),
     output:
         report_figure("double_descent", "Double descent")
         + report_figure("double_descent_mse", "Double descent"),
-    params:
-        section=DD,
     log:
-        "results/logs/double_descent/figures.log",
+        result("logs/double_descent/figures.log"),
     benchmark:
-        "results/timing/double_descent/figures.tsv"
+        result("timing/double_descent/figures.tsv")
     script:
         "../scripts/dd_figures.py"

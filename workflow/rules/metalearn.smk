@@ -1,91 +1,88 @@
 # Metalearning a learning rate (SPEC 5) and an activation function (SPEC 6).
+import mnist1d.experiments.metalearn_afunc as afunc_lib
+import mnist1d.experiments.metalearn_lr as lr_lib
 
 ALL_TARGETS.extend(
-    ["results/metalearn/lr.csv", "results/metalearn/afunc_steps.csv"]
+    [result("metalearn/lr.csv"), result("metalearn/afunc_steps.csv")]
     + figure("metalearn_lr")
     + figure("metalearn_afunc")
 )
 
 for _part in ("lr", "afunc"):
-    if config["metalearn"][_part]["dataset"] not in config["datasets"]:
-        raise ValueError(
-            f"config key 'metalearn.{_part}.dataset': "
-            f"{config['metalearn'][_part]['dataset']!r} is not one of config['datasets']"
-        )
+    require_datasets(f"metalearn.{_part}.dataset", config["metalearn"][_part]["dataset"])
 
 
 rule metalearn_lr:
     input:
-        f"results/data/{config['metalearn']['lr']['dataset']}.npz",
+        dataset_file(config["metalearn"]["lr"]["dataset"]),
     output:
-        "results/metalearn/lr.csv",
+        result("metalearn/lr.csv"),
     params:
-        cfg=config["metalearn"]["lr"],
-        device=config.get("device", "auto"),
+        protocol=lr_lib.protocol_from_config(config),
+        device=config["device"],
     threads: job_threads("metalearn")
     resources:
         **job_resources("metalearn", gpu=True),
     log:
-        "results/logs/metalearn/lr.log",
+        result("logs/metalearn/lr.log"),
     benchmark:
-        "results/timing/metalearn/lr.tsv"
+        result("timing/metalearn/lr.tsv")
     script:
         "../scripts/metalearn_lr.py"
 
 
 rule metalearn_afunc:
     input:
-        f"results/data/{config['metalearn']['afunc']['dataset']}.npz",
+        dataset_file(config["metalearn"]["afunc"]["dataset"]),
     output:
-        steps="results/metalearn/afunc_steps.csv",
-        function="results/metalearn/afunc_function.csv",
-        activations="results/metalearn/afunc_activations.csv",
-        curves="results/metalearn/afunc_curves.csv",
+        steps=result("metalearn/afunc_steps.csv"),
+        function=result("metalearn/afunc_function.csv"),
+        activations=result("metalearn/afunc_activations.csv"),
+        curves=result("metalearn/afunc_curves.csv"),
     params:
-        cfg=config["metalearn"]["afunc"],
-        device=config.get("device", "auto"),
-        compile=config.get("compile", False),
-        checkpoint="results/metalearn/checkpoints/afunc.pt",
+        protocol=afunc_lib.protocol_from_config(config),
+        device=config["device"],
+        checkpoint=result("metalearn/checkpoints/afunc.pt"),
     threads: job_threads("metalearn")
     resources:
         **job_resources("metalearn", gpu=True),
     log:
-        "results/logs/metalearn/afunc.log",
+        result("logs/metalearn/afunc.log"),
     benchmark:
-        "results/timing/metalearn/afunc.tsv"
+        result("timing/metalearn/afunc.tsv")
     script:
         "../scripts/metalearn_afunc.py"
 
 
 rule metalearn_lr_figure:
     input:
-        "results/metalearn/lr.csv",
+        result("metalearn/lr.csv"),
     output:
         report_figure("metalearn_lr", "Metalearning"),
     threads: job_threads("figures")
     resources:
         **job_resources("figures"),
     log:
-        "results/logs/figures/metalearn_lr.log",
+        result("logs/figures/metalearn_lr.log"),
     benchmark:
-        "results/timing/metalearn/figure_lr.tsv"
+        result("timing/metalearn/figure_lr.tsv")
     script:
         "../scripts/plot_metalearn.py"
 
 
 rule metalearn_afunc_figure:
     input:
-        steps="results/metalearn/afunc_steps.csv",
-        function="results/metalearn/afunc_function.csv",
-        activations="results/metalearn/afunc_activations.csv",
+        steps=result("metalearn/afunc_steps.csv"),
+        function=result("metalearn/afunc_function.csv"),
+        activations=result("metalearn/afunc_activations.csv"),
     output:
         report_figure("metalearn_afunc", "Metalearning"),
     threads: job_threads("figures")
     resources:
         **job_resources("figures"),
     log:
-        "results/logs/figures/metalearn_afunc.log",
+        result("logs/figures/metalearn_afunc.log"),
     benchmark:
-        "results/timing/metalearn/figure_afunc.tsv"
+        result("timing/metalearn/figure_afunc.tsv")
     script:
         "../scripts/plot_metalearn.py"

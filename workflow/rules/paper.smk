@@ -1,8 +1,8 @@
 # The paper as a whole: every published number next to the reproduced one, and where the time
 # went (every rule's benchmark file, collected). Included last: it reads the other rule files.
 
-ALL_TARGETS.extend(["results/paper_comparison.csv", "results/paper_comparison.md",
-                    "results/timing.csv"] + figure("timing"))
+ALL_TARGETS.extend([result("paper_comparison.csv"), result("paper_comparison.md"),
+                    result("timing.csv")] + figure("timing"))
 
 from snakemake.io import strip_wildcard_constraints
 
@@ -27,7 +27,7 @@ def timing_files():
         names = set(r.wildcard_names)
         unknown = names - set(TIMING_WILDCARDS)
         if unknown:
-            raise ValueError(f"rule {r.name}: benchmark wildcards {sorted(unknown)} have no values "
+            raise WorkflowError(f"rule {r.name}: benchmark wildcards {sorted(unknown)} have no values "
                              "in TIMING_WILDCARDS (workflow/rules/paper.smk)")
         files += expand(pattern, **{w: TIMING_WILDCARDS[w] for w in names}) if names else [pattern]
     return sorted(set(files))
@@ -35,21 +35,21 @@ def timing_files():
 
 rule paper_comparison:
     input:
-        benchmark="results/benchmark/benchmark.csv",
-        double_descent="results/double_descent/double_descent.csv",
-        dd_thresholds="results/double_descent/thresholds.csv",
-        lottery_search="results/lottery/search.csv",
-        lottery_analysis="results/lottery/analysis.csv",
-        lottery_adjacency="results/lottery/adjacency.csv",
-        metalearn_lr="results/metalearn/lr.csv",
-        metalearn_afunc="results/metalearn/afunc_activations.csv",
-        pooling="results/pooling/pooling.csv",
-        tsne="results/tsne/baselines.csv",
-        ssl="results/ssl/ssl.csv",
+        benchmark=result("benchmark/benchmark.csv"),
+        double_descent=result("double_descent/double_descent.csv"),
+        dd_thresholds=result("double_descent/thresholds.csv"),
+        lottery_search=result("lottery/search.csv"),
+        lottery_analysis=result("lottery/analysis.csv"),
+        lottery_adjacency=result("lottery/adjacency.csv"),
+        metalearn_lr=result("metalearn/lr.csv"),
+        metalearn_afunc=result("metalearn/afunc_activations.csv"),
+        pooling=result("pooling/pooling.csv"),
+        tsne=result("tsne/baselines.csv"),
+        ssl=result("ssl/ssl.csv"),
     output:
-        csv=report("results/paper_comparison.csv", caption="../report/paper_comparison.rst",
+        csv=report(result("paper_comparison.csv"), caption="../report/paper_comparison.rst",
                    category="The paper, reproduced"),
-        md="results/paper_comparison.md",
+        md=result("paper_comparison.md"),
     params:
         tolerances=config["comparison"],
         preset=config["preset"],
@@ -58,9 +58,9 @@ rule paper_comparison:
     resources:
         **job_resources("figures"),
     log:
-        "results/logs/paper/comparison.log",
+        result("logs/paper/comparison.log"),
     benchmark:
-        "results/timing/paper/comparison.tsv"
+        result("timing/paper/comparison.tsv")
     script:
         "../scripts/paper_comparison.py"
 
@@ -69,12 +69,12 @@ rule timing:
     input:
         timing_files(),
     output:
-        csv="results/timing.csv",
+        csv=result("timing.csv"),
         figure=report_figure("timing", "Timing"),
     threads: job_threads("figures")
     resources:
         **job_resources("figures"),
     log:
-        "results/logs/paper/timing.log",
+        result("logs/paper/timing.log"),
     script:
         "../scripts/timing.py"

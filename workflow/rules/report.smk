@@ -5,7 +5,7 @@ import sys
 
 import mnist1d.pipeline.config
 
-ALL_TARGETS.append("results/config.yaml")
+ALL_TARGETS.append(result("config.yaml"))
 
 
 def _report_only():
@@ -17,19 +17,19 @@ def _report_only():
 
 if _report_only():
     try:
-        mnist1d.pipeline.config.check_report_config("results/config.yaml", config)
+        mnist1d.pipeline.config.check_report_config(result("config.yaml"), config)
     except ValueError as e:
         raise WorkflowError(str(e)) from None
 
 
 rule run_config:
     output:
-        "results/config.yaml",
+        result("config.yaml"),
     params:
         config=config,      # a change of any key reruns this job (the params rerun trigger)
     log:
-        "results/logs/report/config.log",
+        result("logs/report/config.log"),
     benchmark:
-        "results/timing/report/config.tsv"
+        result("timing/report/config.tsv")
     script:
         "../scripts/run_config.py"

@@ -1,52 +1,51 @@
 # Self-supervised contrastive learning (SPEC section 9, the reference's notebook): all seeds as
 # one ensemble, then per-layer kNN and linear probes before and after training; the figure.
+import mnist1d.experiments.ssl as ssl_lib
+import mnist1d.experiments.tsne as tsne_lib
 
 SSL = config["ssl"]
-if SSL["dataset"] not in config["datasets"]:
-    raise ValueError(f"config key 'ssl.dataset': {SSL['dataset']!r} is not in 'datasets' "
-                     f"({sorted(config['datasets'])})")
+require_datasets("ssl.dataset", SSL["dataset"])
 
-ALL_TARGETS.extend(["results/ssl/ssl.csv"] + figure("ssl"))
+ALL_TARGETS.extend([result("ssl/ssl.csv")] + figure("ssl"))
 
 
 rule ssl_train:
     input:
-        f"results/data/{SSL['dataset']}.npz",
+        dataset_file(SSL["dataset"]),
     output:
-        csv="results/ssl/ssl.csv",
-        history="results/ssl/history.csv",
-        embeddings="results/ssl/embeddings.npz",
+        csv=result("ssl/ssl.csv"),
+        history=result("ssl/history.csv"),
+        embeddings=result("ssl/embeddings.npz"),
     params:
-        ssl=SSL,
-        device=config.get("device", "auto"),
-        compile=config.get("compile", False),
+        protocol=ssl_lib.protocol_from_config(config),
+        device=config["device"],
     threads: job_threads("ssl")
     resources:
         **job_resources("ssl", gpu=True),
     group:
         job_group("ssl")
     log:
-        "results/logs/ssl/train.log",
+        result("logs/ssl/train.log"),
     benchmark:
-        "results/timing/ssl/train.tsv"
+        result("timing/ssl/train.tsv")
     script:
         "../scripts/ssl_train.py"
 
 
 rule ssl_figure:
     input:
-        csv="results/ssl/ssl.csv",
-        embeddings="results/ssl/embeddings.npz",
+        csv=result("ssl/ssl.csv"),
+        embeddings=result("ssl/embeddings.npz"),
     output:
         report_figure("ssl", "SSL"),
     params:
-        tsne=config["tsne"],
+        tsne=tsne_lib.figure_settings(config),
     threads: job_threads("tsne")
     resources:
         **job_resources("tsne"),
     log:
-        "results/logs/ssl/figure.log",
+        result("logs/ssl/figure.log"),
     benchmark:
-        "results/timing/ssl/figure.tsv"
+        result("timing/ssl/figure.tsv")
     script:
         "../scripts/ssl_figure.py"

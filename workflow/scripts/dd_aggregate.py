@@ -6,12 +6,11 @@ from mnist1d.pipeline.logs import job_logger
 from mnist1d.store import load_dataset
 
 log = job_logger("dd_aggregate", snakemake.log[0])
-section = snakemake.params.section
 history = pd.concat([pd.read_csv(path) for path in snakemake.input.runs], ignore_index=True)
 n_train = len(load_dataset(snakemake.input.data)["x"])
 table = double_descent.aggregate(history)
-thresholds = double_descent.find_thresholds(table, n_train, section["threshold_tolerance"])
-summary = double_descent.summary_markdown(table, thresholds, n_train, section["reference_width"])
+thresholds = double_descent.find_thresholds(table, n_train, snakemake.params.threshold_tolerance)
+summary = double_descent.summary_markdown(table, thresholds, n_train, snakemake.params.reference_width)
 write_csv(history, snakemake.output.history)
 write_csv(table, snakemake.output.csv)
 write_csv(thresholds, snakemake.output.thresholds)

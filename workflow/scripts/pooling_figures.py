@@ -6,10 +6,11 @@ from mnist1d.plotting import save_figure
 
 log = job_logger("pooling_figures", snakemake.log[0])
 history = pd.read_csv(snakemake.input.history)
-window = snakemake.params.smooth
-save_figure(pooling.plot_curves(history, snakemake.params.figure_datasets, window),
+settings = snakemake.params.figure
+window = settings["smooth"]
+save_figure(pooling.plot_curves(history, settings["figure_datasets"], window),
             *snakemake.output.paper)
-save_figure(pooling.plot_curves(history, snakemake.params.datasets, window, ncols=3),
+save_figure(pooling.plot_curves(history, settings["datasets"], window, ncols=3),
             *snakemake.output.all)
 save_figure(pooling.plot_final(pd.read_csv(snakemake.input.summary)), *snakemake.output.final)
 log.info(f"wrote {snakemake.output}")

@@ -10,17 +10,16 @@ from mnist1d.store import load_dataset
 
 threads = device.set_threads(snakemake.threads)
 log = job_logger("ssl", snakemake.log[0])
-cfg = snakemake.params.ssl
-settings = {k: cfg[k] for k in ssl.DEFAULTS if k in cfg}
+p = snakemake.params.protocol
 data = load_dataset(snakemake.input[0])
 t0 = time.perf_counter()
 with device.job_device(snakemake.params.device, snakemake.resources) as where:
-    initial, final, history = ssl.train_ssl(data["x"], cfg["seeds"], settings, device=where,
-                                            compile=snakemake.params.compile, logger=log)
+    initial, final, history = ssl.train_ssl(data["x"], p["seeds"], p["settings"], device=where,
+                                            compile=p["compile"], logger=log)
 log.info(f"trained in {time.perf_counter() - t0:.1f} s")
 t1 = time.perf_counter()
-table = ssl.probe(data, {"before": initial, "after": final}, cfg["seeds"], knn_k=cfg["knn_k"],
-                  max_iter=cfg["probe_max_iter"])
+table = ssl.probe(data, {"before": initial, "after": final}, p["seeds"], knn_k=p["knn_k"],
+                  max_iter=p["probe_max_iter"])
 log.info(f"probes in {time.perf_counter() - t1:.1f} s\n" + table.to_string(index=False))
 for line in ssl.check_targets(table):
     log.info(line)
@@ -31,5 +30,5 @@ with atomic_path(snakemake.output.embeddings) as tmp:
     with open(tmp, "wb") as f:
         np.savez(f, before=ssl.representations(initial, x_all, 0)["output"],
                  after=ssl.representations(final, x_all, 0)["output"],
-                 y=np.concatenate([data["y"], data["y_test"]]), seed=cfg["seeds"][0])
+                 y=np.concatenate([data["y"], data["y_test"]]), seed=p["seeds"][0])
 log.info(f"done in {time.perf_counter() - t0:.1f} s")

@@ -1,0 +1,69 @@
+"""Checks the workflow makes before it schedules any job (workflow/rules/common.smk).
+
+Snakemake deletes a job's old outputs before it runs the job again. When an input that many jobs
+read is damaged (a truncated dataset after a full disk or a killed copy, a garbage MNIST file),
+every job that reads it would be rerun, lose its finished outputs, then fail. These checks stop the
+run first, naming the file and what to do, so that nothing finished is lost.
+"""
+import glob
+import os
+
+import yaml
+
+from mnist1d import store
+
+# Where the workflow keeps datasets, relative to the results folder (workflow/rules/data.smk and
+# double_descent.smk).
+DATASET_GLOBS = ("data/*.npz", "double_descent/data/*.npz")
+
+
+def default_results_dir(config):
+    """results/ for the paper preset, results/<preset>/ for another."""
+    preset = config.get("preset", "paper")
+    return "results" if preset == "paper" else f"results/{preset}"
+
+
+def check_results_dir(results_dir, config):
+    """Refuse to write into a folder whose recorded configuration (results_dir/config.yaml,
+    written by `all`) is of another preset: that would replace its results with this run's."""
+    path = os.path.join(results_dir, "config.yaml")
+    if not os.path.exists(path):
+        return
+    try:
+        with open(path) as f:
+            recorded = yaml.safe_load(f) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise ValueError(f"{path} (the configuration of the results in {results_dir}) cannot be "
+                         f"read ({err}); fix or delete it") from None
+    before, now = recorded.get("preset"), config.get("preset")
+    if isinstance(recorded, dict) and before is not None and before != now:
+        raise ValueError(
+            f"{results_dir} holds the results of preset {before!r} ({path}), and this run is "
+            f"preset {now!r}: it would replace them. Give this run its own folder with "
+            f"--config results_dir=FOLDER (by default each preset has its own: results/ for paper, "
+            f"results/PRESET/ for the others), or delete {results_dir} first.")
+
+
+def check_inputs(results_dir, config):
+    """Every stored dataset under results_dir matches its checksum, and `tsne.mnist_path`, when
+    set, is a readable MNIST file. Raises ValueError naming the path and what to do."""
+    for pattern in DATASET_GLOBS:
+        for path in sorted(glob.glob(os.path.join(results_dir, pattern))):
+            try:
+                store.verify_dataset(path)
+            except Exception as err:                      # every way a file can be unreadable
+                raise ValueError(
+                    f"{path} is damaged ({err}). Nothing was run and no result was deleted: "
+                    f"delete {path} (the workflow makes it again from the config) and rerun."
+                ) from None
+    mnist_path = (config.get("tsne") or {}).get("mnist_path")
+    if mnist_path:
+        from mnist1d.experiments.tsne import load_mnist
+
+        try:
+            load_mnist(mnist_path, n=10)
+        except Exception as err:
+            raise ValueError(
+                f"config key 'tsne.mnist_path': {mnist_path} is not a readable MNIST file "
+                f"({err}). Nothing was run: point the key to an .npz file with x_train/y_train, "
+                f"x/y or images/labels, or remove it.") from None
