@@ -12,6 +12,17 @@ REFERENCE_PKL = REPO.parent / "shared" / "reference" / "mnist1d_data.pkl"
 # How the smoke_run fixture runs `all`. A run whose numbers are compared with it must use the same
 # --cores: jobs take their thread count from it, and float32 results depend on the thread count.
 SMOKE_ALL = ("--cores", "2", "--config", "preset=smoke")
+# Where the smoke preset writes (each preset has its own folder; the paper preset's is results/).
+SMOKE = "results/smoke"
+PIPELINE_TESTS = Path(__file__).resolve().parent / "pipeline"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test under tests/pipeline/ runs Snakemake: marked `pipeline`, so that
+    `pytest -m "not pipeline"` runs the unit tests alone."""
+    for item in items:
+        if PIPELINE_TESTS in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.pipeline)
 
 
 def snakemake_command(workdir, *args):

@@ -8,7 +8,7 @@ from torch.utils.data import DataLoader
 from mnist1d.experiments import benchmark
 from mnist1d.dataset import MNIST1D
 from mnist1d.utils import from_pickle
-from conftest import REFERENCE_PKL, run_snakemake
+from conftest import REFERENCE_PKL
 
 
 def fake_history():
@@ -57,21 +57,3 @@ def test_dataset_works_with_a_dataloader():
     assert xb.shape == (64, 1, 40) and yb.tolist() == data["y_test"][:64].tolist()
     flipped = MNIST1D(data, transform=lambda s: s.flip(-1))
     assert torch.equal(flipped[0][0], train[0][0].flip(-1))
-
-
-def test_smoke_benchmark_outputs(smoke_run):
-    summary = pd.read_csv(smoke_run / "results/benchmark/benchmark.csv")
-    assert len(summary) == 8 and set(summary.variant) == {"normal", "shuffled"}
-    assert (summary.n_seeds == 2).all()
-    history = pd.read_csv(smoke_run / "results/benchmark/history.csv")
-    assert {"seed", "step", "train_loss", "test_loss", "train_acc", "test_acc"} <= set(history.columns)
-    log = (smoke_run / "results/logs/benchmark/cnn_normal.log").read_text()
-    assert "step     50/100" in log and "test acc" in log
-    assert "published" in (smoke_run / "results/benchmark/benchmark.md").read_text()
-
-
-def test_a_variant_without_its_dataset_is_refused(tmp_path):
-    proc = run_snakemake(tmp_path, "all", "-n", "--config", "preset=smoke",
-                         "benchmark={'variants': {'normal': 'nosuchdata'}}", check=False)
-    assert proc.returncode != 0
-    assert "benchmark.variants.normal" in proc.stdout + proc.stderr

@@ -8,7 +8,7 @@ import torch
 from mnist1d.experiments import double_descent as dd
 from mnist1d import models, store, train
 from mnist1d.utils import from_pickle
-from conftest import REFERENCE_PKL, run_snakemake
+from conftest import REFERENCE_PKL
 
 SECTION = {"lr": 0.01, "momentum": 0.9, "batch_size": 100, "epochs": 2, "eval_every_epochs": 1}
 
@@ -178,25 +178,3 @@ def test_figures_draw_every_panel(tmp_path):
     fig = dd.plot_losses(table, thresholds, 4000)
     assert len(fig.axes) == 2
     assert any("n*K = 40,000" in t.get_text() for t in fig.axes[0].texts)
-
-
-def test_smoke_double_descent_outputs(smoke_run):
-    table = pd.read_csv(smoke_run / "results/double_descent/double_descent.csv")
-    assert list(table.columns) == dd.CSV_COLUMNS
-    # smoke preset: MLP 3 widths x 2 noise x 2 losses, CNN 2 sizes x 1 noise x 1 loss, 1 seed
-    assert len(table) == 3 * 2 * 2 + 2
-    assert (table.epochs == 2).all() and table.test_error.between(0, 100).all()
-    thresholds = pd.read_csv(smoke_run / "results/double_descent/thresholds.csv")
-    assert len(thresholds) == 5 and (thresholds.n_train == 4000).all()
-    noisy = store.load_dataset(smoke_run / "results/double_descent/data/noise0.15.npz")
-    clean = store.load_dataset(smoke_run / "results/data/samples16k.npz")
-    assert 0.10 < (noisy["y"] != clean["y"]).mean() < 0.17
-    np.testing.assert_array_equal(noisy["y_test"], clean["y_test"])
-    assert "job mlp_mse_g0" in (smoke_run / "results/logs/double_descent/mlp_mse_g0.log").read_text()
-
-
-def test_a_missing_double_descent_dataset_is_refused(tmp_path):
-    proc = run_snakemake(tmp_path, "all", "-n", "--config", "preset=smoke",
-                         "double_descent={'dataset': 'nosuchdata'}", check=False)
-    assert proc.returncode != 0
-    assert "double_descent.dataset" in proc.stdout + proc.stderr

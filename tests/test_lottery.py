@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from mnist1d.experiments import lottery
 from mnist1d import models, train, views
 from mnist1d.utils import from_pickle
-from conftest import REFERENCE_PKL, run_snakemake
+from conftest import REFERENCE_PKL
 
 TINY = {"lr": 0.02, "steps": 8, "eval_every": 4}
 
@@ -220,22 +220,3 @@ def test_compiled_search_step_follows_masks_changed_in_place(data):
     compiled, *_ = lottery.search(data, compile=True, **kwargs)
     cols = ["train_loss", "test_loss", "test_acc"]
     np.testing.assert_allclose(compiled[cols].values, eager[cols].values, rtol=1e-10)
-
-
-def test_bad_lottery_config_names_the_key(tmp_path):
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("lottery:\n  search:\n    dataset: nope\n")
-    proc = run_snakemake(tmp_path, "-n", "all", "--configfile", str(bad), "--config",
-                         "preset=smoke", check=False)
-    assert proc.returncode != 0
-    assert "lottery.search.dataset" in proc.stdout + proc.stderr
-
-
-def test_smoke_outputs(smoke_run):
-    results = pd.read_csv(smoke_run / "results/lottery/search.csv")
-    assert len(results) == 4 * 4 and set(results.method) == {"magnitude", "random"}
-    summary = pd.read_csv(smoke_run / "results/lottery/analysis.csv")
-    assert len(summary) == 15
-    assert (smoke_run / "results/lottery/masks.npz").stat().st_size > 0
-    assert not (smoke_run / "results/lottery/checkpoint").exists()
-    assert "| target |" in (smoke_run / "results/lottery/targets.md").read_text()

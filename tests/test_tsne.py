@@ -1,6 +1,5 @@
 """t-SNE and the input-space baselines (SPEC section 8)."""
 import numpy as np
-import pandas as pd
 import pytest
 
 from mnist1d.experiments import tsne
@@ -36,24 +35,3 @@ def test_mnist_loader_names_the_key(tmp_path):
              y_train=np.arange(30) % 10)
     x, y = tsne.load_mnist(tmp_path / "mnist.npz", n=20)
     assert x.shape == (20, 784) and x.max() == 1.0 and len(y) == 20
-
-
-def test_smoke_outputs(smoke_run):
-    table = pd.read_csv(smoke_run / "results/tsne/baselines.csv")
-    assert list(table.method) == ["kNN (k=10, Euclidean)", "logistic regression"]
-    assert table.test_acc.between(0, 100).all()
-    log = (smoke_run / "results/logs/tsne/figure.log").read_text()
-    assert "MNIST panel is not produced" in log
-    ssl_table = pd.read_csv(smoke_run / "results/ssl/ssl.csv")
-    assert set(ssl_table.stage) == {"input", "before", "after"}
-    pool = pd.read_csv(smoke_run / "results/pooling/pooling.csv")
-    assert pool.test_acc_mean.between(0, 100).all() and (pool.n_seeds == 2).all()
-
-
-def test_missing_mnist_file_stops_the_workflow_naming_the_key(tmp_path):
-    from tests.conftest import run_snakemake
-
-    proc = run_snakemake(tmp_path, "all", "-n", "--config", "preset=smoke",
-                         f"tsne={{mnist_path: {tmp_path / 'absent.npz'}}}", check=False)
-    assert proc.returncode != 0
-    assert "tsne.mnist_path" in proc.stdout + proc.stderr

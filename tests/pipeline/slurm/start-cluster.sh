@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# A real single-node SLURM cluster on this host, for the SLURM test (tests/test_slurm.py).
+# A real single-node SLURM cluster on this host, for the SLURM test (tests/pipeline/test_slurm.py).
 #
-#   tests/slurm/start-cluster.sh          start munged, slurmctld and slurmd (idempotent)
-#   tests/slurm/start-cluster.sh stop     stop the daemons this script started
-#   tests/slurm/start-cluster.sh status   exit 0 when the cluster accepts jobs
+#   tests/pipeline/slurm/start-cluster.sh          start munged, slurmctld and slurmd (idempotent)
+#   tests/pipeline/slurm/start-cluster.sh stop     stop the daemons this script started
+#   tests/pipeline/slurm/start-cluster.sh status   exit 0 when the cluster accepts jobs
 #
 # Needs root and Debian's `slurm-wlm` and `munge` packages (SLURM 22.05 on Debian 12):
 #   apt-get install -y slurm-wlm munge
@@ -59,7 +59,7 @@ write_config() {
     mem=$(( mem - 512 ))        # leave 512 MB to the system; jobs ask for memory with --mem
     mkdir -p "$CONF_DIR" "$STATE" "$SPOOL" "$LOGS" "$RUN"
     cat > "$CONF.new" <<CONF
-# Written by tests/slurm/start-cluster.sh: a single-node test cluster, accounting off.
+# Written by tests/pipeline/slurm/start-cluster.sh: a single-node test cluster, accounting off.
 ClusterName=mnist1d-ci
 SlurmctldHost=$host(127.0.0.1)
 SlurmUser=root

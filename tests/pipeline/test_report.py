@@ -14,7 +14,7 @@ import pytest
 import yaml
 from docutils.core import publish_parts
 
-from conftest import REPO, dag_outputs, run_snakemake
+from conftest import REPO, SMOKE, dag_outputs, run_snakemake
 from mnist1d.pipeline.config import PRESETS, check_report_config, differing_keys, resolve
 
 REPORT_DIR = REPO / "workflow" / "report"
@@ -93,8 +93,8 @@ def test_report_shows_every_figure_with_its_caption(smoke_run, tmp_path):
     categories = embedded(html, "categories", "categories")
     description = embedded(html, "workflow-desc", "workflow_desc")
 
-    figures = sorted(o for o in dag_outputs(smoke_run)
-                     if o.startswith("results/figures/") and o.endswith(".png"))
+    figures = sorted(o for o in dag_outputs(smoke_run) if o.endswith(".png"))
+    assert all(f.startswith(f"{SMOKE}/") for f in figures), figures
     assert len(figures) >= sum(len(v) for v in CATEGORIES.values())
     missing = [f for f in figures if f not in results]
     assert not missing, f"figures of `all` not in the report: {missing}"
@@ -116,15 +116,19 @@ def test_report_shows_every_figure_with_its_caption(smoke_run, tmp_path):
                    for paths in subcats.values() for path in paths}
     for category, names in CATEGORIES.items():
         for name in names:
-            assert in_category.get(f"results/figures/{name}.png") == category, name
-    assert f"{config['benchmark']['steps']} steps" in results["results/figures/benchmark.png"]["caption"]
+            assert in_category.get(f"{SMOKE}/{name}.png") == category, name
+    assert f"{config['benchmark']['steps']} steps" in results[f"{SMOKE}/benchmark.png"]["caption"]
     assert "preset <strong>smoke</strong>" in description
     assert "not the paper protocol" in description
 
-    # Without the run's --config the captions would describe the paper protocol: refused.
-    proc = run_snakemake(smoke_run, "--report", str(tmp_path / "wrong.html"), check=False)
+    # With another configuration than the run's the captions would describe a protocol the
+    # figures were not made with: refused.
+    other = tmp_path / "other.yaml"
+    other.write_text("preset: smoke\nbenchmark: {steps: 7}\n")
+    proc = run_snakemake(smoke_run, "--report", str(tmp_path / "wrong.html"), "--configfile",
+                         str(other), check=False)
     assert proc.returncode != 0 and not (tmp_path / "wrong.html").exists()
-    assert "results/config.yaml" in proc.stderr + proc.stdout
+    assert f"{SMOKE}/config.yaml" in proc.stderr + proc.stdout and "benchmark.steps" in proc.stderr + proc.stdout
 
 
 def test_differing_keys_names_nested_keys():

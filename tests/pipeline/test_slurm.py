@@ -1,5 +1,5 @@
 """Scale-out: the smoke preset's `all` through profiles/slurm on a real single-node SLURM cluster
-(tests/slurm/start-cluster.sh) makes every target, every job goes through sbatch, and every numeric
+(tests/pipeline/slurm/start-cluster.sh) makes every target, every job goes through sbatch, and every numeric
 output equals that of the local run (the `smoke_run` fixture)."""
 import fcntl
 import os
@@ -12,13 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO, dag_outputs, run_snakemake
+from conftest import REPO, SMOKE, dag_outputs, run_snakemake
 
-CLUSTER = REPO / "tests" / "slurm" / "start-cluster.sh"
+CLUSTER = REPO / "tests" / "pipeline" / "slurm" / "start-cluster.sh"
 PROFILE = REPO / "profiles" / "slurm"
 RUN_DIR = Path("/run/mnist1d-slurm")      # the cluster script's pid files
 NUMERIC = (".csv", ".tsv", ".npz", ".npy")
-SKIP_DIRS = ("results/timing", "results/logs")      # wall-clock times and job logs differ
+SKIP_DIRS = (f"{SMOKE}/timing", f"{SMOKE}/logs")      # wall-clock times and job logs differ
 VOLATILE = re.compile(r"(^|_)(seconds|elapsed|wall|duration|hostname)($|_)")   # such columns too
 
 

@@ -19,11 +19,11 @@ import pandas as pd
 import psutil
 import pytest
 
-from conftest import REPO, SMOKE_ALL, run_snakemake, snakemake_command
+from conftest import REPO, SMOKE, SMOKE_ALL, run_snakemake, snakemake_command
 from mnist1d.io import atomic_path, write_csv
 from test_slurm import differences
 
-SKIP_DIRS = ("results/logs", "results/timing", "results/figures")   # times, job logs, figure bytes
+SKIP_DIRS = (f"{SMOKE}/logs", f"{SMOKE}/timing")   # times and job logs (figures: not TABLES)
 TABLES = (".csv", ".md", ".npz")
 PHASE_TIMEOUT = 900          # seconds for one run up to its kill point (the smoke `all`: ~3 min)
 POLL = 0.01                  # seconds between looks at the checkpoint files
@@ -32,10 +32,10 @@ POLL = 0.01                  # seconds between looks at the checkpoint files
 # A job that checkpoints, by its rule's name (also its script's name): (checkpoint file that exists only once a step is done, an output the
 # job writes after its last step, its log, the line its log shows when it resumed).
 CHECKPOINTED = {
-    "metalearn_afunc": ("results/metalearn/checkpoints/afunc.pt", "results/metalearn/afunc_steps.csv",
-                        "results/logs/metalearn/afunc.log", "resuming from"),
-    "lottery_search": ("results/lottery/checkpoint/state.json", "results/lottery/search_history.csv",
-                       "results/logs/lottery/search.log", "resuming after"),
+    "metalearn_afunc": (f"{SMOKE}/metalearn/checkpoints/afunc.pt", f"{SMOKE}/metalearn/afunc_steps.csv",
+                        f"{SMOKE}/logs/metalearn/afunc.log", "resuming from"),
+    "lottery_search": (f"{SMOKE}/lottery/checkpoint/state.json", f"{SMOKE}/lottery/search_history.csv",
+                       f"{SMOKE}/logs/lottery/search.log", "resuming after"),
 }
 
 

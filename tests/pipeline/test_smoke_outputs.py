@@ -1,0 +1,73 @@
+"""What the smoke preset's `all` made, experiment by experiment (the session's one smoke run)."""
+import numpy as np
+import pandas as pd
+
+from conftest import SMOKE
+from mnist1d import store
+from mnist1d.experiments import double_descent as dd
+
+
+def test_smoke_benchmark_outputs(smoke_run):
+    summary = pd.read_csv(smoke_run / SMOKE / "benchmark/benchmark.csv")
+    assert len(summary) == 8 and set(summary.variant) == {"normal", "shuffled"}
+    assert (summary.n_seeds == 2).all()
+    history = pd.read_csv(smoke_run / SMOKE / "benchmark/history.csv")
+    assert {"seed", "step", "train_loss", "test_loss", "train_acc", "test_acc"} <= set(history.columns)
+    log = (smoke_run / SMOKE / "logs/benchmark/cnn_normal.log").read_text()
+    assert "step     50/100" in log and "test acc" in log
+    assert "published" in (smoke_run / SMOKE / "benchmark/benchmark.md").read_text()
+
+
+def test_smoke_double_descent_outputs(smoke_run):
+    table = pd.read_csv(smoke_run / SMOKE / "double_descent/double_descent.csv")
+    assert list(table.columns) == dd.CSV_COLUMNS
+    # smoke preset: MLP 3 widths x 2 noise x 2 losses, CNN 2 sizes x 1 noise x 1 loss, 1 seed
+    assert len(table) == 3 * 2 * 2 + 2
+    assert (table.epochs == 2).all() and table.test_error.between(0, 100).all()
+    thresholds = pd.read_csv(smoke_run / SMOKE / "double_descent/thresholds.csv")
+    assert len(thresholds) == 5 and (thresholds.n_train == 4000).all()
+    noisy = store.load_dataset(smoke_run / SMOKE / "double_descent/data/noise0.15.npz")
+    clean = store.load_dataset(smoke_run / SMOKE / "data/samples16k.npz")
+    assert 0.10 < (noisy["y"] != clean["y"]).mean() < 0.17
+    np.testing.assert_array_equal(noisy["y_test"], clean["y_test"])
+    assert "job mlp_mse_g0" in (smoke_run / SMOKE / "logs/double_descent/mlp_mse_g0.log").read_text()
+
+
+def test_smoke_lottery_outputs(smoke_run):
+    results = pd.read_csv(smoke_run / SMOKE / "lottery/search.csv")
+    assert len(results) == 4 * 4 and set(results.method) == {"magnitude", "random"}
+    summary = pd.read_csv(smoke_run / SMOKE / "lottery/analysis.csv")
+    assert len(summary) == 15
+    assert (smoke_run / SMOKE / "lottery/masks.npz").stat().st_size > 0
+    assert not (smoke_run / SMOKE / "lottery/checkpoint").exists()
+    assert "| target |" in (smoke_run / SMOKE / "lottery/targets.md").read_text()
+
+
+def test_smoke_tsne_ssl_pooling_outputs(smoke_run):
+    table = pd.read_csv(smoke_run / SMOKE / "tsne/baselines.csv")
+    assert list(table.method) == ["kNN (k=10, Euclidean)", "logistic regression"]
+    assert table.test_acc.between(0, 100).all()
+    log = (smoke_run / SMOKE / "logs/tsne/figure.log").read_text()
+    assert "MNIST panel is not produced" in log
+    ssl_table = pd.read_csv(smoke_run / SMOKE / "ssl/ssl.csv")
+    assert set(ssl_table.stage) == {"input", "before", "after"}
+    pool = pd.read_csv(smoke_run / SMOKE / "pooling/pooling.csv")
+    assert pool.test_acc_mean.between(0, 100).all() and (pool.n_seeds == 2).all()
+
+
+def test_smoke_comparison_covers_every_experiment(smoke_run):
+    table = pd.read_csv(smoke_run / SMOKE / "paper_comparison.csv")
+    assert set(table.experiment) == {"benchmark", "double descent", "lottery", "metalearning",
+                                     "pooling", "t-SNE", "SSL"}
+    assert set(table.verdict) <= {"reproduced", "differs", "missing"}
+    assert len(table[table.experiment == "benchmark"]) == 8
+    assert "preset smoke" in (smoke_run / SMOKE / "paper_comparison.md").read_text()
+
+
+def test_smoke_timing_has_every_job(smoke_run):
+    table = pd.read_csv(smoke_run / SMOKE / "timing.csv")
+    files = sorted((smoke_run / SMOKE / "timing").rglob("*.tsv"))
+    assert len(table) == len(files)
+    assert {"benchmark", "double_descent", "lottery", "metalearn", "pooling", "ssl", "tsne",
+            "data", "paper"} <= set(table.experiment)
+    assert (table.wall_s > 0).all()
