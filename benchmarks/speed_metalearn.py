@@ -7,10 +7,10 @@
 2. The activation experiment: one outer step (301 unrolled inner steps and the meta-gradient)
    per version, in interleaved rounds (every version once per round, so load drift hits all
    alike); ms per inner step (median), without and with the per-step test accuracy on 500 test
-   examples. Versions (implementation:test evaluation): plain (autograd double backward), fast
-   (hand-written inner gradients), fused (the same, the activation's backward fused by hand),
-   compiled (each inner step and each step's test accuracy one torch.compile graph); test
-   accuracy exact (f evaluated as written), table (f tabulated once per outer step) or none.
+   examples. Versions (implementation:test evaluation): plain (autograd double backward), fused
+   (hand-written inner gradients, the activation's backward fused by hand), compiled (each inner
+   step and each step's test accuracy one torch.compile graph); test accuracy exact (f evaluated
+   as written), table (f tabulated once per outer step) or none.
    Compiled versions are warmed up (compiled) first; the compile time is printed.
 3. The whole experiment projected per version: 301 outer steps at the measured ms per inner
    step, plus the 7 evaluation runs (learned + 6 baselines, no meta-gradient) timed once each,
@@ -26,7 +26,9 @@ import time
 
 import torch
 
-from mnist1d.experiments import metalearn as ml
+from mnist1d.experiments import metalearn_afunc as afunc
+from mnist1d.experiments.metalearn_common import keep_freed_memory, to_tensors
+from mnist1d.experiments.metalearn_lr import metalearn_lr
 from mnist1d.data import get_dataset_args, make_dataset
 from mnist1d.store import load_dataset
 from mnist1d.utils import ObjectView
@@ -47,7 +49,7 @@ def main():
                         help="do not time the 7 evaluation runs (projection without them)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    kept = False if args.malloc_default else ml.keep_freed_memory()
+    kept = False if args.malloc_default else keep_freed_memory()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), "
           f"freed memory kept: {kept}")
 
@@ -55,28 +57,28 @@ def main():
         data = (load_dataset(args.default_data) if args.default_data
                 else make_dataset(ObjectView(get_dataset_args(as_dict=True))))
         t0 = time.perf_counter()
-        final = [ml.metalearn_lr(data, lr)[-1]["lr_next"] for lr in (1.5, 0.15)]
+        final = [metalearn_lr(data, lr)[-1]["lr_next"] for lr in (1.5, 0.15)]
         print(f"learning-rate experiment (2 trials x 50 outer x 200 inner): "
               f"{time.perf_counter() - t0:.1f} s; final learning rates "
               + ", ".join(f"{v:.4f}" for v in final))
 
     data = (load_dataset(args.data) if args.data else
             make_dataset(ObjectView(get_dataset_args(as_dict=True) | {"num_samples": 10000})))
-    data_t = ml.to_tensors(data, "cpu", torch.float32)
-    cfg0 = ml.AfuncConfig()
-    act = ml.init_act_params(cfg0)
+    data_t = to_tensors(data, "cpu", torch.float32)
+    cfg0 = afunc.AfuncConfig()
+    act = afunc.init_act_params(cfg0)
     versions = [(v.split(":")[0], None if v.split(":")[1] == "none" else v.split(":")[1])
                 for v in args.versions.split(",")]
 
     def config(impl, test):
-        return ml.AfuncConfig(implementation=impl, test_eval=test or "table")
+        return afunc.AfuncConfig(implementation=impl, test_eval=test or "table")
 
     compile_s = {}
     for impl, test in versions:
         if impl == "compiled":
             t0 = time.perf_counter()
-            ml.afunc_outer_step(act, data_t, config(impl, test), 10_000, "cpu", torch.float32,
-                                with_test=test is not None)
+            afunc.afunc_outer_step(act, data_t, config(impl, test), 10_000, "cpu", torch.float32,
+                                   with_test=test is not None)
             compile_s[(impl, test)] = time.perf_counter() - t0
             print(f"compiled:{test or 'none'} first outer step (compiling, cold or cached): "
                   f"{compile_s[(impl, test)]:.1f} s", flush=True)
@@ -88,8 +90,8 @@ def main():
         for impl, test in versions:
             cfg = config(impl, test)
             t0, c0 = time.perf_counter(), time.process_time()
-            _, _, g, _ = ml.afunc_outer_step(act, data_t, cfg, rep, "cpu", torch.float32,
-                                             with_test=test is not None)
+            _, _, g, _ = afunc.afunc_outer_step(act, data_t, cfg, rep, "cpu", torch.float32,
+                                                with_test=test is not None)
             times[(impl, test)].append((time.perf_counter() - t0) / cfg.inner_steps * 1e3)
             cpu_times[(impl, test)].append((time.process_time() - c0) / cfg.inner_steps * 1e3)
             if rep == 0:
@@ -104,8 +106,8 @@ def main():
         for impl in dict.fromkeys(i for i, _ in versions):
             cfg = config(impl, "table")
             t0 = time.perf_counter()
-            for name in ("learned", *ml.BASELINES):
-                ml.evaluate_activation(name, act, data_t, cfg, "cpu", torch.float32)
+            for name in ("learned", *afunc.BASELINES):
+                afunc.evaluate_activation(name, act, data_t, cfg, "cpu", torch.float32)
             eval_s[impl] = time.perf_counter() - t0
 
     base = statistics.median(times[versions[0]])

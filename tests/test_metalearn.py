@@ -1,15 +1,21 @@
 """Metalearning (SPEC 5, 6): the unrolled inner loops, their meta-gradients, checkpoint/resume."""
+import copy
+import json
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+import torch.nn.functional as F
 import yaml
 from snakemake.utils import validate
 
-from conftest import REPO
-from mnist1d.experiments import metalearn as ml
+from conftest import REPO, SMOKE
+from mnist1d.experiments import afunc_kernels as kernels
+from mnist1d.experiments import metalearn_afunc as afunc
+from mnist1d.experiments import metalearn_common as common
+from mnist1d.experiments import metalearn_lr as lr_exp
 from mnist1d.data import get_dataset_args, make_dataset
 from mnist1d.utils import ObjectView
 
@@ -23,18 +29,30 @@ def data():
 def small_cfg(**kw):
     base = dict(inner_steps=8, loss_last=5, outer_steps=5, test_examples=50, sample_every=2,
                 checkpoint_every=2)
-    return ml.AfuncConfig(**(base | kw))
+    return afunc.AfuncConfig(**(base | kw))
+
+
+def closed_form_activation_and_slope(z, act_params, scale):
+    """The oracle: f(z) and f'(z) of the learned activation in closed form, by plain operations
+    (autograd differentiates it as written)."""
+    gw1, gb1, gw2, gb2 = act_params
+    t = torch.tanh(z.unsqueeze(-1) * gw1[:, 0] + gb1)
+    f = F.elu(z) + scale * (t @ gw2[0] + gb2[0])
+    # elu'(z) = 1 for z > 0, exp(z) = elu(z) + 1 otherwise
+    elu_slope = torch.where(z > 0, torch.ones_like(z), torch.exp(torch.clamp(z, max=0)))
+    slope = elu_slope + scale * ((1 - t * t) @ (gw1[:, 0] * gw2[0]))
+    return f, slope
 
 
 def meta_gradient(data, impl, dtype, steps=8, compile_step=True, with_test=False):
     cfg = small_cfg(implementation=impl, inner_steps=steps, loss_last=steps - 3, test_examples=250)
-    act = tuple(p.to(dtype) for p in ml.init_act_params(cfg, torch.float64))
+    act = tuple(p.to(dtype) for p in afunc.init_act_params(cfg, torch.float64))
     # move g away from its initialisation so every term of f' matters
     act = tuple(p + 0.1 * torch.sin(torch.arange(p.numel(), dtype=dtype)).reshape(p.shape)
                 for p in act)
-    losses, outer, grads, accs = ml.afunc_outer_step(act, ml.to_tensors(data, "cpu", dtype), cfg,
-                                                     1, "cpu", dtype, with_test=with_test,
-                                                     compile_step=compile_step)
+    losses, outer, grads, accs = afunc.afunc_outer_step(act, common.to_tensors(data, "cpu", dtype),
+                                                        cfg, 1, "cpu", dtype, with_test=with_test,
+                                                        compile_step=compile_step)
     grads = torch.cat([g.flatten() for g in grads]).double()
     return (losses, grads, accs) if with_test else (losses, grads)
 
@@ -43,7 +61,7 @@ def rel(a, b):
     return ((a - b).norm() / b.norm()).item()
 
 
-@pytest.mark.parametrize("impl", ["fast", "fused", "compiled"])
+@pytest.mark.parametrize("impl", ["fused", "compiled"])
 def test_fast_meta_gradient_equals_plain_float64(data, impl):
     # `compiled` here runs the functions it compiles eagerly (the compile is tested below)
     losses_p, plain = meta_gradient(data, "plain", torch.float64)
@@ -52,11 +70,10 @@ def test_fast_meta_gradient_equals_plain_float64(data, impl):
     assert rel(fast, plain) < 1e-12
 
 
-@pytest.mark.parametrize("impl", ["fast", "fused"])
-def test_fast_meta_gradient_float32_as_accurate_as_plain(data, impl):
+def test_fused_meta_gradient_float32_as_accurate_as_plain(data):
     truth = meta_gradient(data, "plain", torch.float64)[1]
     plain32 = meta_gradient(data, "plain", torch.float32)[1]
-    fast32 = meta_gradient(data, impl, torch.float32)[1]
+    fast32 = meta_gradient(data, "fused", torch.float32)[1]
     assert rel(fast32, plain32) < 2e-6
     # float32 itself is this far from the float64 answer; the fast version is not further
     assert rel(fast32, truth) < 2 * rel(plain32, truth) + 1e-7
@@ -76,29 +93,31 @@ def test_compiled_meta_gradient_and_test_accuracy_match_plain(data):
 
 
 def test_compiled_falls_back_to_fused_without_compile():
-    assert ml.resolve_implementation("compiled", compile=True) == "compiled"
-    assert ml.resolve_implementation("compiled", compile=False) == "fused"
-    assert ml.resolve_implementation("plain", compile=False) == "plain"
+    assert afunc.resolve_implementation("compiled", compile=True) == "compiled"
+    assert afunc.resolve_implementation("compiled", compile=False) == "fused"
+    assert afunc.resolve_implementation("plain", compile=False) == "plain"
     with pytest.raises(ValueError, match="metalearn.afunc.implementation.*magic"):
-        ml.resolve_implementation("magic", compile=True)
+        afunc.resolve_implementation("magic", compile=True)
+    with pytest.raises(ValueError, match="'fast' is not one of plain, fused, compiled"):
+        afunc.resolve_implementation("fast", compile=True)
 
 
 def test_activation_slope_closed_form_matches_autograd():
-    cfg = ml.AfuncConfig()
-    act = tuple(p.double() for p in ml.init_act_params(cfg, torch.float64))
+    cfg = afunc.AfuncConfig()
+    act = tuple(p.double() for p in afunc.init_act_params(cfg, torch.float64))
     z = torch.linspace(-6, 6, 1001, dtype=torch.float64, requires_grad=True)
-    f = ml.learned_activation(z, act, cfg.act_scale)
+    f = kernels.learned_activation(z, act, cfg.act_scale)
     (slope,) = torch.autograd.grad(f.sum(), z)
-    for fn in (ml.learned_activation_and_slope, ml.learned_activation_and_slope_fused,
-               ml.learned_activation_and_slope_traceable):
+    for fn in (closed_form_activation_and_slope, kernels.learned_activation_and_slope_fused,
+               kernels.learned_activation_and_slope_traceable):
         f2, slope2 = fn(z.detach().reshape(7, 143), act, cfg.act_scale)
         assert torch.allclose(f2.reshape(-1), f.detach(), atol=1e-14)
         assert torch.allclose(slope2.reshape(-1), slope, atol=1e-12)
 
 
 def test_hand_written_backwards_match_autograd_float64():
-    cfg = ml.AfuncConfig()
-    act = [p.double().requires_grad_() for p in ml.init_act_params(cfg, torch.float64)]
+    cfg = afunc.AfuncConfig()
+    act = [p.double().requires_grad_() for p in afunc.init_act_params(cfg, torch.float64)]
     z = torch.randn(5, 7, dtype=torch.float64, requires_grad=True)
     weights = torch.randn(2, 5, 7, dtype=torch.float64)
 
@@ -106,19 +125,20 @@ def test_hand_written_backwards_match_autograd_float64():
         f, s = fn(z, act, cfg.act_scale)
         return (weights[0] * f + weights[1] * s).sum()
 
-    ref = torch.autograd.grad(objective(ml.learned_activation_and_slope), [z, *act])
-    for fn in (ml.learned_activation_and_slope_fused, ml.learned_activation_and_slope_traceable):
+    ref = torch.autograd.grad(objective(closed_form_activation_and_slope), [z, *act])
+    for fn in (kernels.learned_activation_and_slope_fused,
+               kernels.learned_activation_and_slope_traceable):
         got = torch.autograd.grad(objective(fn), [z, *act])
         for a, b in zip(got, ref):
             assert torch.allclose(a, b, rtol=1e-12, atol=1e-14)
 
 
 def test_lr_meta_gradient_matches_finite_difference(data):
-    x, y, _, _ = ml.to_tensors(data, "cpu", torch.float64)
-    init = ml.reference_linear_init((40, 8, 10), 0, torch.float64)
+    x, y, _, _ = common.to_tensors(data, "cpu", torch.float64)
+    init = common.reference_linear_init((40, 8, 10), 0, torch.float64)
 
     def objective(lr):
-        return ml.lr_inner_losses(lr, tuple(p.clone() for p in init), x, y, 50, 6).mean()
+        return lr_exp.lr_inner_losses(lr, tuple(p.clone() for p in init), x, y, 50, 6).mean()
 
     lr = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
     (grad,) = torch.autograd.grad(objective(lr), lr)
@@ -130,7 +150,7 @@ def test_lr_meta_gradient_matches_finite_difference(data):
 
 
 def test_lr_trial_moves_towards_lower_objective(data):
-    rows = ml.metalearn_lr(data, 1.5, hidden=10, inner_steps=10, outer_steps=3)
+    rows = lr_exp.metalearn_lr(data, 1.5, hidden=10, inner_steps=10, outer_steps=3)
     assert [r["outer_step"] for r in rows] == [0, 1, 2]
     assert all(r["lr_next"] == pytest.approx(r["lr"] - 0.3 * r["meta_grad"], rel=1e-6)
                for r in rows)
@@ -138,7 +158,7 @@ def test_lr_trial_moves_towards_lower_objective(data):
 
 def test_reference_init_is_nn_linear_and_keeps_global_rng():
     state = torch.random.get_rng_state()
-    params = ml.reference_linear_init((40, 50, 10), 0)
+    params = common.reference_linear_init((40, 50, 10), 0)
     assert torch.equal(torch.random.get_rng_state(), state)
     torch.manual_seed(0)
     a, b = torch.nn.Linear(40, 50), torch.nn.Linear(50, 10)
@@ -147,12 +167,12 @@ def test_reference_init_is_nn_linear_and_keeps_global_rng():
 
 
 def test_activation_table_matches_exact_evaluation():
-    cfg = ml.AfuncConfig()
-    act = ml.init_act_params(cfg)
-    table = ml.ActivationTable(act, cfg.act_scale)
+    cfg = afunc.AfuncConfig()
+    act = afunc.init_act_params(cfg)
+    table = kernels.ActivationTable(act, cfg.act_scale)
     z = torch.cat([torch.randn(20000) * 4, torch.tensor([-40.0, 0.0, 35.0])])
-    exact = ml.learned_activation(z.double(), tuple(p.double() for p in act), cfg.act_scale)
-    f32 = ml.learned_activation(z, act, cfg.act_scale).double()
+    exact = kernels.learned_activation(z.double(), tuple(p.double() for p in act), cfg.act_scale)
+    f32 = kernels.learned_activation(z, act, cfg.act_scale).double()
     error = ((table(z).double() - exact).abs() / exact.abs().clamp_min(1)).max()
     assert error < 1e-6
     # no less accurate than evaluating f exactly in float32
@@ -161,15 +181,15 @@ def test_activation_table_matches_exact_evaluation():
 
 def test_table_test_accuracies_equal_exact(data):
     cfg = small_cfg(inner_steps=20, test_examples=250)
-    dt = ml.to_tensors(data, "cpu", torch.float32)
-    act = ml.init_act_params(cfg)
-    params, noise = ml.inner_init(cfg, 40, 10, 5, "cpu", torch.float32)
-    _, snaps = ml.inner_run_fast(params, noise, dt[0], dt[1], act, cfg, snapshots=True)
+    dt = common.to_tensors(data, "cpu", torch.float32)
+    act = afunc.init_act_params(cfg)
+    params, noise = afunc.inner_init(cfg, 40, 10, 5, "cpu", torch.float32)
+    _, snaps = kernels.inner_run_fast(params, noise, dt[0], dt[1], act, cfg, snapshots=True)
     accs = {}
     for mode in ("table", "exact"):
         cfg.test_eval = mode
-        accs[mode] = ml.test_accuracies(snaps, noise, dt[2][:250], dt[3][:250],
-                                        ml.activation_values("learned", act, cfg))
+        accs[mode] = kernels.test_accuracies(snaps, noise, dt[2][:250], dt[3][:250],
+                                             afunc.activation_values("learned", act, cfg))
     assert np.abs(accs["table"] - accs["exact"]).max() <= 100 / 250 + 1e-9  # one example at most
 
 
@@ -180,12 +200,12 @@ def run_result(result):
 
 def test_outer_loop_resumes_after_interruption_with_identical_results(data, tmp_path):
     cfg = small_cfg()
-    straight = run_result(ml.metalearn_afunc(data, cfg, checkpoint=tmp_path / "a.pt"))
+    straight = run_result(afunc.metalearn_afunc(data, cfg, checkpoint=tmp_path / "a.pt"))
     ckpt = tmp_path / "b.pt"
-    assert ml.metalearn_afunc(data, cfg, checkpoint=ckpt, stop_after=3) is None  # "killed"
+    assert afunc.metalearn_afunc(data, cfg, checkpoint=ckpt, stop_after=3) is None  # "killed"
     assert ckpt.exists() and not list(tmp_path.glob("*.tmp"))
     assert torch.load(ckpt, weights_only=False)["next_step"] == 3
-    resumed = run_result(ml.metalearn_afunc(data, cfg, checkpoint=ckpt))
+    resumed = run_result(afunc.metalearn_afunc(data, cfg, checkpoint=ckpt))
     pd.testing.assert_frame_equal(straight[0], resumed[0])
     pd.testing.assert_frame_equal(straight[1], resumed[1])
     for p, q in zip(straight[2], resumed[2]):
@@ -196,19 +216,93 @@ def test_outer_loop_resumes_after_interruption_with_identical_results(data, tmp_
 
 def test_checkpoint_of_another_protocol_is_not_resumed(data, tmp_path):
     ckpt = tmp_path / "c.pt"
-    ml.metalearn_afunc(data, small_cfg(outer_steps=2), checkpoint=ckpt)
+    afunc.metalearn_afunc(data, small_cfg(outer_steps=2), checkpoint=ckpt)
     other = small_cfg(outer_steps=2, inner_lr=0.02)
-    fresh = ml.metalearn_afunc(data, other)
-    again = ml.metalearn_afunc(data, other, checkpoint=ckpt)
+    fresh = afunc.metalearn_afunc(data, other)
+    again = afunc.metalearn_afunc(data, other, checkpoint=ckpt)
     pd.testing.assert_frame_equal(run_result(fresh)[0], run_result(again)[0])
 
 
 def test_clipping_and_outer_update(data):
     cfg = small_cfg(outer_steps=1, clip=1e-4, outer_lr=0.5)
-    result = ml.metalearn_afunc(data, cfg)
-    init = ml.init_act_params(cfg)
+    result = afunc.metalearn_afunc(data, cfg)
+    init = afunc.init_act_params(cfg)
     moved = torch.cat([(p - q).flatten() for p, q in zip(result["act_params"], init)])
     assert moved.abs().max() <= 0.5 * 1e-4 + 1e-7   # each element moved by at most lr * clip
+
+
+def resolved_config(preset):
+    """config.yaml with a preset applied, as the workflow resolves it."""
+    from mnist1d.pipeline.config import resolve
+    config = yaml.safe_load((REPO / "config.yaml").read_text()) | {"preset": preset}
+    return resolve(config, {}, REPO / "workflow" / "presets")
+
+
+@pytest.mark.parametrize("preset", ["paper", "quick", "smoke"])
+def test_protocols_are_json_and_hold_exactly_the_job_settings(preset):
+    config = resolved_config(preset)
+    lr = lr_exp.protocol_from_config(config)
+    assert json.loads(json.dumps(lr)) == lr
+    assert set(lr) == {"start_lrs", "hidden", "batch_size", "inner_steps", "outer_steps",
+                       "outer_lr", "seed"}
+    act = afunc.protocol_from_config(config)
+    assert json.loads(json.dumps(act)) == act
+    assert set(act) == set(afunc.AfuncConfig.__dataclass_fields__) | {"baselines"}
+    # every other key of the section is one of these, except the rule's input
+    assert set(config["metalearn"]["afunc"]) - set(act) == {"dataset"}
+    assert act["implementation"] == ("compiled" if config["compile"] else "fused")
+    assert afunc.AfuncConfig.from_dict(act).implementation == act["implementation"]
+    assert afunc.figure_settings(config) == {"sample_range": config["metalearn"]["afunc"]
+                                             ["sample_range"]}
+
+
+def changed(config, path, value):
+    """A deep copy of `config` with the key at dotted `path` set to `value`."""
+    config = copy.deepcopy(config)
+    *parents, last = path.split(".")
+    section = config
+    for key in parents:
+        section = section[key]
+    section[last] = value
+    return config
+
+
+@pytest.mark.parametrize("path, value", [
+    ("benchmark.steps", 7), ("jobs.topics.metalearn.threads", 2), ("compile", False),
+    ("metalearn.lr.dataset", "samples10k"), ("metalearn.afunc.dataset", "default")])
+def test_protocols_ignore_keys_the_jobs_do_not_compute_with(path, value):
+    # with `fused`, the top-level `compile` changes nothing either
+    config = changed(resolved_config("paper"), "metalearn.afunc.implementation", "fused")
+    other = changed(config, path, value)
+    assert lr_exp.protocol_from_config(other) == lr_exp.protocol_from_config(config)
+    assert afunc.protocol_from_config(other) == afunc.protocol_from_config(config)
+
+
+@pytest.mark.parametrize("path, value", [
+    ("metalearn.lr.outer_lr", 0.2), ("metalearn.lr.start_lrs", [1.0]),
+    ("metalearn.afunc.inner_lr", 0.02), ("metalearn.afunc.baselines", ["relu"]),
+    ("metalearn.afunc.sample_range", 4.0), ("compile", False)])
+def test_protocols_follow_the_keys_the_jobs_compute_with(path, value):
+    config = resolved_config("paper")
+    other = changed(config, path, value)
+    section = path.split(".")[1] if path.startswith("metalearn.") else "afunc"
+    module = {"lr": lr_exp, "afunc": afunc}[section]
+    assert module.protocol_from_config(other) != module.protocol_from_config(config)
+    # the other experiment's protocol stays
+    unrelated = {"lr": afunc, "afunc": lr_exp}[section]
+    assert unrelated.protocol_from_config(other) == unrelated.protocol_from_config(config)
+
+
+def test_lr_trials_run_the_protocol(data):
+    protocol = {"start_lrs": [1.5, 0.15], "hidden": 6, "batch_size": 50, "inner_steps": 4,
+                "outer_steps": 2, "outer_lr": 0.3, "seed": 0}
+    rows = lr_exp.metalearn_lr_trials(data, protocol)
+    settings = {k: v for k, v in protocol.items() if k != "start_lrs"}
+    expected = (lr_exp.metalearn_lr(data, 1.5, **settings)
+                + lr_exp.metalearn_lr(data, 0.15, **settings))
+    strip = lambda records: [{k: v for k, v in r.items() if k != "seconds"}  # noqa: E731
+                             for r in records]
+    assert strip(rows) == strip(expected)
 
 
 def test_config_section_is_validated():
@@ -226,12 +320,12 @@ def test_config_section_is_validated():
 
 
 def test_smoke_outputs(smoke_run):
-    lr = pd.read_csv(smoke_run / "results/metalearn/lr.csv")
+    lr = pd.read_csv(smoke_run / SMOKE / "metalearn/lr.csv")
     assert sorted(lr.start_lr.unique()) == [0.15, 1.5]
     assert lr.groupby("start_lr").size().tolist() == [3, 3]
-    acts = pd.read_csv(smoke_run / "results/metalearn/afunc_activations.csv")
-    assert acts.activation.tolist() == ["learned", *ml.BASELINES]
+    acts = pd.read_csv(smoke_run / SMOKE / "metalearn/afunc_activations.csv")
+    assert acts.activation.tolist() == ["learned", *afunc.BASELINES]
     assert np.isfinite(acts.mean_train_loss).all()
-    steps = pd.read_csv(smoke_run / "results/metalearn/afunc_steps.csv")
+    steps = pd.read_csv(smoke_run / SMOKE / "metalearn/afunc_steps.csv")
     assert steps.outer_step.tolist() == [0, 1, 2]
-    assert not (smoke_run / "results/metalearn/checkpoints/afunc.pt").exists()
+    assert not (smoke_run / SMOKE / "metalearn/checkpoints/afunc.pt").exists()

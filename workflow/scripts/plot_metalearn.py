@@ -2,7 +2,8 @@ import pandas as pd
 
 from mnist1d import plotting
 from mnist1d.pipeline.logs import job_logger
-from mnist1d.experiments.metalearn import plot_afunc, plot_lr
+from mnist1d.experiments.metalearn_afunc import figure_settings, plot_afunc
+from mnist1d.experiments.metalearn_lr import plot_lr
 
 log = job_logger(snakemake.rule, snakemake.log[0])
 png, pdf = snakemake.output
@@ -10,6 +11,6 @@ if snakemake.rule == "metalearn_lr_figure":
     fig = plot_lr(pd.read_csv(snakemake.input[0]))
 else:
     fig = plot_afunc(pd.read_csv(snakemake.input.steps), pd.read_csv(snakemake.input.function),
-                     pd.read_csv(snakemake.input.activations))
+                     pd.read_csv(snakemake.input.activations), **figure_settings(snakemake.config))
 plotting.save_figure(fig, png, pdf)
 log.info(f"wrote {png} and {pdf}")
