@@ -11,7 +11,7 @@ import torch.nn.functional as F
 import yaml
 from snakemake.utils import validate
 
-from conftest import REPO, SMOKE
+from conftest import REPO
 from mnist1d.experiments import afunc_kernels as kernels
 from mnist1d.experiments import metalearn_afunc as afunc
 from mnist1d.experiments import metalearn_common as common
@@ -317,15 +317,3 @@ def test_config_section_is_validated():
     bad["metalearn"]["lr"]["outer_lr"] = -1
     with pytest.raises(Exception, match="outer_lr"):
         validate(bad, schema)
-
-
-def test_smoke_outputs(smoke_run):
-    lr = pd.read_csv(smoke_run / SMOKE / "metalearn/lr.csv")
-    assert sorted(lr.start_lr.unique()) == [0.15, 1.5]
-    assert lr.groupby("start_lr").size().tolist() == [3, 3]
-    acts = pd.read_csv(smoke_run / SMOKE / "metalearn/afunc_activations.csv")
-    assert acts.activation.tolist() == ["learned", *afunc.BASELINES]
-    assert np.isfinite(acts.mean_train_loss).all()
-    steps = pd.read_csv(smoke_run / SMOKE / "metalearn/afunc_steps.csv")
-    assert steps.outer_step.tolist() == [0, 1, 2]
-    assert not (smoke_run / SMOKE / "metalearn/checkpoints/afunc.pt").exists()

@@ -5,6 +5,7 @@ import pandas as pd
 from conftest import SMOKE
 from mnist1d import store
 from mnist1d.experiments import double_descent as dd
+from mnist1d.experiments import metalearn_afunc as afunc
 
 
 def test_smoke_benchmark_outputs(smoke_run):
@@ -71,3 +72,15 @@ def test_smoke_timing_has_every_job(smoke_run):
     assert {"benchmark", "double_descent", "lottery", "metalearn", "pooling", "ssl", "tsne",
             "data", "paper"} <= set(table.experiment)
     assert (table.wall_s > 0).all()
+
+
+def test_smoke_metalearn_outputs(smoke_run):
+    lr = pd.read_csv(smoke_run / SMOKE / "metalearn/lr.csv")
+    assert sorted(lr.start_lr.unique()) == [0.15, 1.5]
+    assert lr.groupby("start_lr").size().tolist() == [3, 3]
+    acts = pd.read_csv(smoke_run / SMOKE / "metalearn/afunc_activations.csv")
+    assert acts.activation.tolist() == ["learned", *afunc.BASELINES]
+    assert np.isfinite(acts.mean_train_loss).all()
+    steps = pd.read_csv(smoke_run / SMOKE / "metalearn/afunc_steps.csv")
+    assert steps.outer_step.tolist() == [0, 1, 2]
+    assert not (smoke_run / SMOKE / "metalearn/checkpoints/afunc.pt").exists()

@@ -77,6 +77,8 @@ rule metalearn_afunc_figure:
         activations=result("metalearn/afunc_activations.csv"),
     output:
         report_figure("metalearn_afunc", "Metalearning"),
+    params:
+        figure=afunc_lib.figure_settings(config),
     threads: job_threads("figures")
     resources:
         **job_resources("figures"),
