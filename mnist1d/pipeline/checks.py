@@ -17,12 +17,6 @@ from mnist1d import store
 DATASET_GLOBS = ("data/*.npz", "double_descent/data/*.npz")
 
 
-def default_results_dir(config):
-    """results/ for the paper preset, results/<preset>/ for another."""
-    preset = config.get("preset", "paper")
-    return "results" if preset == "paper" else f"results/{preset}"
-
-
 def check_results_dir(results_dir, config):
     """Refuse to write into a folder whose recorded configuration (results_dir/config.yaml,
     written by `all`) is of another preset: that would replace its results with this run's."""

@@ -123,7 +123,8 @@ def _restore_replaced(config, raw, typed, reference):
 
 
 def resolve(config, command_line, presets_dir, defaults=None):
-    """config.yaml + the preset's overrides + the command line's --config values (these win).
+    """config.yaml + the preset's overrides + the command line's --config values (these win),
+    with `results_dir` filled in (default_results_dir).
 
     `config` is Snakemake's (config.yaml with the command line already merged in),
     `command_line` the --config / --configfile values. Those given as text where config.yaml
@@ -136,8 +137,16 @@ def resolve(config, command_line, presets_dir, defaults=None):
     typed = typed_like(command_line, defaults)
     config = _restore_replaced(config, command_line, typed, defaults)
     preset = config.get("preset", "paper")
-    merged = deep_merge(config, load_preset(preset, presets_dir))
-    return deep_merge(merged, typed)
+    merged = deep_merge(deep_merge(config, load_preset(preset, presets_dir)), typed)
+    merged.setdefault("results_dir", default_results_dir(merged))
+    return merged
+
+
+def default_results_dir(config):
+    """Where a configuration's files go unless `results_dir` says otherwise: results/ for the
+    paper preset, results/<preset>/ for another, so that presets never overwrite each other."""
+    preset = config.get("preset", "paper")
+    return "results" if preset == "paper" else f"results/{preset}"
 
 
 # JSON-schema types a value given as text on the command line may fail, in words

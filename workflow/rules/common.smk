@@ -27,13 +27,12 @@ try:
     )
 except ValueError as e:
     raise WorkflowError(str(e)) from None
-# Every file of this configuration lives under RESULTS: results/ for the paper preset,
-# results/<preset>/ for the others, unless config key results_dir says otherwise; so presets never
-# overwrite each other.
-_resolved.setdefault("results_dir", mnist1d.pipeline.checks.default_results_dir(_resolved))
 validate_config(_resolved)
 config.clear()
 config.update(_resolved)
+# Every file of this configuration lives under RESULTS: results/ for the paper preset,
+# results/<preset>/ for the others, unless config key results_dir says otherwise; so presets never
+# overwrite each other.
 RESULTS = config["results_dir"].rstrip("/")
 
 if workflow.is_main_process:
