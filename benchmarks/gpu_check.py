@@ -1,0 +1,797 @@
+"""GPU check: the smoke preset's training of every experiment on the CPU and on the GPU, compared.
+
+    PYTHONPATH=. python3 benchmarks/gpu_check.py --out DIR
+        [--compile {on,off}] [--only EXP [EXP ...]] [--devices cpu cuda] [--threads 1]
+        [--second-call {auto,on,off}] [--ssl-probes {off,on}] [--deadline-s 400]
+
+Run from the repository root. It needs torch, numpy, pandas, scikit-learn, numba and pyyaml, but
+not snakemake, jsonschema or openTSNE: the configuration is resolved with
+mnist1d.pipeline.config.resolve (config.yaml + workflow/presets/smoke.yaml), the datasets are
+made in memory (mnist1d.data.make_dataset, the double-descent label noise with
+double_descent.noisy_labels, as the pipeline's dataset jobs do), and every experiment calls the
+package functions its pipeline jobs call (workflow/scripts/*.py) with the protocol its rule
+passes (`protocol_from_config` of each module under mnist1d/experiments/):
+
+    benchmark        train.train, every model x variant
+    pooling          pooling.train_sizes, every variant
+    ssl              ssl.train_ssl and the job's embeddings (ssl.representations: the output
+                     of seed 0 on every example, before and after training); ssl.probe (the
+                     kNN and linear probes, CPU scikit-learn, about a minute per run on one
+                     core) only with --ssl-probes on: the probes are the same CPU code on both
+                     runs, and the embeddings compare what they would be fed
+    lottery          lottery.search (no checkpoints), then lottery.analyse and adjacency_table
+    double_descent   double_descent.train_job, every job of double_descent.plan_jobs
+    metalearn_lr     metalearn_lr.metalearn_lr_trials
+    metalearn_afunc  metalearn_afunc.metalearn_afunc (no checkpoint), then afunc_baselines
+
+`--compile on` (the default) sets the config's top-level `compile: true` before the protocols are
+made (the smoke preset sets it false), so the engine's torch.compile'd training step and the
+activation experiment's `compiled` implementation run on both devices; `--compile off` runs the
+smoke preset as it is (eager steps, the `fused` activation implementation).
+
+What is compared. The experiments run one after the other (metalearn_lr, double_descent, lottery,
+ssl, pooling, metalearn_afunc, benchmark: the longest compiles last), each job of an experiment
+first on the first device of --devices (the reference, cpu by default), then on the second; every
+table the job produces (the ones it writes in the pipeline) is compared row by row with the
+reference's. Columns are compared by kind, each value b of the second run against the
+reference's a:
+
+    key            |a - b| <= 1e-6 |a| + 1e-9   inputs of the computation: seed, step, epoch,
+                                                size, noise, sparsity, sample points, ...
+                                                (rows must line up)
+    accuracy       |a - b| <= 2 points          *acc*, *error* (percent)
+    loss           |a - b| <= 5e-2 |a| + 1e-3   *loss*
+    learning rate  |a - b| <= 1e-2 |a|          lr, lr_next (the metalearned learning rate)
+    value          |a - b| <= 5e-2 |a| + 1e-3   every other number (meta-gradients, the learned
+                                                activation, adjacency statistics, ...)
+    label          equal                        text columns (model, variant, method, ...)
+    timing         ignored                      seconds, *_s
+
+NaN must be NaN in both (pooling evaluates the training set only every few evaluations). Why
+tolerances and not equality: CPU and GPU kernels sum in different orders (and cuDNN convolutions
+run in TF32 unless switched off), so float32 trajectories part by rounding, more the longer they
+train; the smoke preset trains 20 to 100 steps, where parted trajectories should still agree far
+better than these tolerances, while a wrong result (a missing update, a wrong mask, a device
+mix-up) is off by much more. An accuracy of 2 points is 20 of the 1 000 test examples, or 2 of the
+activation experiment's 100. A table passes when every value is within its tolerance;
+an experiment agrees when all its tables pass.
+
+Timing. Per experiment and device: the wall time of the training calls (the package functions
+above; making the datasets, the SSL embeddings and probes, the lottery mask store and the tables
+are outside it), summed over the experiment's jobs, with torch.cuda.synchronize()
+before the clock starts and before it stops, and the time per training step: the wall time over
+the number of sequential steps of the protocols (engine steps 0..steps of every job: steps + 1
+each; an ensemble step trains all members of that job's ensemble at once; for the metalearning
+experiments the steps are the unrolled inner steps). Evaluation is inside the wall time. The
+first call of each experiment on a device includes torch.compile's compilation (with
+--compile on; the inductor cache on disk may be cold); the second call (--second-call: auto = on
+with --compile on) repeats the experiment in the same process with the compiled graphs already
+made, and is reported as second_wall_s / second_ms_per_step; its tables are not compared.
+The CPU run uses --threads threads (default 1, as the pipeline's jobs); the GPU run the same.
+With one device twice (--devices cpu cpu, for a machine without a GPU) the second run reuses the
+graphs the first compiled, and the comparison should find no difference at all.
+
+Output: on stdout, per job and device its time and verdict, per experiment its columns (max abs
+and max relative difference over its tables, values compared and outside the tolerance), then
+the summary table; in DIR: gpu_check.csv (experiment, device, wall_s, steps, ms_per_step,
+compared_values, max_abs_diff, verdict, ...; rewritten after every experiment),
+gpu_check_columns.csv (the same per table and column), gpu_check.txt (everything printed) and
+gpu_check_detail.log (the experiments' own progress lines). The exit code is 0 even when a
+comparison fails; the last line says "gpu_check: N of M experiments agree within tolerance".
+--deadline-s (default 400) stops the run at that many seconds, so that the outputs are written
+within the time the machine is lent for: the running experiment is reported as TIMEOUT with the
+jobs it finished (compared and timed), the ones not started as SKIPPED.
+"""
+import argparse
+import contextlib
+import logging
+import math
+import os
+import platform
+import re
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import yaml
+
+from mnist1d import train
+from mnist1d.data import get_dataset_args, make_dataset
+from mnist1d.experiments import (benchmark, double_descent, lottery, metalearn_afunc, metalearn_lr,
+                                 pooling, ssl)
+from mnist1d.experiments.metalearn_common import keep_freed_memory
+from mnist1d.pipeline.config import load_preset, resolve
+from mnist1d.pipeline.device import select_device, set_threads
+from mnist1d.utils import ObjectView
+
+REPO = Path(__file__).resolve().parent.parent
+# The order they run in: fewest and smallest compiles first, the benchmark (whose GRU, unrolled
+# over 40 positions, is by far the longest compile) last, so that a --deadline-s cuts the least.
+EXPERIMENTS = ("metalearn_lr", "double_descent", "lottery", "ssl", "pooling", "metalearn_afunc",
+               "benchmark")
+
+UNCOMPILED = {"metalearn_lr"}   # no torch.compile in it, whatever `compile` says
+
+# --- comparison -------------------------------------------------------------------------------
+
+# kind -> (relative tolerance, absolute tolerance): |a - b| <= rel * |a| + abs, a the reference
+TOLERANCES = {
+    "key": (1e-6, 1e-9),
+    "accuracy": (0.0, 2.0),
+    "loss": (5e-2, 1e-3),
+    "learning_rate": (1e-2, 0.0),
+    "value": (5e-2, 1e-3),
+}
+KEY_COLUMNS = {"seed", "step", "epoch", "epochs", "round", "sparsity", "kept", "trial", "member",
+               "example",
+               "size", "parameters", "noise", "train_size", "outer_step", "inner_step",
+               "start_lr", "dim", "x", "n", "units", "kept_fraction"}
+LEARNING_RATE_COLUMNS = {"lr", "lr_next"}
+TIMING_COLUMNS = {"seconds", "time", "wall", "elapsed"}
+
+
+def column_kind(name, values):
+    """How column `name` (a pandas Series `values`) is compared: a key of TOLERANCES, 'label'
+    (text, must be equal) or 'timing' (ignored)."""
+    lower = str(name).lower()
+    if lower in TIMING_COLUMNS or lower.endswith("_s") or lower.endswith("_seconds"):
+        return "timing"
+    if not (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)):
+        return "label"
+    if lower in KEY_COLUMNS:
+        return "key"
+    if lower in LEARNING_RATE_COLUMNS:
+        return "learning_rate"
+    if "acc" in lower or "error" in lower:
+        return "accuracy"
+    if "loss" in lower:
+        return "loss"
+    return "value"
+
+
+def describe_tolerance(kind):
+    if kind == "label":
+        return "equal"
+    if kind == "timing":
+        return "ignored"
+    rel, abs_ = TOLERANCES[kind]
+    if kind == "accuracy":
+        return f"{abs_:g} points"
+    parts = ([f"{rel:g} rel"] if rel else []) + ([f"{abs_:g} abs"] if abs_ else [])
+    return " + ".join(parts)
+
+
+def compare_tables(reference, other):
+    """Compare two tables of the same computation, column by column (see the module docstring).
+
+    Returns a dict: ok (bool), values (numbers compared within tolerance or not), max_abs (over
+    the compared numeric columns), problems (lines: what does not line up), columns (one dict per
+    column: column, kind, tolerance, values, max_abs, max_rel, outside, ok).
+    """
+    problems, columns = [], []
+    reference = reference.reset_index(drop=True)
+    other = other.reset_index(drop=True)
+    if list(reference.columns) != list(other.columns):
+        problems.append(f"columns differ: {list(reference.columns)} vs {list(other.columns)}")
+    if len(reference) != len(other):
+        problems.append(f"row counts differ: {len(reference)} vs {len(other)}")
+    if problems:
+        return {"ok": False, "values": 0, "max_abs": math.nan, "problems": problems,
+                "columns": []}
+    for name in reference.columns:
+        kind = column_kind(name, reference[name])
+        if kind != column_kind(name, other[name]) and "timing" not in (
+                kind, column_kind(name, other[name])):
+            problems.append(f"column {name!r}: {kind} in one table, "
+                            f"{column_kind(name, other[name])} in the other")
+            columns.append({"column": name, "kind": kind, "tolerance": describe_tolerance(kind),
+                            "values": 0, "max_abs": math.nan, "max_rel": math.nan,
+                            "outside": len(reference), "ok": False})
+            continue
+        if kind == "timing":
+            continue
+        if kind == "label":
+            a = reference[name].astype(str).to_numpy()
+            b = other[name].astype(str).to_numpy()
+            outside = int((a != b).sum())
+            if outside:
+                problems.append(f"column {name!r}: {outside} labels differ")
+            columns.append({"column": name, "kind": kind, "tolerance": "equal", "values": len(a),
+                            "max_abs": math.nan, "max_rel": math.nan, "outside": outside,
+                            "ok": outside == 0})
+            continue
+        a = reference[name].to_numpy(dtype=np.float64)
+        b = other[name].to_numpy(dtype=np.float64)
+        rel_tol, abs_tol = TOLERANCES[kind]
+        nan_a, nan_b = np.isnan(a), np.isnan(b)
+        both = ~nan_a & ~nan_b
+        nan_mismatch = int((nan_a != nan_b).sum())
+        diff = np.abs(a[both] - b[both])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = np.where(a[both] != 0, diff / np.abs(a[both]), np.where(diff == 0, 0.0, np.inf))
+        within = diff <= rel_tol * np.abs(a[both]) + abs_tol
+        outside = int((~within).sum()) + nan_mismatch
+        if nan_mismatch:
+            problems.append(f"column {name!r}: NaN in one table but not the other in "
+                            f"{nan_mismatch} rows")
+        columns.append({"column": name, "kind": kind, "tolerance": describe_tolerance(kind),
+                        "values": int(both.sum()) + nan_mismatch,
+                        "max_abs": float(diff.max()) if diff.size else 0.0,
+                        "max_rel": float(rel.max()) if rel.size else 0.0,
+                        "outside": outside, "ok": outside == 0})
+    numeric = [c for c in columns if c["kind"] not in ("label", "timing")]
+    max_abs = max((c["max_abs"] for c in numeric if not math.isnan(c["max_abs"])), default=0.0)
+    ok = not problems and all(c["ok"] for c in columns)
+    return {"ok": ok, "values": sum(c["values"] for c in columns), "max_abs": max_abs,
+            "problems": problems, "columns": columns}
+
+
+def compare_runs(reference_tables, other_tables):
+    """compare_tables for every table of an experiment: {table name: comparison}."""
+    out = {}
+    for name in sorted(set(reference_tables) | set(other_tables)):
+        if name not in reference_tables or name not in other_tables:
+            out[name] = {"ok": False, "values": 0, "max_abs": math.nan, "columns": [],
+                         "problems": [f"table {name!r} is missing from one run"]}
+        else:
+            out[name] = compare_tables(reference_tables[name], other_tables[name])
+    return out
+
+
+# --- configuration, datasets, timing ----------------------------------------------------------
+
+def smoke_config(compile_steps):
+    """The resolved smoke preset (config.yaml + workflow/presets/smoke.yaml); `compile` set."""
+    presets = REPO / "workflow" / "presets"
+    with open(REPO / "config.yaml") as f:
+        base = yaml.safe_load(f)
+    # resolve() takes the preset from `config` (Snakemake's: config.yaml with the command line
+    # merged in), so the command line's preset goes there too, as Snakemake would put it
+    config = resolve(dict(base, preset="smoke"), {"preset": "smoke"}, str(presets))
+    missing = unapplied_keys(load_preset("smoke", presets), config)
+    if missing:
+        raise RuntimeError(f"the smoke preset's {missing} did not reach the resolved config")
+    config["compile"] = bool(compile_steps)
+    return config
+
+
+def unapplied_keys(overrides, config, prefix=""):
+    """The dotted keys of `overrides` whose values `config` does not have."""
+    out = []
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(config.get(key), dict):
+            out += unapplied_keys(value, config[key], f"{prefix}{key}.")
+        elif config.get(key) != value:
+            out.append(f"{prefix}{key}")
+    return out
+
+
+class Datasets:
+    """The config's named datasets, made in memory on first use (as the pipeline's dataset jobs
+    make them), and double descent's noisy-label datasets."""
+
+    def __init__(self, config, say):
+        self.config, self.say, self.made = config, say, {}
+
+    def __getitem__(self, name):
+        if name not in self.made:
+            t0 = time.perf_counter()
+            args = get_dataset_args(as_dict=True) | dict(self.config["datasets"][name] or {})
+            self.made[name] = make_dataset(ObjectView(args))
+            self.say(f"  dataset {name}: {len(self.made[name]['x'])} train / "
+                     f"{len(self.made[name]['x_test'])} test examples "
+                     f"({time.perf_counter() - t0:.1f} s)")
+        return self.made[name]
+
+    def noisy(self, name, rate, seed):
+        """Dataset `name` with label noise `rate` (seed `seed`): dd_noisy_dataset's dataset."""
+        key = ("noisy", name, float(rate), int(seed))
+        if key not in self.made:
+            data = self[name]
+            self.made[key] = dict(data, y=double_descent.noisy_labels(data["y"], rate, seed))
+        return self.made[key]
+
+
+def synchronize(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class Timer:
+    """Wall time of the training calls of one job on one device, CUDA synchronised at both ends
+    of every timed section."""
+
+    def __init__(self, device):
+        self.device, self.seconds = device, 0.0
+
+    @contextlib.contextmanager
+    def __call__(self):
+        synchronize(self.device)
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            synchronize(self.device)
+            self.seconds += time.perf_counter() - t0
+
+
+@dataclass
+class Job:
+    """One pipeline job of an experiment: `run(device, timer, log)` makes its tables (a dict
+    name -> DataFrame), timing the training calls with `timer`; `steps` sequential steps."""
+    name: str
+    steps: int
+    run: object
+
+
+# --- the experiments: the jobs of each, with the calls of their pipeline jobs ------------------
+# Each function returns (jobs, step unit); the datasets are made when a job first needs them.
+
+def benchmark_jobs(config, datasets, options):
+    section, jobs = config["benchmark"], []
+    for model in section["models"]:
+        for variant, dataset in section["variants"].items():
+            p = benchmark.protocol_from_config(config, model, variant)
+
+            def run(device, timer, log, p=p, dataset=dataset):
+                data = datasets[dataset]
+                with timer():
+                    history, _ = train.train(data, p["model"], p["engine"], p["seeds"],
+                                             device=device, compile=p["compile"], logger=log)
+                return {"history": benchmark.label_history(history, p["model"], p["variant"])}
+            jobs.append(Job(f"{model} {variant}", p["engine"]["steps"] + 1, run))
+    return jobs, f"ensemble step ({len(section['seeds'])} seeds)"
+
+
+def pooling_jobs(config, datasets, options):
+    jobs = []
+    for variant in config["pooling"]["variants"]:
+        p = pooling.protocol_from_config(config, variant)
+
+        def run(device, timer, log, p=p):
+            data = {name: datasets[name] for name in p["datasets"]}
+            with timer():
+                history = pooling.train_sizes(data, p["variant"], p["seeds"], p["engine"],
+                                              channels=p["channels"], device=device,
+                                              compile=p["compile"],
+                                              train_eval_every=p["train_eval_every"], logger=log)
+            return {"history": history}
+        jobs.append(Job(variant, p["engine"]["steps"] + 1, run))
+    members = len(config["pooling"]["datasets"]) * len(config["pooling"]["seeds"])
+    return jobs, f"ensemble step ({members} members: sizes x seeds)"
+
+
+def ssl_jobs(config, datasets, options):
+    p = ssl.protocol_from_config(config)
+    s = ssl.settings_of(p["settings"])
+
+    def run(device, timer, log):
+        data = datasets[config["ssl"]["dataset"]]
+        with timer():
+            initial, final, history = ssl.train_ssl(data["x"], p["seeds"], p["settings"],
+                                                    device=device, compile=p["compile"],
+                                                    logger=log)
+        tables = {"history": history, "embeddings": ssl_embeddings(data, initial, final)}
+        if options.ssl_probes == "on":
+            tables["probes"] = ssl.probe(data, {"before": initial, "after": final}, p["seeds"],
+                                         knn_k=p["knn_k"], max_iter=p["probe_max_iter"])
+        return tables
+    n_train = len(datasets[config["ssl"]["dataset"]]["x"])
+    return ([Job("training", s["epochs"] * (n_train // s["batch_size"]), run)],
+            f"ensemble step ({len(p['seeds'])} seeds)")
+
+
+def ssl_embeddings(data, initial, final):
+    """The job's embeddings file as a table: the 16-d output of seed 0 on every example (train
+    then test), before and after training."""
+    x_all = np.concatenate([data["x"], data["x_test"]])
+    frames = []
+    for stage, params in (("before", initial), ("after", final)):
+        values = ssl.representations(params, x_all, 0)["output"]
+        frame = pd.DataFrame(values, columns=[f"output{i}" for i in range(values.shape[1])])
+        frame.insert(0, "example", np.arange(len(values)))
+        frame.insert(0, "stage", stage)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def lottery_jobs(config, datasets, options):
+    ps = lottery.protocol_from_config(config, "search")
+    pa = lottery.protocol_from_config(config, "analysis")
+    networks = len(lottery.analysis_members(pa["trials"]))
+    group = networks if pa["group"] is None else int(pa["group"])
+    members = len(lottery.members_of(ps["trials"], ps["methods"]))
+
+    def run(device, timer, log):
+        with timer():
+            history, packed, shapes, members_, grid = lottery.search(
+                datasets[config["lottery"]["search"]["dataset"]], ps["hidden"], ps["engine"],
+                ps["trials"], ps["methods"], ps["rounds"], device=device, compile=ps["compile"],
+                checkpoint_dir=None, logger=log)
+        with tempfile.TemporaryDirectory(prefix="gpu_check_lottery_") as tmp:
+            path = os.path.join(tmp, "masks.npz")
+            lottery.save_mask_store(path, packed, shapes, members_, grid)
+            store = lottery.MaskStore(path)
+            data = datasets[config["lottery"]["analysis"]["dataset"]]
+            with timer():
+                analysis, round_ = lottery.analyse(
+                    data, store, pa["sparsity"], pa["hidden"], pa["engine"], pa["trials"],
+                    pa["reinit_seed"], pa["shuffle_seed"], pa["chunk_order"], group=pa["group"],
+                    device=device, compile=pa["compile"], logger=log)
+            adjacency = lottery.adjacency_table(store, round_, pa["trials"], pa["adjacency"])
+        return {"search": history, "analysis": analysis, "adjacency": adjacency}
+    search_steps = ps["rounds"] * (ps["engine"]["steps"] + 1)
+    analysis_steps = math.ceil(networks / group) * (pa["engine"]["steps"] + 1)
+    return ([Job("search + analysis", search_steps + analysis_steps, run)],
+            f"ensemble step (search: {search_steps} of {members} members; analysis: "
+            f"{analysis_steps} of {group} members)")
+
+
+def double_descent_jobs(config, datasets, options):
+    section, jobs = config["double_descent"], []
+    for job in double_descent.plan_jobs(section):
+        p = double_descent.protocol_from_config(config, job["name"])
+
+        def run(device, timer, log, p=p):
+            data = {noise: datasets.noisy(section["dataset"], noise, section["noise_seed"])
+                    for noise in p["job"]["noises"]}
+            with timer():
+                history = double_descent.train_job(p["job"], data, p, device=device,
+                                                   compile=p["compile"], logger=log)
+            return {"history": history}
+        n_train = len(datasets[section["dataset"]]["x"])
+        steps = train.epochs_to_steps(p["epochs"], n_train, p["batch_size"]) + 1
+        jobs.append(Job(job["name"], steps, run))
+    return jobs, "ensemble step (every size, noise and seed of a job, padded)"
+
+
+def metalearn_lr_jobs(config, datasets, options):
+    p = metalearn_lr.protocol_from_config(config)
+
+    def run(device, timer, log):
+        data = datasets[config["metalearn"]["lr"]["dataset"]]
+        with timer():
+            rows = metalearn_lr.metalearn_lr_trials(data, p, device=device, log=log.info)
+        return {"trials": pd.DataFrame(rows)}
+    steps = len(p["start_lrs"]) * p["outer_steps"] * p["inner_steps"]
+    return ([Job("trials", steps, run)],
+            f"unrolled inner step ({len(p['start_lrs'])} trials x {p['outer_steps']} outer steps "
+            f"x {p['inner_steps']}; forward, and its share of the meta-gradient)")
+
+
+def metalearn_afunc_jobs(config, datasets, options):
+    p = metalearn_afunc.protocol_from_config(config)
+    cfg = metalearn_afunc.AfuncConfig.from_dict(p)
+    evaluations = 1 + len(p["baselines"])
+
+    def run(device, timer, log):
+        data = datasets[config["metalearn"]["afunc"]["dataset"]]
+        keep_freed_memory()   # as the job does; changes no result
+        with timer():
+            result = metalearn_afunc.metalearn_afunc(data, cfg, device=device, checkpoint=None,
+                                                     log=log.info)
+            summary, curves = metalearn_afunc.afunc_baselines(
+                data, result["act_params"], cfg, names=p["baselines"], device=device,
+                log=log.info)
+        return {"steps": pd.DataFrame(result["steps"]),
+                "function": pd.DataFrame(result["samples"]),
+                "activations": pd.DataFrame(summary), "curves": pd.DataFrame(curves)}
+    steps = (cfg.outer_steps + evaluations) * cfg.inner_steps
+    return ([Job(f"metalearning + baselines ({cfg.implementation})", steps, run)],
+            f"inner step ({cfg.outer_steps} x {cfg.inner_steps} metalearning, {evaluations} x "
+            f"{cfg.inner_steps} evaluating; implementation {cfg.implementation})")
+
+
+JOBS = {"benchmark": benchmark_jobs, "pooling": pooling_jobs, "ssl": ssl_jobs,
+        "lottery": lottery_jobs, "double_descent": double_descent_jobs,
+        "metalearn_lr": metalearn_lr_jobs, "metalearn_afunc": metalearn_afunc_jobs}
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+class DeadlineReached(BaseException):
+    """Raised by SIGALRM at --deadline-s (a BaseException: no `except Exception` swallows it)."""
+
+
+class Output:
+    """Everything printed goes to stdout (flushed) and to DIR/gpu_check.txt."""
+
+    def __init__(self, out_dir):
+        self.dir = Path(out_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.text = open(self.dir / "gpu_check.txt", "w", buffering=1)
+
+    def say(self, line=""):
+        print(line, flush=True)
+        self.text.write(line + "\n")
+        self.text.flush()
+
+    def detail_logger(self):
+        """A logger for the experiments' own progress lines: DIR/gpu_check_detail.log only."""
+        log = logging.getLogger("gpu_check.detail")
+        log.handlers.clear()
+        log.propagate = False
+        log.setLevel(logging.INFO)
+        handler = logging.FileHandler(self.dir / "gpu_check_detail.log", mode="w")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        log.addHandler(handler)
+        return log
+
+
+def device_labels(names):
+    """Labels of the runs: the device names, a repeated one numbered (cpu, cpu#2)."""
+    labels = []
+    for name in names:
+        label, i = name, 2
+        while label in labels:
+            label, i = f"{name}#{i}", i + 1
+        labels.append(label)
+    return labels
+
+
+def environment_lines(args, labels):
+    lines = [f"python {platform.python_version()}, torch {torch.__version__}, numpy "
+             f"{np.__version__}, pandas {pd.__version__}; {os.cpu_count()} CPUs visible, "
+             f"torch threads {torch.get_num_threads()} (both runs)"]
+    if torch.cuda.is_available():
+        lines.append(f"CUDA {torch.version.cuda}, {torch.cuda.get_device_name(0)}; "
+                     f"float32 matmul precision {torch.get_float32_matmul_precision()}, "
+                     f"cuDNN allow_tf32 {torch.backends.cudnn.allow_tf32}, "
+                     f"cuda matmul allow_tf32 {torch.backends.cuda.matmul.allow_tf32}")
+    else:
+        lines.append("CUDA not available")
+    lines.append(f"runs {' vs '.join(labels)} (the first is the reference); compile "
+                 f"{args.compile}; second call {args.second_call}; SSL probes {args.ssl_probes}; "
+                 f"deadline {args.deadline_s:g} s")
+    return lines
+
+
+def new_result(labels):
+    return {"verdict": "SKIPPED", "jobs": 0, "jobs_total": None, "unit": "",
+            "steps": 0, "wall": {label: 0.0 for label in labels}, "second": {},
+            "tables": {}, "errors": 0}
+
+
+def experiment_comparison(result):
+    tables = result["tables"].values()
+    return {"ok": bool(tables) and all(t["ok"] for t in tables),
+            "values": sum(t["values"] for t in tables),
+            "max_abs": max((t["max_abs"] for t in tables if not math.isnan(t["max_abs"])),
+                           default=math.nan)}
+
+
+def summary_rows(results, labels):
+    rows = []
+    for exp, result in results.items():
+        comparison = experiment_comparison(result)
+        steps = result["steps"]
+        for label in labels:
+            wall = result["wall"][label] if result["jobs"] else math.nan
+            second = result["second"].get(label, math.nan)
+            rows.append({
+                "experiment": exp, "device": label, "wall_s": round(wall, 3), "steps": steps,
+                "ms_per_step": round(1000 * wall / steps, 3) if steps else math.nan,
+                "second_wall_s": round(second, 3),
+                "second_ms_per_step": round(1000 * second / steps, 3) if steps else math.nan,
+                "compared_values": comparison["values"], "max_abs_diff": comparison["max_abs"],
+                "verdict": result["verdict"],
+                "jobs": f"{result['jobs']}/{result['jobs_total'] or '?'}",
+                "step_unit": result["unit"]})
+    return pd.DataFrame(rows)
+
+
+def column_rows(results):
+    rows = []
+    for exp, result in results.items():
+        for table, comparison in result["tables"].items():
+            for c in comparison["columns"]:
+                rows.append({"experiment": exp, "table": table, **c})
+            for problem in comparison["problems"]:
+                rows.append({"experiment": exp, "table": table, "column": "", "kind": "problem",
+                             "tolerance": problem, "ok": False})
+    return pd.DataFrame(rows)
+
+
+def write_outputs(out, results, labels):
+    summary_rows(results, labels).to_csv(out.dir / "gpu_check.csv", index=False)
+    column_rows(results).to_csv(out.dir / "gpu_check_columns.csv", index=False)
+
+
+def aggregate_columns(tables):
+    """Per column over all tables of an experiment: kind, tolerance, values, max abs, max rel,
+    values outside. Numbered columns of one kind (output0 ... output15) are taken together."""
+    out = {}
+    for comparison in tables.values():
+        for c in comparison["columns"]:
+            name = re.sub(r"\d+$", "*", str(c["column"]))
+            row = out.setdefault((name, c["kind"]), {
+                "column": name, "kind": c["kind"], "tolerance": c["tolerance"], "values": 0,
+                "max_abs": math.nan, "max_rel": math.nan, "outside": 0})
+            row["values"] += c["values"]
+            row["outside"] += c["outside"]
+            for key in ("max_abs", "max_rel"):
+                if not math.isnan(c[key]):
+                    row[key] = c[key] if math.isnan(row[key]) else max(row[key], c[key])
+    return out
+
+
+def print_comparison(out, exp, result):
+    comparison = experiment_comparison(result)
+    out.say(f"[{exp}] {len(result['tables'])} tables of {result['jobs']} jobs, "
+            f"{comparison['values']} values compared: {'PASS' if comparison['ok'] else 'FAIL'}")
+    out.say(f"    {'column':22s} {'kind':13s} {'tolerance':20s} {'values':>7s} {'max abs':>10s} "
+            f"{'max rel':>10s} {'outside':>7s}")
+    for c in aggregate_columns(result["tables"]).values():
+        out.say(f"    {c['column']:22s} {c['kind']:13s} {c['tolerance']:20s} {c['values']:7d} "
+                f"{c['max_abs']:10.3g} {c['max_rel']:10.3g} {c['outside']:7d}")
+    for table, t in result["tables"].items():
+        for problem in t["problems"]:
+            out.say(f"    table {table}: {problem}")
+
+
+def run_experiment(exp, result, config, datasets, devices, labels, log, out, args):
+    """First calls: every job of `exp` on both devices in turn, its tables compared."""
+    jobs, result["unit"] = JOBS[exp](config, datasets, args)
+    result["jobs_total"] = len(jobs)
+    compiles = args.compile == "on" and exp not in UNCOMPILED
+    compile_note = ", incl. compile" if compiles else ""
+    for job in jobs:
+        try:
+            tables = {}
+            for device, label in zip(devices, labels):
+                log.info(f"=== {exp} / {job.name} on {label}, first call")
+                timer = Timer(device)
+                tables[label] = job.run(device, timer, log)
+                result["wall"][label] += timer.seconds
+                out.say(f"    {label:6s} {job.name}: {timer.seconds:.2f} s{compile_note}, "
+                        f"{job.steps} steps, {1000 * timer.seconds / job.steps:.2f} ms/step")
+            comparison = compare_runs(*(tables[label] for label in labels))
+            result["tables"].update({f"{job.name}: {name}": c for name, c in comparison.items()})
+            result["jobs"] += 1
+            result["steps"] += job.steps
+            ok = all(c["ok"] for c in comparison.values())
+            out.say(f"    {job.name}: {sum(c['values'] for c in comparison.values())} values "
+                    f"compared, {'PASS' if ok else 'FAIL'}")
+        except Exception:
+            result["errors"] += 1
+            out.say(f"[{exp}] {job.name}: ERROR\n" + traceback.format_exc())
+    return jobs
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", required=True, help="directory for the results")
+    parser.add_argument("--compile", choices=("on", "off"), default="on")
+    parser.add_argument("--only", nargs="+", choices=EXPERIMENTS, metavar="EXP",
+                        help=f"run these experiments only (of {', '.join(EXPERIMENTS)})")
+    parser.add_argument("--devices", nargs=2, choices=("cpu", "cuda"), default=["cpu", "cuda"],
+                        metavar=("REFERENCE", "OTHER"), help="default: cpu cuda")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
+    parser.add_argument("--second-call", choices=("auto", "on", "off"), default="auto",
+                        help="time the jobs again, graphs compiled (auto: with --compile on)")
+    parser.add_argument("--ssl-probes", choices=("on", "off"), default="off",
+                        help="run the SSL job's kNN and linear probes (CPU scikit-learn, about a "
+                             "minute per run) on both runs and compare them (default off)")
+    parser.add_argument("--deadline-s", type=float, default=400.0,
+                        help="stop at this many seconds and write what is done (0: never)")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    if args.second_call == "auto":
+        args.second_call = args.compile
+
+    out = Output(args.out)
+    log = out.detail_logger()
+    try:
+        devices = [select_device(name) for name in args.devices]
+    except RuntimeError as err:
+        out.say(f"gpu_check: {err}; run with --devices cpu cpu where there is no GPU")
+        return 2
+    labels = device_labels(args.devices)
+    set_threads(args.threads)
+    # every experiment compiles the engine's step for its own models and devices in this one
+    # process (the pipeline runs each job in its own): room for all of them in dynamo's cache
+    for name in ("cache_size_limit", "recompile_limit", "accumulated_cache_size_limit",
+                 "accumulated_recompile_limit"):
+        if hasattr(torch._dynamo.config, name):
+            setattr(torch._dynamo.config, name, max(getattr(torch._dynamo.config, name), 512))
+    experiments = [e for e in EXPERIMENTS if not args.only or e in args.only]
+
+    out.say(f"gpu_check: smoke preset, {len(experiments)} experiments: {', '.join(experiments)}")
+    for line in environment_lines(args, labels):
+        out.say("  " + line)
+    config = smoke_config(args.compile == "on")
+    datasets = Datasets(config, out.say)
+    for device in devices:
+        if device.type == "cuda":   # context and cuBLAS set up before any clock runs
+            a = torch.randn(64, 64, device=device)
+            (a @ a).sum().item()
+            synchronize(device)
+
+    def on_alarm(signum, frame):
+        raise DeadlineReached()
+
+    if args.deadline_s > 0:
+        signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, args.deadline_s)
+
+    results = {exp: new_result(labels) for exp in experiments}
+    all_jobs = {}
+    deadline_hit = False
+    try:
+        for exp in experiments:
+            result = results[exp]
+            result["verdict"] = "RUNNING"
+            out.say(f"[{exp}] ({time.perf_counter() - started:.0f} s since start)")
+            try:
+                all_jobs[exp] = run_experiment(exp, result, config, datasets, devices, labels,
+                                               log, out, args)
+                if result["errors"]:
+                    result["verdict"] = "ERROR"
+                else:
+                    result["verdict"] = "PASS" if experiment_comparison(result)["ok"] else "FAIL"
+                if result["tables"]:
+                    print_comparison(out, exp, result)
+            except Exception:
+                result["verdict"] = "ERROR"
+                out.say(f"[{exp}] ERROR\n" + traceback.format_exc())
+            write_outputs(out, results, labels)
+        if args.second_call == "on":
+            out.say(f"second calls ({time.perf_counter() - started:.0f} s since start)")
+            for exp, jobs in all_jobs.items():
+                if results[exp]["verdict"] not in ("PASS", "FAIL"):
+                    continue
+                for device, label in zip(devices, labels):
+                    timer = Timer(device)
+                    try:
+                        for job in jobs:
+                            log.info(f"=== {exp} / {job.name} on {label}, second call")
+                            job.run(device, timer, log)
+                    except Exception:
+                        out.say(f"[{exp}] {label}: second call ERROR\n" + traceback.format_exc())
+                        continue
+                    results[exp]["second"][label] = timer.seconds
+                    out.say(f"    {label:6s} {exp}: second call {timer.seconds:.2f} s, "
+                            f"{1000 * timer.seconds / results[exp]['steps']:.2f} ms/step")
+                write_outputs(out, results, labels)
+    except DeadlineReached:
+        deadline_hit = True
+        for result in results.values():
+            if result["verdict"] == "RUNNING":
+                result["verdict"] = "TIMEOUT"
+        out.say(f"gpu_check: deadline of {args.deadline_s:g} s reached; what was done is below "
+                f"(a TIMEOUT experiment's numbers cover the jobs it finished)")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+    write_outputs(out, results, labels)
+    table = summary_rows(results, labels)
+    out.say("")
+    out.say(f"gpu_check summary: compile {args.compile}; wall_s, ms_per_step: the first call"
+            f"{' (incl. compile)' if args.compile == 'on' else ''}, training calls only, "
+            f"evaluations included; second_*: the same jobs again in this process"
+            f"{', compiled graphs reused' if args.compile == 'on' else ''}; "
+            f"{time.perf_counter() - started:.0f} s in all")
+    for exp, result in results.items():
+        out.say(f"  {exp}: " + (f"one step = one {result['unit']}" if result["jobs"]
+                                else "no job finished"))
+    with pd.option_context("display.width", 250, "display.max_columns", 20):
+        out.say(table.drop(columns="step_unit").to_string(index=False))
+    agree = sum(r["verdict"] == "PASS" for r in results.values())
+    out.say(f"gpu_check: {agree} of {len(results)} experiments agree within tolerance")
+    out.text.close()
+    if deadline_hit:   # a compile may have been cut off: do not wait for its workers at exit
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
