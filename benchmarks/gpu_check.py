@@ -679,10 +679,15 @@ def main(argv=None):
     parser.add_argument("--ssl-probes", choices=("on", "off"), default="off",
                         help="run the SSL job's kNN and linear probes (CPU scikit-learn, about a "
                              "minute per run) on both runs and compare them (default off)")
+    parser.add_argument("--tf32", choices=("default", "off"), default="default",
+                        help="off: no TF32 in cuDNN convolutions (PyTorch's default allows it), "
+                             "to tell TF32 rounding from a real difference")
     parser.add_argument("--deadline-s", type=float, default=400.0,
                         help="stop at this many seconds and write what is done (0: never)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
+    if args.tf32 == "off":
+        torch.backends.cudnn.allow_tf32 = False
     if args.second_call == "auto":
         args.second_call = args.compile
 

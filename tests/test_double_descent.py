@@ -33,7 +33,7 @@ def test_padded_members_equal_plain_single_runs_float64(small, arch, sizes, loss
     job = {"name": "t", "arch": arch, "loss": loss, "sizes": sizes, "noises": [0.0, 0.15],
            "seeds": [1, 2]}
     history = dd.train_job(job, small, SECTION, dtype=torch.float64)
-    protocol = dd.protocol_from_config(SECTION, loss, 300)
+    protocol = dd.engine_protocol(SECTION, loss, 300)
     assert protocol["steps"] + 1 == 2 * 3           # exactly two epochs of updates
     assert len(history) == 8 * 3 and set(history.step) == {0, 3, 5}
     for size, noise, seed in [(sizes[0], 0.15, 2), (sizes[1], 0.0, 1), (sizes[1], 0.15, 1)]:
@@ -59,7 +59,7 @@ def test_padding_stays_zero_and_unpads_to_a_working_model(small):
     training, and a member cut back to its size gives the ensemble's logits."""
     members = [(7, 0), (3, 1)]
     spec, params, masks = dd.padded_ensemble("mlp", members)
-    protocol = dd.protocol_from_config(SECTION, "mse", 300)
+    protocol = dd.engine_protocol(SECTION, "mse", 300)
     _, trained = train.train(small[0.0], spec, protocol, seeds=[0, 1], params=params, masks=masks)
     for name, p in trained.items():
         assert (p[masks[name] == 0] == 0).all(), name
