@@ -2,7 +2,8 @@
 
     PYTHONPATH=. python3 benchmarks/gpu_check.py --out DIR
         [--compile {on,off}] [--only EXP [EXP ...]] [--devices cpu cuda] [--threads 1]
-        [--second-call {auto,on,off}] [--ssl-probes {off,on}] [--deadline-s 400]
+        [--second-call {auto,on,off}] [--ssl-probes {off,on}] [--tf32 {default,off}]
+        [--deadline-s 400] [--save-tables FILE] [--reference FILE]
 
 Run from the repository root. It needs torch, numpy, pandas, scikit-learn, numba and pyyaml, but
 not snakemake, jsonschema or openTSNE: the configuration is resolved with
@@ -81,15 +82,68 @@ comparison fails; the last line says "gpu_check: N of M experiments agree within
 --deadline-s (default 400) stops the run at that many seconds, so that the outputs are written
 within the time the machine is lent for: the running experiment is reported as TIMEOUT with the
 jobs it finished (compared and timed), the ones not started as SKIPPED.
+
+Reference tables made elsewhere. The CPU of the machine that has the GPU need not be a good
+reference: its torch build (version, compiled kernels, thread count) may differ from the
+project's, and a lent H100 machine's CPU run (torch 2.11, compiled) was found to part from both
+its own GPU and the project's CPU build on the convolutional models, while the GPU agreed with
+the project's CPU build. So the GPU can be compared with tables made on another machine:
+
+    --save-tables FILE   after every experiment and at the end, write every finished job's
+                         tables of every device to FILE, one gzip'd JSON file (portable across
+                         Python, numpy and pandas versions; exact float32 and float64 values;
+                         the largest table, SSL's embeddings, takes under 1 MiB a device),
+                         keyed by (experiment, job, device label, table), with the run's
+                         options, environment, commit and per-experiment verdicts
+    --reference FILE     load such a file and, besides the comparison between this run's
+                         devices, compare each job's tables of every device here with the
+                         reference's tables of the same job from its first device, with the
+                         same per-column tolerances
+
+The reference must have been made with the same options: --compile, --ssl-probes, the preset
+(smoke) and the resolved configuration (a hash of config.yaml + the preset as resolved), and its
+experiments (--only) must include this run's; otherwise the run stops at once with exit code 2
+and says what differs. A job the reference lacks (its run hit the deadline) fails against it.
+--threads and --tf32 are not checked. With --reference or --save-tables, --devices may name one
+device (e.g. `--devices cuda`: no CPU run on the GPU machine, so the whole deadline goes to the
+GPU; or `--devices cpu` to make a reference in half the time); with one device there is no
+comparison between devices and an experiment that ran is DONE.
+
+Against the reference the output adds: per job "vs reference: cpu PASS (n values), cuda FAIL
+(...)", per experiment and device a column table "[exp] vs reference (cpu there), cuda:", in
+gpu_check.csv the columns vs_reference_values, vs_reference_max_abs_diff and
+vs_reference_verdict (PASS, FAIL, or the experiment's own TIMEOUT / ERROR / SKIPPED), in
+gpu_check_columns.csv rows whose `comparison` is "reference cpu vs cuda" (the rows between this
+run's devices have "cpu vs cuda"), and the last line becomes "gpu_check: N of M experiments agree
+within tolerance; vs reference (FILE): cpu K of M, cuda L of M".
+
+The recommended procedure: make the reference on this project's own machine (its CPU build of
+torch) with the options the GPU run will use, into a path inside the checkout that travels with
+it to the GPU machine (one not ignored by git, or one passed to the device tool's carry; e.g.
+gpu_reference/ref.json.gz, not committed), then run on the GPU machine with --reference:
+
+    PYTHONPATH=. python3 benchmarks/gpu_check.py --devices cpu --compile on \\
+        --second-call off --deadline-s 0 --save-tables gpu_reference/ref.json.gz --out /tmp/gc_ref
+    PYTHONPATH=. python3 benchmarks/gpu_check.py --devices cpu cuda --compile on \\
+        --reference gpu_reference/ref.json.gz --out $OUT
+
+(`--devices cpu cpu` for the reference also checks that the CPU reproduces itself; `--devices
+cuda` on the GPU machine leaves out its own CPU run.) --save-tables on the GPU machine too
+(into $OUT) keeps its tables for a later look.
 """
 import argparse
 import contextlib
+import datetime
+import gzip
+import hashlib
+import json
 import logging
 import math
 import os
 import platform
 import re
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -243,6 +297,163 @@ def compare_runs(reference_tables, other_tables):
         else:
             out[name] = compare_tables(reference_tables[name], other_tables[name])
     return out
+
+
+# --- tables saved to a file, and a reference made elsewhere ------------------------------------
+# One gzip'd JSON file (portable across Python, numpy and pandas versions, unlike a pickle):
+# {"format": TABLES_FORMAT, "version": 1, "options": the run's options (OPTION_NAMES),
+#  "labels": its device labels, "environment", "created", "commit",
+#  "experiments": {exp: {"verdict", "jobs_total", "jobs": [the finished jobs' names]}},
+#  "tables": [{"experiment", "job", "device", "table", "columns": [[name, kind, dtype, values]]}]}
+
+TABLES_FORMAT = "gpu_check tables"
+TABLES_VERSION = 1
+# the options a reference must share with the run compared with it (`experiments`: the
+# reference's must include every experiment of the run)
+OPTION_NAMES = ("preset", "compile", "ssl_probes", "config_sha256", "experiments")
+
+
+def run_options(args, config, experiments):
+    """The options that decide what the tables hold: recorded in a saved file, checked against
+    a reference's."""
+    # the hash leaves out `compile`, which --compile sets and which is checked on its own
+    text = json.dumps({k: v for k, v in config.items() if k != "compile"}, sort_keys=True,
+                      default=str)
+    return {"preset": "smoke", "compile": args.compile, "ssl_probes": args.ssl_probes,
+            "config_sha256": hashlib.sha256(text.encode()).hexdigest(),
+            "experiments": list(experiments)}
+
+
+def options_mismatch(reference, here):
+    """Lines saying how a reference's options differ from this run's (empty: it fits)."""
+    lines = []
+    for name in OPTION_NAMES:
+        theirs, ours = reference.get(name), here.get(name)
+        if name == "experiments":
+            missing = [e for e in ours if e not in (theirs or [])]
+            if missing:
+                lines.append(f"experiments {', '.join(missing)} not in the reference (it has "
+                             f"{', '.join(theirs or []) or 'none'}: --only)")
+        elif name == "config_sha256":
+            if theirs != ours:
+                lines.append("the resolved configuration (config.yaml + the preset) differs: "
+                             "config sha256 " + f"{str(theirs)[:12]} there, {ours[:12]} here")
+        elif theirs != ours:
+            flag = {"compile": "--compile", "ssl_probes": "--ssl-probes"}.get(name, name)
+            lines.append(f"{flag} {theirs} there, {ours} here")
+    return lines
+
+
+def encode_column(series):
+    """[kind, dtype, values] of one column, values JSON's: float32 numbers in their shortest
+    float32 form (read back exactly), float64 in Python's repr (exact too), text as str."""
+    dtype = str(series.dtype)
+    has_na = bool(series.isna().any())
+    if pd.api.types.is_bool_dtype(series) and not has_na:
+        return ["bool", dtype, [bool(v) for v in series]]
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        if pd.api.types.is_integer_dtype(series) and not has_na:
+            return ["int", dtype, [int(v) for v in series]]
+        if series.dtype == np.float32:
+            return ["float", "float32", [float(str(v)) for v in series.to_numpy()]]
+        return ["float", "float64", series.to_numpy(dtype=np.float64).tolist()]
+    return ["text", dtype, [str(v) for v in series]]
+
+
+def decode_column(kind, dtype, values):
+    if kind == "bool":
+        return np.array(values, dtype=bool)
+    if kind == "int":
+        return np.array(values, dtype=np.int64)
+    if kind == "float":
+        return np.array(values, dtype=np.float32 if dtype == "float32" else np.float64)
+    return pd.Series(values, dtype=object)
+
+
+def encode_table(frame):
+    return [[name if isinstance(name, (str, int)) else str(name), *encode_column(frame[name])]
+            for name in frame.columns]
+
+
+def decode_table(columns):
+    frame = pd.DataFrame({i: decode_column(kind, dtype, values)
+                          for i, (_, kind, dtype, values) in enumerate(columns)})
+    frame.columns = [name for name, *_ in columns]
+    return frame
+
+
+def git_commit():
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
+                              text=True, timeout=10).stdout.strip() or None
+    except Exception:
+        return None
+
+
+def save_tables(path, tables, options, labels, experiments=None, environment=()):
+    """Write `tables` ({(experiment, job, device label, table name): DataFrame}) and the run's
+    options to one gzip'd JSON file at `path` (written to a temporary file, then renamed)."""
+    doc = {"format": TABLES_FORMAT, "version": TABLES_VERSION, "options": options,
+           "labels": list(labels), "environment": list(environment),
+           "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+           "commit": git_commit(), "experiments": experiments or {},
+           "tables": [{"experiment": exp, "job": job, "device": device, "table": table,
+                       "columns": encode_table(frame)}
+                      for (exp, job, device, table), frame in tables.items()]}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with gzip.open(tmp, "wt", encoding="utf-8", compresslevel=6) as f:
+        json.dump(doc, f, separators=(",", ":"))
+    os.replace(tmp, path)
+    return path.stat().st_size
+
+
+def load_tables(path):
+    """A file of save_tables: its dict, "tables" as {(experiment, job, device, table):
+    DataFrame}. Raises ValueError for a file that is not one."""
+    if not Path(path).is_file():
+        raise ValueError(f"{path}: no such file")
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            doc = json.load(f)
+    except (OSError, EOFError, json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is not a gpu_check tables file (--save-tables): {err}")
+    if not isinstance(doc, dict) or doc.get("format") != TABLES_FORMAT:
+        raise ValueError(f"{path} is not a gpu_check tables file (--save-tables)")
+    if doc.get("version") != TABLES_VERSION:
+        raise ValueError(f"{path} is version {doc.get('version')} of the tables file, this "
+                         f"script reads version {TABLES_VERSION}: make it again")
+    doc["tables"] = {(t["experiment"], t["job"], t["device"], t["table"]):
+                     decode_table(t["columns"]) for t in doc["tables"]}
+    return doc
+
+
+class Reference:
+    """Tables made elsewhere (--reference): the first device's tables of each job."""
+
+    def __init__(self, path, doc):
+        self.path, self.doc = path, doc
+        self.label = doc["labels"][0]
+        self.jobs = {}
+        for (exp, job, device, table), frame in doc["tables"].items():
+            if device == self.label:
+                self.jobs.setdefault((exp, job), {})[table] = frame
+
+    def job_tables(self, exp, job):
+        """{table name: DataFrame} of the reference's first device, None if it lacks the job."""
+        return self.jobs.get((exp, job))
+
+    def describe(self):
+        d = self.doc
+        env = d.get("environment") or ["environment not recorded"]
+        return (f"reference tables: {self.path} (made {d.get('created', '?')}, commit "
+                f"{(d.get('commit') or '?')[:12]}, runs {' vs '.join(d['labels'])}; its "
+                f"{self.label} run is compared with every run here); there: {env[0]}"
+                + "".join(f"; its {exp} is {e.get('verdict')} ({len(e.get('jobs', []))} of "
+                          f"{e.get('jobs_total') or '?'} jobs)"
+                          for exp, e in d.get("experiments", {}).items()
+                          if e.get("verdict") not in FINISHED))
 
 
 # --- configuration, datasets, timing ----------------------------------------------------------
@@ -539,7 +750,7 @@ def device_labels(names):
 def environment_lines(args, labels):
     lines = [f"python {platform.python_version()}, torch {torch.__version__}, numpy "
              f"{np.__version__}, pandas {pd.__version__}; {os.cpu_count()} CPUs visible, "
-             f"torch threads {torch.get_num_threads()} (both runs)"]
+             f"torch threads {torch.get_num_threads()} (every run)"]
     if torch.cuda.is_available():
         lines.append(f"CUDA {torch.version.cuda}, {torch.cuda.get_device_name(0)}; "
                      f"float32 matmul precision {torch.get_float32_matmul_precision()}, "
@@ -547,27 +758,46 @@ def environment_lines(args, labels):
                      f"cuda matmul allow_tf32 {torch.backends.cuda.matmul.allow_tf32}")
     else:
         lines.append("CUDA not available")
-    lines.append(f"runs {' vs '.join(labels)} (the first is the reference); compile "
-                 f"{args.compile}; second call {args.second_call}; SSL probes {args.ssl_probes}; "
-                 f"deadline {args.deadline_s:g} s")
+    runs = (f"runs {' vs '.join(labels)} (the first is the reference)" if len(labels) == 2
+            else f"run {labels[0]} only (no comparison between devices)")
+    lines.append(f"{runs}; compile {args.compile}; second call {args.second_call}; SSL probes "
+                 f"{args.ssl_probes}; deadline {args.deadline_s:g} s")
     return lines
+
+
+FINISHED = ("PASS", "FAIL", "DONE")   # verdicts of an experiment whose every job ran
 
 
 def new_result(labels):
     return {"verdict": "SKIPPED", "jobs": 0, "jobs_total": None, "unit": "",
             "steps": 0, "wall": {label: 0.0 for label in labels}, "second": {},
-            "tables": {}, "errors": 0}
+            "tables": {}, "errors": 0, "done": [],
+            "raw": {},                                    # (job, label, table) -> DataFrame
+            "vs_reference": {label: {} for label in labels}}   # label -> {"job: table": comp.}
 
 
-def experiment_comparison(result):
-    tables = result["tables"].values()
+def tables_comparison(tables):
+    """Over the comparisons {"job: table": compare_tables result} of an experiment."""
+    tables = tables.values()
     return {"ok": bool(tables) and all(t["ok"] for t in tables),
             "values": sum(t["values"] for t in tables),
             "max_abs": max((t["max_abs"] for t in tables if not math.isnan(t["max_abs"])),
                            default=math.nan)}
 
 
-def summary_rows(results, labels):
+def experiment_comparison(result):
+    return tables_comparison(result["tables"])
+
+
+def reference_verdict(result, label):
+    """An experiment's verdict against the reference for one device: PASS or FAIL when every
+    job ran, else its own verdict (TIMEOUT, ERROR, SKIPPED)."""
+    if result["verdict"] not in FINISHED:
+        return result["verdict"]
+    return "PASS" if tables_comparison(result["vs_reference"][label])["ok"] else "FAIL"
+
+
+def summary_rows(results, labels, reference=None):
     rows = []
     for exp, result in results.items():
         comparison = experiment_comparison(result)
@@ -575,7 +805,7 @@ def summary_rows(results, labels):
         for label in labels:
             wall = result["wall"][label] if result["jobs"] else math.nan
             second = result["second"].get(label, math.nan)
-            rows.append({
+            row = {
                 "experiment": exp, "device": label, "wall_s": round(wall, 3), "steps": steps,
                 "ms_per_step": round(1000 * wall / steps, 3) if steps else math.nan,
                 "second_wall_s": round(second, 3),
@@ -583,25 +813,55 @@ def summary_rows(results, labels):
                 "compared_values": comparison["values"], "max_abs_diff": comparison["max_abs"],
                 "verdict": result["verdict"],
                 "jobs": f"{result['jobs']}/{result['jobs_total'] or '?'}",
-                "step_unit": result["unit"]})
+                "step_unit": result["unit"]}
+            if reference is not None:
+                vs = tables_comparison(result["vs_reference"][label])
+                row.update({"vs_reference_values": vs["values"],
+                            "vs_reference_max_abs_diff": vs["max_abs"],
+                            "vs_reference_verdict": reference_verdict(result, label)})
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
-def column_rows(results):
+def column_rows(results, labels, reference=None):
+    """One row per compared table column (and per problem); `comparison` names the two runs:
+    "cpu vs cuda" within this run, "reference cpu vs cuda" against the reference's tables."""
     rows = []
-    for exp, result in results.items():
-        for table, comparison in result["tables"].items():
+
+    def add(exp, comparison_name, tables):
+        for table, comparison in tables.items():
             for c in comparison["columns"]:
-                rows.append({"experiment": exp, "table": table, **c})
+                rows.append({"experiment": exp, "comparison": comparison_name, "table": table,
+                             **c})
             for problem in comparison["problems"]:
-                rows.append({"experiment": exp, "table": table, "column": "", "kind": "problem",
-                             "tolerance": problem, "ok": False})
+                rows.append({"experiment": exp, "comparison": comparison_name, "table": table,
+                             "column": "", "kind": "problem", "tolerance": problem, "ok": False})
+
+    for exp, result in results.items():
+        add(exp, " vs ".join(labels), result["tables"])
+        if reference is not None:
+            for label in labels:
+                add(exp, f"reference {reference.label} vs {label}",
+                    result["vs_reference"][label])
     return pd.DataFrame(rows)
 
 
-def write_outputs(out, results, labels):
-    summary_rows(results, labels).to_csv(out.dir / "gpu_check.csv", index=False)
-    column_rows(results).to_csv(out.dir / "gpu_check_columns.csv", index=False)
+def write_outputs(out, results, labels, reference=None):
+    summary_rows(results, labels, reference).to_csv(out.dir / "gpu_check.csv", index=False)
+    column_rows(results, labels, reference).to_csv(out.dir / "gpu_check_columns.csv",
+                                                   index=False)
+
+
+def saved_tables(results):
+    """{(experiment, job, device label, table): DataFrame} of every finished job."""
+    return {(exp, job, label, table): frame for exp, result in results.items()
+            for (job, label, table), frame in result["raw"].items()}
+
+
+def write_tables(path, results, options, labels, environment):
+    experiments = {exp: {"verdict": r["verdict"], "jobs_total": r["jobs_total"],
+                         "jobs": list(r["done"])} for exp, r in results.items()}
+    return save_tables(path, saved_tables(results), options, labels, experiments, environment)
 
 
 def aggregate_columns(tables):
@@ -622,22 +882,36 @@ def aggregate_columns(tables):
     return out
 
 
-def print_comparison(out, exp, result):
-    comparison = experiment_comparison(result)
-    out.say(f"[{exp}] {len(result['tables'])} tables of {result['jobs']} jobs, "
+def print_comparison(out, title, tables, jobs):
+    comparison = tables_comparison(tables)
+    out.say(f"{title} {len(tables)} tables of {jobs} jobs, "
             f"{comparison['values']} values compared: {'PASS' if comparison['ok'] else 'FAIL'}")
     out.say(f"    {'column':22s} {'kind':13s} {'tolerance':20s} {'values':>7s} {'max abs':>10s} "
             f"{'max rel':>10s} {'outside':>7s}")
-    for c in aggregate_columns(result["tables"]).values():
+    for c in aggregate_columns(tables).values():
         out.say(f"    {c['column']:22s} {c['kind']:13s} {c['tolerance']:20s} {c['values']:7d} "
                 f"{c['max_abs']:10.3g} {c['max_rel']:10.3g} {c['outside']:7d}")
-    for table, t in result["tables"].items():
+    for table, t in tables.items():
         for problem in t["problems"]:
             out.say(f"    table {table}: {problem}")
 
 
-def run_experiment(exp, result, config, datasets, devices, labels, log, out, args):
-    """First calls: every job of `exp` on both devices in turn, its tables compared."""
+def compare_with_reference(reference, exp, job_name, tables):
+    """compare_runs of the reference's tables of the job and `tables`, keyed "job: table"; a
+    job the reference lacks is one failed entry."""
+    ref_tables = reference.job_tables(exp, job_name)
+    if ref_tables is None:
+        ran = reference.doc.get("experiments", {}).get(exp, {}).get("verdict", "not run")
+        return {f"{job_name}: (job)": {
+            "ok": False, "values": 0, "max_abs": math.nan, "columns": [],
+            "problems": [f"job {job_name!r} is not in the reference (its {exp}: {ran})"]}}
+    return {f"{job_name}: {name}": c for name, c in compare_runs(ref_tables, tables).items()}
+
+
+def run_experiment(exp, result, config, datasets, devices, labels, log, out, args,
+                   reference=None):
+    """First calls: every job of `exp` on each device in turn, its tables compared (with each
+    other, and with the reference's)."""
     jobs, result["unit"] = JOBS[exp](config, datasets, args)
     result["jobs_total"] = len(jobs)
     compiles = args.compile == "on" and exp not in UNCOMPILED
@@ -652,17 +926,47 @@ def run_experiment(exp, result, config, datasets, devices, labels, log, out, arg
                 result["wall"][label] += timer.seconds
                 out.say(f"    {label:6s} {job.name}: {timer.seconds:.2f} s{compile_note}, "
                         f"{job.steps} steps, {1000 * timer.seconds / job.steps:.2f} ms/step")
-            comparison = compare_runs(*(tables[label] for label in labels))
-            result["tables"].update({f"{job.name}: {name}": c for name, c in comparison.items()})
+            if len(labels) == 2:
+                comparison = compare_runs(*(tables[label] for label in labels))
+                result["tables"].update({f"{job.name}: {name}": c
+                                         for name, c in comparison.items()})
+                ok = all(c["ok"] for c in comparison.values())
+                out.say(f"    {job.name}: {sum(c['values'] for c in comparison.values())} "
+                        f"values compared, {'PASS' if ok else 'FAIL'}")
+            if reference is not None:
+                verdicts = []
+                for label in labels:
+                    vs = compare_with_reference(reference, exp, job.name, tables[label])
+                    result["vs_reference"][label].update(vs)
+                    summary = tables_comparison(vs)
+                    verdicts.append(f"{label} {'PASS' if summary['ok'] else 'FAIL'} "
+                                    f"({summary['values']} values)")
+                out.say(f"    {job.name} vs reference: {', '.join(verdicts)}")
+            for label in labels:
+                result["raw"].update({(job.name, label, name): frame
+                                      for name, frame in tables[label].items()})
             result["jobs"] += 1
             result["steps"] += job.steps
-            ok = all(c["ok"] for c in comparison.values())
-            out.say(f"    {job.name}: {sum(c['values'] for c in comparison.values())} values "
-                    f"compared, {'PASS' if ok else 'FAIL'}")
+            result["done"].append(job.name)
         except Exception:
             result["errors"] += 1
             out.say(f"[{exp}] {job.name}: ERROR\n" + traceback.format_exc())
     return jobs
+
+
+def final_line(results, labels, reference=None):
+    n = len(results)
+    if len(labels) == 2:
+        agree = sum(r["verdict"] == "PASS" for r in results.values())
+        line = f"gpu_check: {agree} of {n} experiments agree within tolerance"
+    else:
+        done = sum(r["verdict"] == "DONE" for r in results.values())
+        line = f"gpu_check: {labels[0]} only, {done} of {n} experiments ran"
+    if reference is not None:
+        counts = [f"{label} {sum(reference_verdict(r, label) == 'PASS' for r in results.values())}"
+                  f" of {n}" for label in labels]
+        line += f"; vs reference ({reference.path}): {', '.join(counts)}"
+    return line
 
 
 def main(argv=None):
@@ -671,8 +975,10 @@ def main(argv=None):
     parser.add_argument("--compile", choices=("on", "off"), default="on")
     parser.add_argument("--only", nargs="+", choices=EXPERIMENTS, metavar="EXP",
                         help=f"run these experiments only (of {', '.join(EXPERIMENTS)})")
-    parser.add_argument("--devices", nargs=2, choices=("cpu", "cuda"), default=["cpu", "cuda"],
-                        metavar=("REFERENCE", "OTHER"), help="default: cpu cuda")
+    parser.add_argument("--devices", nargs="+", choices=("cpu", "cuda"), default=["cpu", "cuda"],
+                        metavar="DEVICE",
+                        help="the two runs compared, the first the reference (default: cpu cuda);"
+                             " one device only with --reference or --save-tables")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
     parser.add_argument("--second-call", choices=("auto", "on", "off"), default="auto",
                         help="time the jobs again, graphs compiled (auto: with --compile on)")
@@ -684,7 +990,17 @@ def main(argv=None):
                              "to tell TF32 rounding from a real difference")
     parser.add_argument("--deadline-s", type=float, default=400.0,
                         help="stop at this many seconds and write what is done (0: never)")
+    parser.add_argument("--save-tables", metavar="FILE",
+                        help="write every job's tables of every device and the run's options to "
+                             "FILE (gzip'd JSON), to serve as another run's --reference")
+    parser.add_argument("--reference", metavar="FILE",
+                        help="a --save-tables file made elsewhere with the same options: compare "
+                             "every device's tables with its first device's too")
     args = parser.parse_args(argv)
+    if len(args.devices) > 2:
+        parser.error("--devices takes one or two devices")
+    if len(args.devices) == 1 and not (args.reference or args.save_tables):
+        parser.error("one device compares nothing: give two, or --reference or --save-tables")
     started = time.perf_counter()
     if args.tf32 == "off":
         torch.backends.cudnn.allow_tf32 = False
@@ -699,6 +1015,30 @@ def main(argv=None):
         out.say(f"gpu_check: {err}; run with --devices cpu cpu where there is no GPU")
         return 2
     labels = device_labels(args.devices)
+    experiments = [e for e in EXPERIMENTS if not args.only or e in args.only]
+    config = smoke_config(args.compile == "on")
+    options = run_options(args, config, experiments)
+    reference = None
+    if args.reference:
+        try:
+            doc = load_tables(args.reference)
+        except (OSError, ValueError) as err:
+            out.say(f"gpu_check: cannot use --reference {args.reference}: {err}")
+            out.text.close()
+            return 2
+        mismatch = options_mismatch(doc.get("options", {}), options)
+        if mismatch:
+            out.say(f"gpu_check: the reference {args.reference} was made with other options "
+                    f"than this run's, so its tables are not comparable:")
+            for line in mismatch:
+                out.say(f"  {line}")
+            out.say("  make it again with this run's --compile, --only and --ssl-probes (and "
+                    "this checkout's config.yaml and presets), e.g. benchmarks/gpu_check.py "
+                    f"--devices cpu --compile {args.compile} --ssl-probes {args.ssl_probes} "
+                    f"--only {' '.join(experiments)} --save-tables FILE --out DIR")
+            out.text.close()
+            return 2
+        reference = Reference(args.reference, doc)
     set_threads(args.threads)
     # every experiment compiles the engine's step for its own models and devices in this one
     # process (the pipeline runs each job in its own): room for all of them in dynamo's cache
@@ -706,12 +1046,13 @@ def main(argv=None):
                  "accumulated_recompile_limit"):
         if hasattr(torch._dynamo.config, name):
             setattr(torch._dynamo.config, name, max(getattr(torch._dynamo.config, name), 512))
-    experiments = [e for e in EXPERIMENTS if not args.only or e in args.only]
 
     out.say(f"gpu_check: smoke preset, {len(experiments)} experiments: {', '.join(experiments)}")
-    for line in environment_lines(args, labels):
+    environment = environment_lines(args, labels)
+    for line in environment:
         out.say("  " + line)
-    config = smoke_config(args.compile == "on")
+    if reference is not None:
+        out.say("  " + reference.describe())
     datasets = Datasets(config, out.say)
     for device in devices:
         if device.type == "cuda":   # context and cuBLAS set up before any clock runs
@@ -736,21 +1077,30 @@ def main(argv=None):
             out.say(f"[{exp}] ({time.perf_counter() - started:.0f} s since start)")
             try:
                 all_jobs[exp] = run_experiment(exp, result, config, datasets, devices, labels,
-                                               log, out, args)
+                                               log, out, args, reference)
                 if result["errors"]:
                     result["verdict"] = "ERROR"
+                elif len(labels) == 1:
+                    result["verdict"] = "DONE"
                 else:
                     result["verdict"] = "PASS" if experiment_comparison(result)["ok"] else "FAIL"
                 if result["tables"]:
-                    print_comparison(out, exp, result)
+                    print_comparison(out, f"[{exp}]", result["tables"], result["jobs"])
+                if reference is not None and result["jobs"]:
+                    for label in labels:
+                        print_comparison(out, f"[{exp}] vs reference ({reference.label} there), "
+                                              f"{label}:", result["vs_reference"][label],
+                                         result["jobs"])
             except Exception:
                 result["verdict"] = "ERROR"
                 out.say(f"[{exp}] ERROR\n" + traceback.format_exc())
-            write_outputs(out, results, labels)
+            write_outputs(out, results, labels, reference)
+            if args.save_tables:
+                write_tables(args.save_tables, results, options, labels, environment)
         if args.second_call == "on":
             out.say(f"second calls ({time.perf_counter() - started:.0f} s since start)")
             for exp, jobs in all_jobs.items():
-                if results[exp]["verdict"] not in ("PASS", "FAIL"):
+                if results[exp]["verdict"] not in FINISHED:
                     continue
                 for device, label in zip(devices, labels):
                     timer = Timer(device)
@@ -764,7 +1114,7 @@ def main(argv=None):
                     results[exp]["second"][label] = timer.seconds
                     out.say(f"    {label:6s} {exp}: second call {timer.seconds:.2f} s, "
                             f"{1000 * timer.seconds / results[exp]['steps']:.2f} ms/step")
-                write_outputs(out, results, labels)
+                write_outputs(out, results, labels, reference)
     except DeadlineReached:
         deadline_hit = True
         for result in results.values():
@@ -775,21 +1125,27 @@ def main(argv=None):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
 
-    write_outputs(out, results, labels)
-    table = summary_rows(results, labels)
+    write_outputs(out, results, labels, reference)
+    if args.save_tables:
+        size = write_tables(args.save_tables, results, options, labels, environment)
+        out.say(f"tables of {sum(r['jobs'] for r in results.values())} jobs x {len(labels)} "
+                f"devices saved to {args.save_tables} ({size / 2**20:.2f} MiB)")
+    table = summary_rows(results, labels, reference)
     out.say("")
     out.say(f"gpu_check summary: compile {args.compile}; wall_s, ms_per_step: the first call"
             f"{' (incl. compile)' if args.compile == 'on' else ''}, training calls only, "
             f"evaluations included; second_*: the same jobs again in this process"
             f"{', compiled graphs reused' if args.compile == 'on' else ''}; "
             f"{time.perf_counter() - started:.0f} s in all")
+    if reference is not None:
+        out.say(f"  vs_reference_*: each device's tables against the {reference.label} run of "
+                f"{reference.path}, same tolerances")
     for exp, result in results.items():
         out.say(f"  {exp}: " + (f"one step = one {result['unit']}" if result["jobs"]
                                 else "no job finished"))
-    with pd.option_context("display.width", 250, "display.max_columns", 20):
+    with pd.option_context("display.width", 250, "display.max_columns", 25):
         out.say(table.drop(columns="step_unit").to_string(index=False))
-    agree = sum(r["verdict"] == "PASS" for r in results.values())
-    out.say(f"gpu_check: {agree} of {len(results)} experiments agree within tolerance")
+    out.say(final_line(results, labels, reference))
     out.text.close()
     if deadline_hit:   # a compile may have been cut off: do not wait for its workers at exit
         logging.shutdown()

@@ -1,5 +1,9 @@
-"""benchmarks/gpu_check.py's comparison of a CPU and a GPU table (no GPU needed)."""
+"""benchmarks/gpu_check.py's comparison of a CPU and a GPU table, and its tables saved for and
+read as a reference (no GPU needed)."""
 import importlib.util
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -100,3 +104,148 @@ def test_column_kinds(gpu_check):
 def test_compare_runs_reports_a_missing_table(gpu_check):
     result = gpu_check.compare_runs({"a": history(), "b": history()}, {"a": history()})
     assert result["a"]["ok"] and not result["b"]["ok"]
+
+
+# --- --save-tables and --reference -----------------------------------------------------------
+
+def mixed_table():
+    """Every kind of column a job's table has: text, int keys, float32 and float64 values (a
+    NaN among them), a bool, and numbered float32 outputs."""
+    frame = history()
+    frame["train_loss"] = frame["train_loss"].astype(np.float32)
+    frame.loc[1, "test_acc"] = np.nan
+    frame["kept"] = [True, False, True, True, False, False]
+    frame["output0"] = np.float32(1) / np.arange(1, 7, dtype=np.float32) / np.float32(3)
+    frame["lr"] = np.array([0.1, 1e-7, 3.0, 1 / 3, 2.5e-5, np.pi])
+    return frame
+
+
+def test_save_load_round_trip(gpu_check, tmp_path):
+    tables = {("benchmark", "cnn normal", "cpu", "history"): mixed_table(),
+              ("benchmark", "cnn normal", "cuda", "history"): mixed_table().iloc[:4],
+              ("ssl", "training", "cpu", "embeddings"): pd.DataFrame({"stage": ["before"],
+                                                                      "example": [0]})}
+    options = {"preset": "smoke", "compile": "off", "ssl_probes": "off",
+               "config_sha256": "abc", "experiments": ["benchmark", "ssl"]}
+    path = tmp_path / "ref.json.gz"
+    size = gpu_check.save_tables(path, tables, options, ["cpu", "cuda"],
+                                 {"ssl": {"verdict": "TIMEOUT", "jobs_total": 1, "jobs": []}},
+                                 ["python x, torch y"])
+    assert size == path.stat().st_size and size < 10_000
+    assert not list(tmp_path.glob("*.tmp"))
+    doc = gpu_check.load_tables(path)
+    assert doc["options"] == options and doc["labels"] == ["cpu", "cuda"]
+    assert doc["experiments"]["ssl"]["verdict"] == "TIMEOUT"
+    assert set(doc["tables"]) == set(tables)
+    for key, frame in tables.items():
+        loaded = doc["tables"][key]
+        assert list(loaded.columns) == list(frame.columns) and len(loaded) == len(frame)
+        result = gpu_check.compare_tables(frame, loaded)
+        assert result["ok"] and result["max_abs"] == 0.0, result["problems"]
+    loaded = doc["tables"][("benchmark", "cnn normal", "cpu", "history")]
+    original = mixed_table()
+    for name in ("train_loss", "output0", "lr", "test_acc", "seed", "kept"):   # bit for bit
+        assert loaded[name].dtype == original[name].dtype, name
+        np.testing.assert_array_equal(loaded[name].to_numpy(), original[name].to_numpy())
+    assert list(loaded["model"]) == ["cnn"] * 6
+    # the reference's tables are its first device's
+    reference = gpu_check.Reference(str(path), doc)
+    assert reference.label == "cpu"
+    assert len(reference.job_tables("benchmark", "cnn normal")["history"]) == 6
+    assert reference.job_tables("benchmark", "mlp normal") is None
+    assert "ssl is TIMEOUT" in reference.describe()
+    missing = gpu_check.compare_with_reference(reference, "benchmark", "mlp normal",
+                                               {"history": mixed_table()})
+    assert [c["ok"] for c in missing.values()] == [False]
+
+
+def test_load_rejects_other_files(gpu_check, tmp_path):
+    (tmp_path / "plain.txt").write_text("not gzip")
+    with pytest.raises(ValueError, match="not a gpu_check tables file"):
+        gpu_check.load_tables(tmp_path / "plain.txt")
+    import gzip
+    with gzip.open(tmp_path / "other.json.gz", "wt") as f:
+        f.write('{"format": "something else"}')
+    with pytest.raises(ValueError, match="not a gpu_check tables file"):
+        gpu_check.load_tables(tmp_path / "other.json.gz")
+
+
+def test_options_mismatch(gpu_check):
+    here = {"preset": "smoke", "compile": "on", "ssl_probes": "off", "config_sha256": "abc",
+            "experiments": ["lottery", "ssl"]}
+    assert gpu_check.options_mismatch(dict(here), here) == []
+    superset = dict(here, experiments=["metalearn_lr", "lottery", "ssl", "benchmark"])
+    assert gpu_check.options_mismatch(superset, here) == []
+    lines = gpu_check.options_mismatch(
+        dict(here, compile="off", config_sha256="xyz", experiments=["lottery"]), here)
+    assert len(lines) == 3
+    assert "--compile off there, on here" in lines
+    assert any("ssl not in the reference" in line for line in lines)
+    assert any("configuration" in line for line in lines)
+
+
+def test_reference_with_other_options_is_refused(gpu_check, tmp_path):
+    """No training: the run stops before it makes a dataset."""
+    path = tmp_path / "ref.json.gz"
+    args = type("Args", (), {"compile": "on", "ssl_probes": "off"})()
+    options = gpu_check.run_options(args, gpu_check.smoke_config(True), ["metalearn_lr"])
+    gpu_check.save_tables(path, {}, options, ["cpu"])
+    out = tmp_path / "out"
+    code = gpu_check.main(["--out", str(out), "--devices", "cpu", "--compile", "off",
+                           "--only", "metalearn_lr", "--reference", str(path)])
+    assert code == 2
+    text = (out / "gpu_check.txt").read_text()
+    assert "made with other options" in text and "--compile on there, off here" in text
+    assert "dataset" not in text and "configuration" not in text   # only what differs
+    code = gpu_check.main(["--out", str(out), "--devices", "cpu", "--compile", "on",
+                           "--only", "lottery", "--reference", str(path)])
+    assert code == 2
+    assert "lottery not in the reference" in (out / "gpu_check.txt").read_text()
+
+
+def run_script(*args):
+    result = subprocess.run([sys.executable, str(SCRIPT), *args], cwd=SCRIPT.parent.parent,
+                            capture_output=True, text=True, timeout=300,
+                            env=dict(os.environ, PYTHONPATH=str(SCRIPT.parent.parent)))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout.strip().splitlines()
+
+
+def test_reference_end_to_end(gpu_check, tmp_path):
+    """metalearn_lr, eager, on the CPU twice: saved, then compared with itself as reference; a
+    reference with a learning rate 10 % off fails against it."""
+    common = ["--compile", "off", "--only", "metalearn_lr"]
+    ref = tmp_path / "ref.json.gz"
+    lines = run_script("--out", str(tmp_path / "a"), "--devices", "cpu", "cpu", *common,
+                       "--save-tables", str(ref))
+    assert lines[-1] == "gpu_check: 1 of 1 experiments agree within tolerance"
+    doc = gpu_check.load_tables(ref)
+    assert set(doc["tables"]) == {("metalearn_lr", "trials", label, "trials")
+                                  for label in ("cpu", "cpu#2")}
+    assert doc["options"]["compile"] == "off" and doc["options"]["experiments"] == [
+        "metalearn_lr"]
+
+    lines = run_script("--out", str(tmp_path / "b"), "--devices", "cpu", "cpu", *common,
+                       "--reference", str(ref))
+    assert lines[-1] == (f"gpu_check: 1 of 1 experiments agree within tolerance; "
+                         f"vs reference ({ref}): cpu 1 of 1, cpu#2 1 of 1")
+    summary = pd.read_csv(tmp_path / "b" / "gpu_check.csv")
+    assert list(summary["vs_reference_verdict"]) == ["PASS", "PASS"]
+    assert (summary["vs_reference_max_abs_diff"] == 0).all()
+    assert (summary["vs_reference_values"] > 0).all()
+    columns = pd.read_csv(tmp_path / "b" / "gpu_check_columns.csv")
+    assert set(columns["comparison"]) == {"cpu vs cpu#2", "reference cpu vs cpu",
+                                          "reference cpu vs cpu#2"}
+
+    trials = doc["tables"][("metalearn_lr", "trials", "cpu", "trials")]
+    trials["lr"] *= 1.1
+    bad = tmp_path / "bad.json.gz"
+    gpu_check.save_tables(bad, {("metalearn_lr", "trials", "cpu", "trials"): trials},
+                          doc["options"], ["cpu"])
+    lines = run_script("--out", str(tmp_path / "c"), "--devices", "cpu", *common,
+                       "--reference", str(bad))
+    assert lines[-1] == (f"gpu_check: cpu only, 1 of 1 experiments ran; "
+                         f"vs reference ({bad}): cpu 0 of 1")
+    summary = pd.read_csv(tmp_path / "c" / "gpu_check.csv")
+    assert list(summary["verdict"]) == ["DONE"]
+    assert list(summary["vs_reference_verdict"]) == ["FAIL"]
