@@ -28,7 +28,7 @@ CATEGORIES = {
     "Lottery tickets": ["lottery", "lottery_asymptotes", "lottery_adjacency", "lottery_masks",
                         "lottery_summary"],
     "Double descent": ["double_descent", "double_descent_mse"],
-    "Timing": ["timing"],
+    "Timing": ["timing", "timeline"],
 }
 
 

@@ -2,7 +2,7 @@
 # went (every rule's benchmark file, collected). Included last: it reads the other rule files.
 
 ALL_TARGETS.extend([result("paper_comparison.csv"), result("paper_comparison.md"),
-                    result("timing.csv")] + figure("timing"))
+                    result("timing.csv")] + figure("timing") + figure("timeline"))
 
 from snakemake.io import strip_wildcard_constraints
 
@@ -71,6 +71,7 @@ rule timing:
     output:
         csv=result("timing.csv"),
         figure=report_figure("timing", "Timing"),
+        timeline=report_figure("timeline", "Timing"),
     threads: job_threads("figures")
     resources:
         **job_resources("figures"),
