@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from mnist1d.experiments import paper_comparison as comparison
-from mnist1d.pipeline import timing
+
 
 TOL = {"accuracy": 5.0, "learning_rate": 0.08, "afunc_loss": 0.15, "threshold_factor": 2.0,
        "dd_peak_points": 5.0, "pooling_gain_points": 5.0, "pooling_spread_points": 3.0,
@@ -66,16 +66,3 @@ def test_metalearn_rows_learned_below_baselines():
     assert rows["best baseline - learned activation, mean training loss"]["reproduced_mean"] == \
         pytest.approx(0.3)
     assert rows["mean inner training loss, sigmoid activation"]["verdict"] == "missing"
-
-
-def test_timing_collects_benchmark_files(tmp_path):
-    header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
-    for exp, job, s in (("pooling", "max", 30.0), ("pooling", "none", 10.0), ("data", "default", 2.0)):
-        path = tmp_path / exp / f"{job}.tsv"
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(header + f"{s}\t0:00:{int(s)}\t100\t1\t1\t1\t0\t0\t50\t{s / 2}\n")
-    table = timing.collect(sorted(tmp_path.rglob("*.tsv")))
-    assert list(table.job) == ["default", "max", "none"]
-    per = timing.per_experiment(table).set_index("experiment")
-    assert per.loc["pooling", "wall_s"] == 40.0 and per.loc["pooling", "cpu_s"] == 20.0
-    assert per.loc["pooling", "jobs"] == 2
