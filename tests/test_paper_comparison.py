@@ -1,4 +1,4 @@
-"""The paper as a whole: the side-by-side comparison and the timing table."""
+"""The paper as a whole: every published number beside the reproduced one, with its verdict."""
 import numpy as np
 import pandas as pd
 import pytest
