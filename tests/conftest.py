@@ -3,6 +3,7 @@ import io
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -25,9 +26,27 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.pipeline)
 
 
+# Snakemake imports every installed executor plugin at start-up, and the SLURM plugin then runs
+# `scontrol show config` (10 s time-out). Where SLURM's client is installed but no controller runs
+# (this machine and CI, outside tests/pipeline/test_slurm.py's cluster) that costs 9 s per
+# invocation. Runs that do not use SLURM see a `scontrol` that fails at once instead.
+NO_SLURM_BIN = Path(tempfile.gettempdir()) / "mnist1d-tests-no-slurm"
+
+
+def no_slurm_path():
+    NO_SLURM_BIN.mkdir(exist_ok=True)
+    shim = NO_SLURM_BIN / "scontrol"
+    if not shim.exists():
+        shim.write_text("#!/bin/sh\nexit 1\n")
+        shim.chmod(0o755)
+    return f"{NO_SLURM_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
 def snakemake_command(workdir, *args):
     """(command, environment) that run this repository's workflow with its results in `workdir`."""
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    if not any("slurm" in str(a) for a in args):
+        env["PATH"] = no_slurm_path()
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"),
            "--directory", str(workdir), *args]
     return cmd, env
