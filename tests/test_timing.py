@@ -26,6 +26,11 @@ def test_gating_chain_steps_back_from_the_last_job():
     assert timing.gating_chain(table.iloc[:0]) == []
 
 
+def test_covered_seconds_counts_overlaps_once():
+    assert timing.covered_seconds([(0, 10), (5, 12), (20, 21)]) == 13
+    assert timing.covered_seconds([]) == 0
+
+
 def test_timeline_draws_one_bar_per_job():
     table = pd.DataFrame({"experiment": ["x", "y", "y"], "job": list("abc"),
                           "start": [0.0, 5.0, 60.0], "end": [50.0, 60.0, 120.0]})
