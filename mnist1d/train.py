@@ -59,6 +59,13 @@ def epochs_to_steps(epochs, n_train, batch_size):
     return int(epochs) * batches_per_epoch(n_train, batch_size) - 1
 
 
+def adam_in_order(section):
+    """The protocol of a config section with lr, batch_size, steps and eval_every, trained by
+    Adam on batches in order (benchmark, pooling, the lottery search and analysis)."""
+    return {"optimizer": "adam", "lr": section["lr"], "batch_size": section["batch_size"],
+            "steps": section["steps"], "eval_every": section["eval_every"], "order": "in_order"}
+
+
 def protocol_of(protocol=None):
     """The full protocol: PROTOCOL_DEFAULTS updated by `protocol`, checked."""
     p = dict(PROTOCOL_DEFAULTS)

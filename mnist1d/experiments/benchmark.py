@@ -7,7 +7,7 @@ accuracy per model and variant; `plot_benchmark` draws the paper's benchmark fig
 import numpy as np
 import pandas as pd
 
-from mnist1d import models
+from mnist1d import models, train
 
 MODELS = ("logistic", "mlp", "cnn", "gru")
 VARIANTS = ("normal", "shuffled")
@@ -26,13 +26,8 @@ def protocol_from_config(config, model, variant):
     the config never reruns the job."""
     section = config["benchmark"]
     return {"model": model, "variant": variant, "seeds": [int(s) for s in section["seeds"]],
-            "engine": engine_protocol(section), "compile": bool(config["compile"])}
+            "engine": train.adam_in_order(section), "compile": bool(config["compile"])}
 
-
-def engine_protocol(section):
-    """The engine protocol of the config's `benchmark:` section (Adam, batches in order)."""
-    return {"optimizer": "adam", "lr": section["lr"], "batch_size": section["batch_size"],
-            "steps": section["steps"], "eval_every": section["eval_every"], "order": "in_order"}
 
 
 def label_history(history, model, variant):

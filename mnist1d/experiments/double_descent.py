@@ -23,8 +23,6 @@ The Snakemake jobs are the groups: (architecture, loss, group index) -> one CSV 
 histories; `aggregate` reduces them to `double_descent.csv` and `find_thresholds` to the
 interpolation threshold of every curve.
 """
-import json
-
 import numpy as np
 import pandas as pd
 import torch
@@ -332,8 +330,6 @@ def find_thresholds(table, n_train, tolerance=1.0, num_classes=NUM_CLASSES):
                      "peak_test_error": c.loc[peak, "test_error"],
                      "test_error_largest": c["test_error"].iloc[-1]})
     return pd.DataFrame(rows, columns=THRESHOLD_COLUMNS)
-
-
 
 
 def summary_markdown(table, thresholds, n_train, reference_width=300):

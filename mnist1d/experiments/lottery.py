@@ -63,7 +63,7 @@ def protocol_from_config(config, part):
         raise ValueError(f"lottery part {part!r} is not one of {PARTS}")
     section = config["lottery"][part]
     protocol = {"hidden": config["lottery"]["hidden"], "trials": [int(t) for t in section["trials"]],
-                "engine": engine_protocol(section), "compile": bool(config["compile"])}
+                "engine": train.adam_in_order(section), "compile": bool(config["compile"])}
     if part == "search":
         protocol.update(methods=list(section["methods"]), rounds=section["rounds"])
     else:
@@ -72,11 +72,6 @@ def protocol_from_config(config, part):
                         group=section.get("group"))
     return protocol
 
-
-def engine_protocol(section):
-    """The engine protocol of `lottery.search` or `lottery.analysis` (Adam, batches in order)."""
-    return {"optimizer": "adam", "lr": section["lr"], "batch_size": section["batch_size"],
-            "steps": section["steps"], "eval_every": section["eval_every"], "order": "in_order"}
 
 
 def keep_count(numel, sparsity):

@@ -34,7 +34,7 @@ def protocol_from_config(config, variant):
     section = config["pooling"]
     return {"variant": variant, "datasets": list(section["datasets"]),
             "seeds": [int(s) for s in section["seeds"]], "channels": section["channels"],
-            "train_eval_every": section["train_eval_every"], "engine": engine_protocol(section),
+            "train_eval_every": section["train_eval_every"], "engine": train.adam_in_order(section),
             "compile": bool(config["compile"])}
 
 
@@ -44,11 +44,6 @@ def figure_settings(config):
     return {"figure_datasets": list(section["figure_datasets"]),
             "datasets": list(section["datasets"]), "smooth": section["smooth"]}
 
-
-def engine_protocol(section):
-    """The engine protocol of the config's `pooling:` section (Adam, batches in order)."""
-    return {"optimizer": "adam", "lr": section["lr"], "batch_size": section["batch_size"],
-            "steps": section["steps"], "eval_every": section["eval_every"], "order": "in_order"}
 
 
 def spec_of(variant, channels=20):

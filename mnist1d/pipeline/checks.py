@@ -8,9 +8,8 @@ run first, naming the file and what to do, so that nothing finished is lost.
 import glob
 import os
 
-import yaml
-
 from mnist1d import store
+from mnist1d.pipeline.config import read_recorded_config
 
 # Where the workflow keeps datasets, relative to the results folder (workflow/rules/data.smk and
 # double_descent.smk).
@@ -21,16 +20,11 @@ def check_results_dir(results_dir, config):
     """Refuse to write into a folder whose recorded configuration (results_dir/config.yaml,
     written by `all`) is of another preset: that would replace its results with this run's."""
     path = os.path.join(results_dir, "config.yaml")
-    if not os.path.exists(path):
+    recorded = read_recorded_config(path)
+    if recorded is None:
         return
-    try:
-        with open(path) as f:
-            recorded = yaml.safe_load(f) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise ValueError(f"{path} (the configuration of the results in {results_dir}) cannot be "
-                         f"read ({err}); fix or delete it") from None
     before, now = recorded.get("preset"), config.get("preset")
-    if isinstance(recorded, dict) and before is not None and before != now:
+    if before is not None and before != now:
         raise ValueError(
             f"{results_dir} holds the results of preset {before!r} ({path}), and this run is "
             f"preset {now!r}: it would replace them. Give this run its own folder with "

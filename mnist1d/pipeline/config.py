@@ -194,15 +194,32 @@ def differing_keys(recorded, current, prefix=""):
     return [] if recorded == current else [prefix.rstrip(".")]
 
 
+def read_recorded_config(path):
+    """The configuration `all` recorded in `path` (RESULTS/config.yaml), None where there is no
+    such file; ValueError naming the path where it cannot be read as a mapping."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        with open(path) as f:
+            recorded = yaml.safe_load(f) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise ValueError(f"{path} (the configuration the results beside it were made with) "
+                         f"cannot be read ({err}); fix or delete it") from None
+    if not isinstance(recorded, dict):
+        raise ValueError(f"{path} (the configuration the results beside it were made with) is "
+                         f"not a mapping; fix or delete it")
+    return recorded
+
+
 def check_report_config(recorded_path, current):
     """Before `snakemake --report`: the configuration the report's captions will describe must be
     the one the results were made with (results/config.yaml, written by `all`). Raises ValueError
     naming the keys that differ; a missing record is not an error (nothing to compare)."""
     path = Path(recorded_path)
-    if not path.exists():
+    recorded = read_recorded_config(path)
+    if recorded is None:
         return
-    with open(path) as f:
-        recorded = yaml.safe_load(f) or {}
     keys = differing_keys(recorded, yaml.safe_load(yaml.safe_dump(current)))
     if keys:
         shown = ", ".join(keys[:8]) + (f" and {len(keys) - 8} more" if len(keys) > 8 else "")
