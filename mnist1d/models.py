@@ -50,6 +50,16 @@ def spec_of(spec):
     return spec
 
 
+def spec_for(name, custom_models=None, input_size=None):
+    """The spec of a model the config names: a paper model ("mlp") or, later, an entry of the
+    config's `models:` section (`custom_models`, name -> entry). `input_size` overrides the input
+    length (e.g. a dataset made with another final_seq_length)."""
+    spec = spec_of(name)
+    if input_size is not None:
+        spec["input_size"] = int(input_size)
+    return spec
+
+
 def cnn_length(length):
     for kernel, stride, padding in CNN_LAYERS:
         length = (length + 2 * padding - kernel) // stride + 1
