@@ -220,7 +220,9 @@ def make_dataset(args=None, template=None):
     order = np.random.permutation(num_examples)
     xs, ys = xs[order], ys[order]
     if args.shuffle_seq:
-        xs = xs[:, np.random.permutation(args.final_seq_length)]
+        # Row-major like every other dataset (a column gather leaves a column-major array, on
+        # which torch.compile's CUDA CNN step trained nothing: benchmarks/gpu_check.py).
+        xs = np.ascontiguousarray(xs[:, np.random.permutation(args.final_seq_length)])
 
     std = xs.std()
     t = t / std

@@ -93,7 +93,7 @@ def as_tensors(data, device, dtype):
     for key in ("x", "y", "x_test", "y_test"):
         if key not in data:
             raise KeyError(f"dataset has no {key!r} array")
-        value = torch.as_tensor(np.asarray(data[key]))
+        value = torch.as_tensor(np.ascontiguousarray(data[key]))   # row-major on every device
         out[key] = value.to(device, torch.long if key.startswith("y") else dtype)
     return out
 

@@ -110,3 +110,23 @@ def test_cuda_is_refused_without_a_gpu_and_bad_protocols_name_the_key(data):
         train.protocol_of({"learning_rate": 0.1})
     with pytest.raises(KeyError, match="x_test"):
         train.train({"x": data["x"], "y": data["y"]}, "logistic", {"steps": 1})
+
+
+def test_inputs_reach_the_engine_row_major(data):
+    """A column-major x (what a column gather such as the shuffled variant leaves) becomes a
+    row-major tensor: on CUDA, torch.compile's CNN step trained nothing on the column-major
+    shuffled data (benchmarks/gpu_check.py, torch 2.11, H100), eager and the CPU were right."""
+    fortran = {key: np.asfortranarray(value) for key, value in data.items()}
+    assert not fortran["x"].flags["C_CONTIGUOUS"]
+    tensors = train.as_tensors(fortran, "cpu", torch.float32)
+    assert all(t.is_contiguous() for t in tensors.values())
+    torch.testing.assert_close(tensors["x"], train.as_tensors(data, "cpu", torch.float32)["x"],
+                               rtol=0, atol=0)
+
+
+def test_the_shuffled_dataset_is_row_major():
+    from mnist1d.data import get_dataset_args, make_dataset
+    args = get_dataset_args()
+    args.shuffle_seq, args.num_samples = True, 200
+    d = make_dataset(args)
+    assert d["x"].flags["C_CONTIGUOUS"] and d["x_test"].flags["C_CONTIGUOUS"]

@@ -198,7 +198,7 @@ def train_ssl(x, seeds, settings=None, device="cpu", dtype=torch.float32, compil
     s, seeds = settings_of(settings), [int(v) for v in seeds]
     protocol = train.protocol_of({"optimizer": "adam", "lr": s["lr"]})
     device = torch.device(device)
-    x = torch.as_tensor(np.asarray(x)).to(device, dtype)
+    x = torch.as_tensor(np.ascontiguousarray(x)).to(device, dtype)
     params = init_params(s, seeds, dtype, device)
     initial = {k: p.clone() for k, p in params.items()}
     state = train.init_state(params, protocol)
