@@ -151,7 +151,7 @@ def quiz_accuracy(table):
     g = table.assign(correct=table.label == table.answer).groupby("quiz", sort=False)
     out = g.agg(n=("correct", "size"), correct=("correct", "sum")).reset_index()
     out["accuracy"] = 100.0 * out["correct"] / out["n"]
-    out["repeats"] = out["quiz"].map(dup).fillna("")
+    out["repeats"] = [dup.get(q, "") for q in out["quiz"]]
     return out
 
 
