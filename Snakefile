@@ -21,6 +21,7 @@ rule all:
 
 include: "workflow/rules/data.smk"
 include: "workflow/rules/benchmark.smk"
+include: "workflow/rules/human.smk"
 include: "workflow/rules/metalearn.smk"
 include: "workflow/rules/pooling.smk"
 include: "workflow/rules/tsne.smk"

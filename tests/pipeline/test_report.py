@@ -20,7 +20,7 @@ from mnist1d.pipeline.config import PRESETS, check_report_config, differing_keys
 REPORT_DIR = REPO / "workflow" / "report"
 CATEGORIES = {
     "Data": ["templates", "transforms", "examples"],
-    "Benchmark": ["benchmark"],
+    "Benchmark": ["benchmark", "human"],
     "Metalearning": ["metalearn_lr", "metalearn_afunc"],
     "Pooling": ["pooling", "pooling_all", "pooling_final"],
     "t-SNE": ["tsne"],
@@ -76,6 +76,8 @@ def test_every_caption_renders_strictly(preset, overlay):
     bench = render_caption(REPORT_DIR / "benchmark.rst", config)
     assert f"{config['benchmark']['steps']} steps" in bench
     assert f"{len(config['benchmark']['seeds'])} seeds" in bench
+    person = render_caption(REPORT_DIR / "human.rst", config)
+    assert f"{config['benchmark']['steps']} steps" in person and "greydanus/mnist1d" in person
 
 
 def embedded(html, script_id, var):

@@ -1,6 +1,7 @@
 """What the smoke preset's `all` made, experiment by experiment (the session's one smoke run)."""
 import numpy as np
 import pandas as pd
+import pytest
 
 from conftest import SMOKE
 from mnist1d import store
@@ -17,6 +18,26 @@ def test_smoke_benchmark_outputs(smoke_run):
     log = (smoke_run / SMOKE / "logs/benchmark/cnn_normal.log").read_text()
     assert "step     50/100" in log and "test acc" in log
     assert "published" in (smoke_run / SMOKE / "benchmark/benchmark.md").read_text()
+
+
+def test_smoke_human_outputs(smoke_run):
+    predictions = pd.read_csv(smoke_run / SMOKE / "benchmark/predictions_cnn_normal.csv")
+    assert list(predictions.columns) == ["seed", "test_index", "label", "prediction"]
+    assert len(predictions) == 2 * 1000 and set(predictions.seed) == {0, 1}
+    # the predictions give the accuracy the training history ended at
+    summary = pd.read_csv(smoke_run / SMOKE / "benchmark/benchmark.csv")
+    cnn = summary[(summary.model == "cnn") & (summary.variant == "normal")].iloc[0]
+    acc = predictions.assign(ok=predictions.label == predictions.prediction).groupby("seed").ok.mean()
+    assert 100 * acc.mean() == pytest.approx(cnn.test_acc_mean, abs=0.05)
+    table = pd.read_csv(smoke_run / SMOKE / "human/human.csv").set_index("examples")
+    assert table.loc["quiz, all five files", "accuracy"] == pytest.approx(95.8)
+    assert table.loc["quiz, distinct quizzes", "accuracy"] == pytest.approx(95.75)
+    assert table.loc["quiz examples (400)", "seeds"] == 2
+    classes = pd.read_csv(smoke_run / SMOKE / "human/class_errors.csv")
+    assert len(classes) == 4 * 10 and classes.error_rate.between(0, 100).all()
+    assert "q2 is q1" in (smoke_run / SMOKE / "human/human.md").read_text()
+    for ext in ("png", "pdf"):
+        assert (smoke_run / SMOKE / f"human.{ext}").stat().st_size > 0
 
 
 def test_smoke_double_descent_outputs(smoke_run):
@@ -59,7 +80,7 @@ def test_smoke_tsne_ssl_pooling_outputs(smoke_run):
 def test_smoke_comparison_covers_every_experiment(smoke_run):
     table = pd.read_csv(smoke_run / SMOKE / "paper_comparison.csv")
     assert set(table.experiment) == {"benchmark", "double descent", "lottery", "metalearning",
-                                     "pooling", "t-SNE", "SSL"}
+                                     "pooling", "t-SNE", "SSL", "human"}
     assert set(table.verdict) <= {"reproduced", "differs", "missing"}
     assert len(table[table.experiment == "benchmark"]) == 8
     assert "preset smoke" in (smoke_run / SMOKE / "paper_comparison.md").read_text()

@@ -1,6 +1,7 @@
 # Benchmark (SPEC section 2): every model x dataset variant, all seeds as one ensemble per job;
 # then the summary table and the benchmark figure.
 import mnist1d.experiments.benchmark as benchmark_lib
+import mnist1d.experiments.human as human_lib
 
 BENCH = config["benchmark"]
 for _variant, _dataset in BENCH["variants"].items():
@@ -20,6 +21,7 @@ rule benchmark_train:
         lambda wildcards: dataset_file(BENCH["variants"][wildcards.bench_variant]),
     output:
         result("benchmark/history_{bench_model}_{bench_variant}.csv"),
+        predictions=result("benchmark/predictions_{bench_model}_{bench_variant}.csv"),
     params:
         protocol=lambda wildcards: benchmark_lib.protocol_from_config(
             config, wildcards.bench_model, wildcards.bench_variant),
@@ -59,6 +61,7 @@ rule benchmark_summary:
 rule benchmark_figure:
     input:
         result("benchmark/history.csv"),
+        human_quiz=str(human_lib.QUIZ_CSV),  # the human line (mnist1d.experiments.human)
     output:
         report_figure("benchmark", "Benchmark"),
     threads: job_threads("figures")

@@ -46,6 +46,7 @@ rule paper_comparison:
         pooling=result("pooling/pooling.csv"),
         tsne=result("tsne/baselines.csv"),
         ssl=result("ssl/ssl.csv"),
+        human=result("human/human.csv"),
     output:
         csv=report(result("paper_comparison.csv"), caption="../report/paper_comparison.rst",
                    category="The paper, reproduced"),

@@ -1,0 +1,34 @@
+# The human baseline (SPEC section 10): the person's quiz answers (the shipped table,
+# mnist1d/experiments/human_quiz.csv) beside the benchmark CNN's final test predictions.
+import mnist1d.experiments.human as human_lib
+
+try:
+    HUMAN = human_lib.protocol_from_config(config)
+except ValueError as e:
+    raise WorkflowError(str(e)) from None
+
+ALL_TARGETS.extend([result("human/human.csv"), result("human/quizzes.csv"),
+                    result("human/class_errors.csv"), result("human/human.md")] + figure("human"))
+
+
+rule human:
+    input:
+        quiz=str(human_lib.QUIZ_CSV),
+        predictions=result(f"benchmark/predictions_{HUMAN['model']}_{HUMAN['variant']}.csv"),
+    output:
+        summary=result("human/human.csv"),
+        quizzes=result("human/quizzes.csv"),
+        classes=result("human/class_errors.csv"),
+        md=result("human/human.md"),
+        figure=report_figure("human", "Benchmark"),
+    params:
+        protocol=HUMAN,
+    threads: job_threads("figures")
+    resources:
+        **job_resources("figures"),
+    log:
+        result("logs/human/human.log"),
+    benchmark:
+        result("timing/human/human.tsv")
+    script:
+        "../scripts/human.py"
