@@ -397,6 +397,9 @@ def plot_ssl(table, emb_before, emb_after, y):
 
 # --- the guillotine: every model variant, probed layer by layer ------------------------------
 
+# The notebook's linear probes by layer (self-supervised-learning.ipynb, cells 13, 16, 19; one run)
+NOTEBOOK_LINEAR = {MAIN_MODEL: [32.8, 75.1, 80.9, 82.1, 76.1, 75.0], "none": [32.8, 82.2, 79.5, 53.4],
+                   "deep": [32.8, 75.9, 82.4, 79.5, 77.3, 72.8, 65.0, 61.1]}
 GUILLOTINE_STYLES = {MAIN_MODEL: ("k", "o", "-"), "none": ("tab:blue", "s", "--"),
                      "deep": ("tab:red", "^", "-.")}
 
@@ -461,6 +464,10 @@ def plot_guillotine(table, variants=None):
                         ls=ls, capsize=3, label=label)
             best = part.loc[part["mean"].idxmax()]
             ax.plot(best.depth, best["mean"], marker="*", ms=14, color=color, mfc="none")
+            published = NOTEBOOK_LINEAR.get(model)
+            if metric == "linear_acc" and published and len(published) == len(part):
+                ax.plot(range(len(published)), published, ls="", marker="x", ms=7, color=color,
+                        alpha=0.8, label=f"{model}: the notebook (one run)")
         ax.axvline(3, color="gray", lw=0.8, ls=":")
         ax.text(3.05, 0.97, "projector ->", transform=ax.get_xaxis_transform(), fontsize=8,
                 color="gray", va="top")
@@ -474,7 +481,7 @@ def plot_guillotine(table, variants=None):
     axes[0].set_ylabel("test accuracy (%)")
     low = float((table["mean"] - table["std"]).min())
     axes[0].set_ylim(min(20.0, 5 * np.floor(low / 5) - 5), 100)
-    axes[0].legend(fontsize=8, loc="lower left")
+    axes[0].legend(fontsize=7, loc="lower right")
     fig.suptitle("SSL guillotine: probe accuracy through the layers of three contrastive models "
                  "(mean ± std over seeds; star: each model's best layer)")
     fig.tight_layout()
