@@ -450,7 +450,7 @@ def plot_guillotine(table, variants=None):
     from mnist1d import plotting
 
     plt = plotting.plt
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.9), sharey=True)
     models_ = list(dict.fromkeys(table.model))
     for ax, metric, title in ((axes[0], "linear_acc", "Linear probe (logistic regression)"),
                               (axes[1], "knn_acc", "kNN probe (k = 10, cosine)")):
@@ -481,8 +481,14 @@ def plot_guillotine(table, variants=None):
     axes[0].set_ylabel("test accuracy (%)")
     low = float((table["mean"] - table["std"]).min())
     axes[0].set_ylim(min(20.0, 5 * np.floor(low / 5) - 5), 100)
-    axes[0].legend(fontsize=7, loc="lower right")
+    handles, labels = axes[0].get_legend_handles_labels()
+    # one column per model: this run's line, then the notebook's crosses
+    order = sorted(range(len(labels)), key=lambda i: (models_.index(labels[i].split(" ")[0].rstrip(":"))
+                                                      if labels[i].split(" ")[0].rstrip(":") in models_
+                                                      else len(models_), "notebook" in labels[i]))
+    handles, labels = [handles[i] for i in order], [labels[i] for i in order]
+    fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=3, frameon=False)
     fig.suptitle("SSL guillotine: probe accuracy through the layers of three contrastive models "
                  "(mean ± std over seeds; star: each model's best layer)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.13, 1, 1))
     return fig
