@@ -66,3 +66,25 @@ def test_metalearn_rows_learned_below_baselines():
     assert rows["best baseline - learned activation, mean training loss"]["reproduced_mean"] == \
         pytest.approx(0.3)
     assert rows["mean inner training loss, sigmoid activation"]["verdict"] == "missing"
+
+
+def test_ssl_layer_and_afunc_fit_rows():
+    layers = ["conv1", "conv2", "conv3", "hidden", "output"]
+    ssl = pd.DataFrame([{"layer": "input", "stage": "input", "seed": -1, "linear_acc": 33.0}]
+                       + [{"layer": layer, "stage": stage, "seed": seed,
+                           "linear_acc": (50.0 if stage == "before" else 70.0 + i + seed)}
+                          for i, layer in enumerate(layers) for seed in (0, 2)
+                          for stage in ("before", "after")])
+    rows = comparison.ssl_layer_rows(ssl, TOL)
+    assert [r["published_value"] for r in rows] == [32.8, 75.1, 80.9, 82.1, 76.1, 75.0]
+    assert all("self-supervised-learning.ipynb" in r["quantity"] for r in rows)
+    assert rows[0]["reproduced_mean"] == 33.0 and rows[0]["n"] == 1
+    assert rows[1]["reproduced_mean"] == pytest.approx(71.0) and rows[1]["n"] == 2  # after only
+    assert [r["verdict"] for r in rows] == ["reproduced", "reproduced", "differs", "differs",
+                                            "reproduced", "reproduced"]
+    fit = pd.DataFrame({"activation": ["fitted", "learned"], "final_test_acc": [62.0, 70.0]})
+    (row,) = comparison.afunc_fit_rows(fit, TOL)
+    assert row["published_value"] == 66.4 and row["reproduced_mean"] == 62.0
+    assert row["verdict"] == "reproduced" and "metalearn-activation-function.ipynb" in row["quantity"]
+    (gone,) = comparison.afunc_fit_rows(fit[fit.activation != "fitted"], TOL)
+    assert gone["verdict"] == "missing"

@@ -290,6 +290,47 @@ def human_rows(summary):
     return rows
 
 
+# --- the notebooks' extra results: SSL probes through the layers, the fitted activation --------
+# (issue 17, points 2 and 3; self-contained: the numbers, their sources, the rows)
+
+SSL_LAYER_PUBLISHED = {"input": 32.8, "conv1": 75.1, "conv2": 80.9, "conv3": 82.1, "hidden": 76.1,
+                       "output": 75.0}
+SSL_LAYER_SOURCE = "notebooks/self-supervised-learning.ipynb, cell 13 ('Evaluate every layer')"
+AFUNC_FIT_PUBLISHED = 66.4
+AFUNC_FIT_SOURCE = ("notebooks/metalearn-activation-function.ipynb, cell 27 ('Evaluate the fitted "
+                    "piecewise activation function')")
+
+
+def ssl_layer_rows(table, tol):
+    """Linear-probe test accuracy of the trained 125-125-16 projector model at every layer
+    (layer 0: the raw input), against the notebook's per-layer numbers."""
+    rows = []
+    for depth, (layer, value) in enumerate(SSL_LAYER_PUBLISHED.items()):
+        stage = "input" if layer == "input" else "after"
+        hit = table[(table.layer == layer) & (table.stage == stage)]["linear_acc"]
+        rows.append(row("SSL", f"linear probe, with projector, layer {depth} ({layer}) "
+                        f"(test accuracy; {SSL_LAYER_SOURCE})", f"{value:g} %", hit, "within",
+                        tol["accuracy"], "%", value))
+    return rows
+
+
+def afunc_fit_rows(table, tol):
+    """Final test accuracy of the inner network trained with the piecewise-linear fit of the
+    learned activation (afunc_fit.csv), against the notebook's 66.4 %."""
+    hit = table[table.activation == "fitted"]["final_test_acc"] if len(table) else []
+    return [row("metalearning", "test accuracy, piecewise-linear fit of the learned activation "
+                f"({AFUNC_FIT_SOURCE})", f"{AFUNC_FIT_PUBLISHED:g} %", hit, "within",
+                tol["accuracy"], "%", AFUNC_FIT_PUBLISHED)]
+
+
+def notebook_extra_rows(tables, tol):
+    """The rows above, for the tables present (`ssl`, `afunc_fit`)."""
+    rows = ssl_layer_rows(tables["ssl"], tol)
+    if "afunc_fit" in tables:
+        rows += afunc_fit_rows(tables["afunc_fit"], tol)
+    return rows
+
+
 def compare(tables, tolerances, reference_width=300):
     """All rows, from a dict of the experiments' tables (keys as in the rule's input)."""
     t = tables
@@ -302,7 +343,8 @@ def compare(tables, tolerances, reference_width=300):
             + pooling_rows(t["pooling"], tolerances)
             + tsne_rows(t["tsne"], tolerances)
             + ssl_rows(t["ssl"], tolerances)
-            + (human_rows(t["human"]) if "human" in t else []))
+            + (human_rows(t["human"]) if "human" in t else [])
+            + notebook_extra_rows(t, tolerances))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

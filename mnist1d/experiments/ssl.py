@@ -28,10 +28,15 @@ from torch import nn
 from mnist1d import models, train
 
 DEFAULTS = {"epochs": 200, "batch_size": 100, "lr": 1e-2, "temperature": 0.5, "max_shift": 10,
-            "slope_std": 0.04, "offset_std": 0.3, "channels": 25, "hidden": 125, "out": 16}
+            "slope_std": 0.04, "offset_std": 0.3, "channels": 25, "hidden": 125, "out": 16,
+            "projector": None}
 LAYERS = ("input", "conv1", "conv2", "conv3", "hidden", "output")
 LAYER_LABELS = {"input": "raw input", "conv1": "conv 1", "conv2": "conv 2",
                 "conv3": "conv 3 (features)", "hidden": "projector hidden", "output": "output"}
+# The main model (`hidden`, `out`: the 125-125-16 projector) is trained by protocol_from_config's
+# job; `ssl.variants` names other projectors (e.g. none, a deeper one), each its own job
+# (variant_protocol), for the guillotine comparison of the reference notebook.
+MAIN_MODEL = "projector"
 
 
 def protocol_from_config(config):
@@ -41,6 +46,40 @@ def protocol_from_config(config):
     return {"settings": {k: section[k] for k in DEFAULTS if k in section},
             "seeds": [int(s) for s in section["seeds"]], "knn_k": section["knn_k"],
             "probe_max_iter": section["probe_max_iter"], "compile": bool(config["compile"])}
+
+
+def variant_protocol(config, name):
+    """What the job of SSL model variant `name` (a key of `ssl.variants`) computes with: the main
+    protocol with the variant's projector widths (after the 125-d features; [] is no projector:
+    the features are the output). Only the trained models are probed (no 'before' stage)."""
+    variants = config["ssl"].get("variants") or {}
+    if name not in variants:
+        raise ValueError(f"config key 'ssl.variants': no variant {name!r}; known: "
+                         f"{sorted(variants)}")
+    protocol = protocol_from_config(config)
+    protocol["settings"]["projector"] = [int(w) for w in variants[name]]
+    protocol["variant"] = name
+    return protocol
+
+
+def projector_widths(s):
+    """The widths of the projector's linear layers (the last is the output)."""
+    return [s["hidden"], s["out"]] if s["projector"] is None else [int(w) for w in s["projector"]]
+
+
+def layer_names(widths):
+    """The probed layers of a model with projector `widths`: input, conv1-3, the projector's
+    hidden layers ('hidden' when there is one, else 'hidden1', ...), 'output' (the last layer;
+    without a projector the output is conv3 and there is no separate 'output')."""
+    n = len(widths)
+    hidden = ["hidden"] if n == 2 else [f"hidden{i}" for i in range(1, n)]
+    return ("input", "conv1", "conv2", "conv3") + tuple(hidden) + (("output",) if n else ())
+
+
+def layer_label(name):
+    if name in LAYER_LABELS:
+        return LAYER_LABELS[name]
+    return f"projector hidden {name[len('hidden'):]}" if name.startswith("hidden") else name
 
 
 def settings_of(settings=None):
@@ -97,16 +136,23 @@ def info_nce(z1, z2, temperature):
 # --- the network: plain module and stacked ensemble ------------------------------------------
 
 class SSLNet(nn.Module):
-    """The benchmark CNN's convolutions and a projector; forward returns every layer's output."""
+    """The benchmark CNN's convolutions and a projector; forward returns every layer's output.
 
-    def __init__(self, channels=25, hidden=125, out=16, input_size=40):
+    `projector`: the widths of the projector's linear layers (ReLU between them, none after the
+    last); None is [hidden, out]; [] is no projector (the 125-d features are the output)."""
+
+    def __init__(self, channels=25, hidden=125, out=16, input_size=40, projector=None):
         super().__init__()
         (k1, s1, p1), (k2, s2, p2), (k3, s3, p3) = models.CNN_LAYERS
         self.conv1 = nn.Conv1d(1, channels, k1, stride=s1, padding=p1)
         self.conv2 = nn.Conv1d(channels, channels, k2, stride=s2, padding=p2)
         self.conv3 = nn.Conv1d(channels, channels, k3, stride=s3, padding=p3)
-        self.proj1 = nn.Linear(channels * models.cnn_length(input_size), hidden)
-        self.proj2 = nn.Linear(hidden, out)
+        self.widths = [hidden, out] if projector is None else [int(w) for w in projector]
+        self.layer_names = layer_names(self.widths)
+        width = channels * models.cnn_length(input_size)
+        for i, w in enumerate(self.widths, start=1):       # created in order: proj1, proj2, ...
+            setattr(self, f"proj{i}", nn.Linear(width, w))
+            width = w
 
     def forward(self, x):
         h = x.view(-1, 1, x.shape[-1])
@@ -114,13 +160,17 @@ class SSLNet(nn.Module):
         for name in ("conv1", "conv2", "conv3"):
             h = getattr(self, name)(h).relu()
             outs[name] = h.reshape(h.shape[0], -1)
-        outs["hidden"] = self.proj1(outs["conv3"]).relu()
-        outs["output"] = self.proj2(outs["hidden"])
+        h = outs["conv3"]
+        for i, name in enumerate(self.layer_names[4:], start=1):
+            h = getattr(self, f"proj{i}")(h)
+            outs[name] = h if name == "output" else h.relu()
+            h = outs[name]
+        outs.setdefault("output", outs["conv3"])
         return outs
 
 
 def build(s):
-    return SSLNet(s["channels"], s["hidden"], s["out"])
+    return SSLNet(s["channels"], s["hidden"], s["out"], projector=s["projector"])
 
 
 def init_params(s, seeds, dtype=torch.float32, device="cpu"):
@@ -137,8 +187,15 @@ def init_params(s, seeds, dtype=torch.float32, device="cpu"):
             for name in members[0]}
 
 
+def param_layers(params):
+    """The probed layer names of ensemble parameters `params` (from their projector layers)."""
+    n = sum(1 for name in params if name.startswith("proj") and name.endswith(".weight"))
+    return layer_names([0] * n)
+
+
 def forward(params, x, layers=False):
-    """Ensemble forward of x (K, B, 40): the 16-d output (K, B, 16), or every layer's output."""
+    """Ensemble forward of x (K, B, 40): the output (K, B, out), or every layer's output (the
+    output of a model without projector is its conv3 features)."""
     K = params["conv1.weight"].shape[0]
     h = x.unsqueeze(-1)
     if h.dim() == 3:
@@ -148,8 +205,13 @@ def forward(params, x, layers=False):
         h = models._conv(h, params[f"conv{i}.weight"], params[f"conv{i}.bias"], kernel, stride,
                          padding).relu()
         outs[f"conv{i}"] = h.transpose(2, 3).reshape(K, h.shape[1], -1)   # channel-major
-    outs["hidden"] = models._linear(outs["conv3"], params["proj1.weight"], params["proj1.bias"]).relu()
-    outs["output"] = models._linear(outs["hidden"], params["proj2.weight"], params["proj2.bias"])
+    h = outs["conv3"]
+    for i, name in enumerate(param_layers(params)[4:], start=1):
+        h = models._linear(h, params[f"proj{i}.weight"], params[f"proj{i}.bias"])
+        if name != "output":
+            h = h.relu()
+        outs[name] = h
+    outs.setdefault("output", outs["conv3"])
     return outs if layers else outs["output"]
 
 
@@ -253,7 +315,8 @@ def representations(params, x, k, chunk=1000):
     sub = {name: p[k:k + 1] for name, p in params.items()}
     x = torch.as_tensor(np.asarray(x)).to(sub["conv1.weight"])
     parts = [forward(sub, x[i:i + chunk].unsqueeze(0), layers=True) for i in range(0, len(x), chunk)]
-    return {name: torch.cat([p[name][0] for p in parts]).double().cpu().numpy() for name in LAYERS}
+    return {name: torch.cat([p[name][0] for p in parts]).double().cpu().numpy()
+            for name in param_layers(params)}
 
 
 def probe(data, params_by_stage, seeds, knn_k=10, max_iter=1000):
@@ -275,7 +338,7 @@ def probe(data, params_by_stage, seeds, knn_k=10, max_iter=1000):
     for stage, params in params_by_stage.items():
         for k, seed in enumerate(seeds):
             tr, te = representations(params, data["x"], k), representations(params, data["x_test"], k)
-            for layer in LAYERS[1:]:
+            for layer in param_layers(params)[1:]:
                 score(layer, stage, seed, tr[layer], te[layer])
     return pd.DataFrame(rows)
 
@@ -329,4 +392,103 @@ def plot_ssl(table, emb_before, emb_after, y):
     ax2.set_title(f"Probes per layer (mean of {seeds} seeds, bars min to max)")
     fig.suptitle("Self-supervised contrastive learning on MNIST-1D (SimCLR-style, no labels)")
     fig.tight_layout()
+    return fig
+
+
+# --- the guillotine: every model variant, probed layer by layer ------------------------------
+
+# The notebook's linear probes by layer (self-supervised-learning.ipynb, cells 13, 16, 19; one run)
+NOTEBOOK_LINEAR = {MAIN_MODEL: [32.8, 75.1, 80.9, 82.1, 76.1, 75.0], "none": [32.8, 82.2, 79.5, 53.4],
+                   "deep": [32.8, 75.9, 82.4, 79.5, 77.3, 72.8, 65.0, 61.1]}
+GUILLOTINE_STYLES = {MAIN_MODEL: ("k", "o", "-"), "none": ("tab:blue", "s", "--"),
+                     "deep": ("tab:red", "^", "-.")}
+
+
+def guillotine_table(tables):
+    """Per-layer probe accuracy of every model after training, over seeds.
+
+    `tables`: {model name: its probe table (probe's output; only stages 'input' and 'after'
+    are used)}. Returns a tidy frame: model, depth (0 = raw input, as the notebook numbers the
+    layers), layer, dim, metric (linear_acc / knn_acc), mean, std (over seeds, ddof 1; 0 for the
+    raw input, which has one value), min, max, n_seeds."""
+    rows = []
+    for model, table in tables.items():
+        t = table[table.stage.isin(["input", "after"])]
+        order = list(dict.fromkeys(t.layer))          # the probe's order: input first
+        if not order or order[0] != "input":
+            raise ValueError(f"ssl guillotine: the table of model {model!r} has no raw-input row")
+        for depth, layer in enumerate(order):
+            part = t[t.layer == layer]
+            for metric in ("linear_acc", "knn_acc"):
+                v = part[metric].to_numpy(float)
+                rows.append({"model": model, "depth": depth, "layer": layer,
+                             "dim": int(part["dim"].iloc[0]), "metric": metric,
+                             "mean": v.mean(), "std": v.std(ddof=1) if len(v) > 1 else 0.0,
+                             "min": v.min(), "max": v.max(), "n_seeds": len(v)})
+    return pd.DataFrame(rows)
+
+
+def guillotine_markdown(table):
+    """The linear-probe table as Markdown: one row per model, one column per depth."""
+    lin = table[table.metric == "linear_acc"]
+    depths = sorted(lin.depth.unique())
+    lines = ["# SSL: linear probe test accuracy by layer (mean ± std over seeds)", "",
+             "| model | " + " | ".join(f"layer {d}" for d in depths) + " |",
+             "|---|" + "---|" * len(depths)]
+    for model, part in lin.groupby("model", sort=False):
+        cells = {r.depth: f"{r.mean:.1f} ± {r.std:.1f} ({r.layer}, {r.dim}-d)"
+                 for r in part.itertuples()}
+        lines.append(f"| {model} | " + " | ".join(cells.get(d, "") for d in depths) + " |")
+    lines += ["", "Layer 0 is the raw input; the notebook's with-projector row: 32.8 / 75.1 / "
+              "80.9 / 82.1 / 76.1 / 75.0."]
+    return "\n".join(lines) + "\n"
+
+
+def plot_guillotine(table, variants=None):
+    """Linear-probe (left) and kNN (right) test accuracy by layer, one line per model, bars: std
+    over seeds; the projector's first layer marked for each model (the guillotine)."""
+    from mnist1d import plotting
+
+    plt = plotting.plt
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.9), sharey=True)
+    models_ = list(dict.fromkeys(table.model))
+    for ax, metric, title in ((axes[0], "linear_acc", "Linear probe (logistic regression)"),
+                              (axes[1], "knn_acc", "kNN probe (k = 10, cosine)")):
+        for i, model in enumerate(models_):
+            part = table[(table.model == model) & (table.metric == metric)].sort_values("depth")
+            color, marker, ls = GUILLOTINE_STYLES.get(model, (f"C{i}", "o", ":"))
+            n_proj = sum(1 for layer in part.layer if layer.startswith("hidden") or layer == "output")
+            label = f"{model} ({n_proj} projector layer{'s' if n_proj != 1 else ''}, " \
+                    f"{part.n_seeds.max()} seeds)"
+            ax.errorbar(part.depth, part["mean"], yerr=part["std"], color=color, marker=marker,
+                        ls=ls, capsize=3, label=label)
+            best = part.loc[part["mean"].idxmax()]
+            ax.plot(best.depth, best["mean"], marker="*", ms=14, color=color, mfc="none")
+            published = NOTEBOOK_LINEAR.get(model)
+            if metric == "linear_acc" and published and len(published) == len(part):
+                ax.plot(range(len(published)), published, ls="", marker="x", ms=7, color=color,
+                        alpha=0.8, label=f"{model}: the notebook (one run)")
+        ax.axvline(3, color="gray", lw=0.8, ls=":")
+        ax.text(3.05, 0.97, "projector ->", transform=ax.get_xaxis_transform(), fontsize=8,
+                color="gray", va="top")
+        depths = sorted(table.depth.unique())
+        ax.set_xticks(depths)
+        ax.set_xticklabels(["raw\ninput" if d == 0 else (f"conv {d}" if d <= 3 else f"proj {d - 3}")
+                            for d in depths], fontsize=8)
+        ax.set_xlabel("layer")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("test accuracy (%)")
+    low = float((table["mean"] - table["std"]).min())
+    axes[0].set_ylim(min(20.0, 5 * np.floor(low / 5) - 5), 100)
+    handles, labels = axes[0].get_legend_handles_labels()
+    # one column per model: this run's line, then the notebook's crosses
+    order = sorted(range(len(labels)), key=lambda i: (models_.index(labels[i].split(" ")[0].rstrip(":"))
+                                                      if labels[i].split(" ")[0].rstrip(":") in models_
+                                                      else len(models_), "notebook" in labels[i]))
+    handles, labels = [handles[i] for i in order], [labels[i] for i in order]
+    fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=3, frameon=False)
+    fig.suptitle("SSL guillotine: probe accuracy through the layers of three contrastive models "
+                 "(mean ± std over seeds; star: each model's best layer)")
+    fig.tight_layout(rect=(0, 0.13, 1, 1))
     return fig

@@ -10,8 +10,9 @@ from conftest import run_snakemake
 # Jobs that follow any change of the configuration: the record of it, and the timing table
 # (it reads the timing file of every job that reruns).
 BOOKKEEPING = {"run_config", "timing", "all"}
-TRAINING = {"benchmark_train", "pooling_train", "ssl_train", "dd_train", "lottery_search",
-            "lottery_analysis", "metalearn_lr", "metalearn_afunc", "dataset", "dd_noisy_dataset"}
+TRAINING = {"benchmark_train", "pooling_train", "ssl_train", "ssl_variant", "dd_train",
+            "lottery_search", "lottery_analysis", "metalearn_lr", "metalearn_afunc",
+            "metalearn_afunc_fit", "dataset", "dd_noisy_dataset"}
 
 
 def planned_jobs(workdir, tmp_path, overrides):
@@ -51,8 +52,10 @@ TRAINING_KEYS = [
     ({"pooling": {"lr": 0.02}}, {"pooling_train": 2}),
     ({"double_descent": {"epochs": 3}}, {"dd_train": 3}),
     ({"lottery": {"analysis": {"steps": 30}}}, {"lottery_analysis": 1}),
-    ({"ssl": {"temperature": 0.4}}, {"ssl_train": 1}),
+    ({"ssl": {"temperature": 0.4}}, {"ssl_train": 1, "ssl_variant": 2}),
     ({"metalearn": {"lr": {"outer_lr": 0.2}}}, {"metalearn_lr": 1}),
+    # the fit is its own job: refitting does not rerun the activation job
+    ({"metalearn": {"afunc_fit": {"continuous": True}}}, {"metalearn_afunc_fit": 1}),
 ]
 
 

@@ -21,10 +21,10 @@ REPORT_DIR = REPO / "workflow" / "report"
 CATEGORIES = {
     "Data": ["templates", "transforms", "examples"],
     "Benchmark": ["benchmark", "human"],
-    "Metalearning": ["metalearn_lr", "metalearn_afunc"],
+    "Metalearning": ["metalearn_lr", "metalearn_afunc", "metalearn_afunc_fit"],
     "Pooling": ["pooling", "pooling_all", "pooling_final"],
     "t-SNE": ["tsne"],
-    "SSL": ["ssl"],
+    "SSL": ["ssl", "ssl_guillotine"],
     "Lottery tickets": ["lottery", "lottery_asymptotes", "lottery_adjacency", "lottery_masks",
                         "lottery_summary"],
     "Double descent": ["double_descent", "double_descent_mse"],

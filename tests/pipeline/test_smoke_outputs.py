@@ -73,6 +73,15 @@ def test_smoke_tsne_ssl_pooling_outputs(smoke_run):
     assert "MNIST panel is not produced" in log
     ssl_table = pd.read_csv(smoke_run / SMOKE / "ssl/ssl.csv")
     assert set(ssl_table.stage) == {"input", "before", "after"}
+    guillotine = pd.read_csv(smoke_run / SMOKE / "ssl/guillotine.csv")
+    depths = guillotine[guillotine.metric == "linear_acc"].groupby("model").depth.max()
+    assert depths.to_dict() == {"projector": 5, "none": 3, "deep": 7}   # input + layers
+    assert (guillotine[guillotine.depth > 0].n_seeds == 2).all()
+    assert guillotine["mean"].between(0, 100).all()
+    assert "| deep |" in (smoke_run / SMOKE / "ssl/guillotine.md").read_text()
+    for name in ("none", "deep"):
+        variant = pd.read_csv(smoke_run / SMOKE / f"ssl/variant_{name}.csv")
+        assert set(variant.stage) == {"input", "after"}
     pool = pd.read_csv(smoke_run / SMOKE / "pooling/pooling.csv")
     assert pool.test_acc_mean.between(0, 100).all() and (pool.n_seeds == 2).all()
 
@@ -83,6 +92,8 @@ def test_smoke_comparison_covers_every_experiment(smoke_run):
                                      "pooling", "t-SNE", "SSL", "human"}
     assert set(table.verdict) <= {"reproduced", "differs", "missing"}
     assert len(table[table.experiment == "benchmark"]) == 8
+    assert table.quantity.str.contains("self-supervised-learning.ipynb").sum() == 6
+    assert table.quantity.str.contains("metalearn-activation-function.ipynb").sum() == 1
     assert "preset smoke" in (smoke_run / SMOKE / "paper_comparison.md").read_text()
 
 
@@ -105,3 +116,7 @@ def test_smoke_metalearn_outputs(smoke_run):
     steps = pd.read_csv(smoke_run / SMOKE / "metalearn/afunc_steps.csv")
     assert steps.outer_step.tolist() == [0, 1, 2]
     assert not (smoke_run / SMOKE / "metalearn/checkpoints/afunc.pt").exists()
+    fit = pd.read_csv(smoke_run / SMOKE / "metalearn/afunc_fit.csv")
+    assert fit.activation.tolist() == ["fitted", "learned", *afunc.BASELINES]
+    assert fit.final_test_acc.between(0, 100).all() and fit.fit_rms.iloc[0] < 0.5
+    assert len(pd.read_csv(smoke_run / SMOKE / "metalearn/afunc_fit_pieces.csv")) == 6

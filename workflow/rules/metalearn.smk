@@ -1,4 +1,5 @@
 # Metalearning a learning rate (SPEC 5) and an activation function (SPEC 6).
+import mnist1d.experiments.afunc_fit as afunc_fit_lib
 import mnist1d.experiments.metalearn_afunc as afunc_lib
 import mnist1d.experiments.metalearn_lr as lr_lib
 
@@ -6,6 +7,7 @@ ALL_TARGETS.extend(
     [result("metalearn/lr.csv"), result("metalearn/afunc_steps.csv")]
     + figure("metalearn_lr")
     + figure("metalearn_afunc")
+    + [result("metalearn/afunc_fit.csv")] + figure("metalearn_afunc_fit")
 )
 
 for _part in ("lr", "afunc"):
@@ -88,3 +90,47 @@ rule metalearn_afunc_figure:
         result("timing/metalearn/figure_afunc.tsv")
     script:
         "../scripts/plot_metalearn.py"
+
+
+# The learned activation, fitted piecewise-linearly (the notebook's approximation) and trained by
+# the same inner loop: a small job after the activation job, which it does not rerun.
+rule metalearn_afunc_fit:
+    input:
+        dataset=dataset_file(config["metalearn"]["afunc"]["dataset"]),
+        function=result("metalearn/afunc_function.csv"),
+        activations=result("metalearn/afunc_activations.csv"),
+    output:
+        table=result("metalearn/afunc_fit.csv"),
+        pieces=result("metalearn/afunc_fit_pieces.csv"),
+        samples=result("metalearn/afunc_fit_samples.csv"),
+        curves=result("metalearn/afunc_fit_curves.csv"),
+    params:
+        protocol=afunc_fit_lib.protocol_from_config(config),
+        device=config["device"],
+    threads: job_threads("metalearn")
+    resources:
+        **job_resources("metalearn", gpu=True),
+    log:
+        result("logs/metalearn/afunc_fit.log"),
+    benchmark:
+        result("timing/metalearn/afunc_fit.tsv")
+    script:
+        "../scripts/metalearn_afunc_fit.py"
+
+
+rule metalearn_afunc_fit_figure:
+    input:
+        table=result("metalearn/afunc_fit.csv"),
+        pieces=result("metalearn/afunc_fit_pieces.csv"),
+        samples=result("metalearn/afunc_fit_samples.csv"),
+    output:
+        report_figure("metalearn_afunc_fit", "Metalearning"),
+    threads: job_threads("figures")
+    resources:
+        **job_resources("figures"),
+    log:
+        result("logs/figures/metalearn_afunc_fit.log"),
+    benchmark:
+        result("timing/metalearn/figure_afunc_fit.tsv")
+    script:
+        "../scripts/plot_afunc_fit.py"

@@ -14,6 +14,7 @@ TIMING_WILDCARDS = {
     "pool_variant": POOL["variants"],
     "dd_job": list(DD_JOBS),
     "dd_noise": [dd_lib.noise_tag(n) for n in DD_NOISES],
+    "ssl_variant": SSL_VARIANTS,
 }
 
 
@@ -47,6 +48,7 @@ rule paper_comparison:
         tsne=result("tsne/baselines.csv"),
         ssl=result("ssl/ssl.csv"),
         human=result("human/human.csv"),
+        afunc_fit=result("metalearn/afunc_fit.csv"),
     output:
         csv=report(result("paper_comparison.csv"), caption="../report/paper_comparison.rst",
                    category="The paper, reproduced"),

@@ -6,7 +6,12 @@ import mnist1d.experiments.tsne as tsne_lib
 SSL = config["ssl"]
 require_datasets("ssl.dataset", SSL["dataset"])
 
+SSL_VARIANTS = list(SSL.get("variants") or {})
+
 ALL_TARGETS.extend([result("ssl/ssl.csv")] + figure("ssl"))
+if SSL_VARIANTS:
+    ALL_TARGETS.extend([result("ssl/guillotine.csv"), result("ssl/guillotine.md")]
+                       + figure("ssl_guillotine"))
 
 
 rule ssl_train:
@@ -49,3 +54,50 @@ rule ssl_figure:
         result("timing/ssl/figure.tsv")
     script:
         "../scripts/ssl_figure.py"
+
+
+# The guillotine (the notebook's three models): every other projector of `ssl.variants` trained
+# like the main model (all seeds as one ensemble), probed per layer; then all models side by side.
+rule ssl_variant:
+    input:
+        dataset_file(SSL["dataset"]),
+    output:
+        csv=result("ssl/variant_{ssl_variant}.csv"),
+        history=result("ssl/history_{ssl_variant}.csv"),
+    params:
+        protocol=lambda wc: ssl_lib.variant_protocol(config, wc.ssl_variant),
+        device=config["device"],
+    wildcard_constraints:
+        ssl_variant="|".join(SSL_VARIANTS) or "(?!)",
+    threads: job_threads("ssl")
+    resources:
+        **job_resources("ssl", gpu=True),
+    group:
+        job_group("ssl")
+    log:
+        result("logs/ssl/variant_{ssl_variant}.log"),
+    benchmark:
+        result("timing/ssl/variant_{ssl_variant}.tsv")
+    script:
+        "../scripts/ssl_variant.py"
+
+
+rule ssl_guillotine:
+    input:
+        main=result("ssl/ssl.csv"),
+        variants=expand(result("ssl/variant_{v}.csv"), v=SSL_VARIANTS),
+    output:
+        csv=result("ssl/guillotine.csv"),
+        md=result("ssl/guillotine.md"),
+        figure=report_figure("ssl_guillotine", "SSL"),
+    params:
+        models=[ssl_lib.MAIN_MODEL] + SSL_VARIANTS,
+    threads: job_threads("figures")
+    resources:
+        **job_resources("figures"),
+    log:
+        result("logs/ssl/guillotine.log"),
+    benchmark:
+        result("timing/ssl/guillotine.tsv")
+    script:
+        "../scripts/ssl_guillotine.py"
