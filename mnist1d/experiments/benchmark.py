@@ -1,4 +1,5 @@
-"""The benchmark experiment (SPEC section 2): four models, with and without spatial structure.
+"""The benchmark experiment (SPEC section 2): four models, with and without spatial structure,
+plus any model of the config's `models:` section that `benchmark.models` names.
 
 One job trains every seed of one model on one dataset variant as a single ensemble
 (mnist1d.train) and writes its tidy history; `summarise` reduces the histories to the final test
@@ -25,8 +26,19 @@ def protocol_from_config(config, model, variant):
     from the whole pipeline config: the rule passes exactly this, so that a change elsewhere in
     the config never reruns the job."""
     section = config["benchmark"]
-    return {"model": model, "variant": variant, "seeds": [int(s) for s in section["seeds"]],
+    spec = models.spec_for(model, config.get("models"), input_size=_input_length(
+        config, section["variants"][variant]))
+    return {"model": model, "variant": variant, "spec": spec,
+            "seeds": [int(s) for s in section["seeds"]],
             "engine": train.adam_in_order(section), "compile": bool(config["compile"])}
+
+
+def _input_length(config, dataset):
+    """The input length of a config dataset (final_seq_length, the generator's default else)."""
+    from mnist1d.data import get_dataset_args
+
+    entry = (config.get("datasets") or {}).get(dataset) or {}
+    return int(entry.get("final_seq_length", get_dataset_args().final_seq_length))
 
 
 
@@ -48,22 +60,35 @@ def summarise(histories):
     out["test_acc_std"] = out["test_acc_std"].fillna(0.0)
     out["published_test_acc"] = [PUBLISHED.get(v, {}).get(m, np.nan)
                                  for m, v in zip(out["model"], out["variant"])]
-    order = {m: i for i, m in enumerate(MODELS)}
+    order = {m: i for i, m in enumerate(model_order(out["model"]))}
     out = out.sort_values(["variant", "model"], key=lambda s: s.map(order) if s.name == "model"
                           else s.map({v: i for i, v in enumerate(VARIANTS)}))
     return out.reset_index(drop=True)
 
 
-def markdown(summary):
-    """The summary next to the published numbers, as a Markdown table."""
+def model_order(names):
+    """The paper's four models first (in the paper's order), then the others as they come."""
+    names = list(dict.fromkeys(names))
+    return [m for m in MODELS if m in names] + [m for m in names if m not in MODELS]
+
+
+def _published(value):
+    return "—" if np.isnan(value) else f"{value:.0f}"
+
+
+def markdown(summary, custom_models=None):
+    """The summary next to the published numbers, as a Markdown table. `custom_models` (the
+    config's `models:` section) gives the parameter count of a user's model."""
     lines = ["| model | parameters | variant | test accuracy (%), mean ± std | seeds | steps | "
              "published (%) | difference |",
              "|---|---|---|---|---|---|---|---|"]
     for row in summary.itertuples():
         diff = row.test_acc_mean - row.published_test_acc
-        lines.append(f"| {LABELS.get(row.model, row.model)} | {models.count_parameters(row.model):,} "
+        n = models.count_parameters(models.spec_for(row.model, custom_models))
+        lines.append(f"| {LABELS.get(row.model, row.model)} | {n:,} "
                      f"| {row.variant} | {row.test_acc_mean:.1f} ± {row.test_acc_std:.1f} | "
-                     f"{row.n_seeds} | {row.steps} | {row.published_test_acc:.0f} | {diff:+.1f} |")
+                     f"{row.n_seeds} | {row.steps} | {_published(row.published_test_acc)} | "
+                     f"{'—' if np.isnan(diff) else f'{diff:+.1f}'} |")
     lines += ["", f"Human expert: {HUMAN['normal']}% (normal), about {HUMAN['shuffled']:.0f}% "
               "(shuffled). Published: the paper's README table (Greydanus & Kobak 2024)."]
     return "\n".join(lines) + "\n"
@@ -78,7 +103,7 @@ def plot_benchmark(history):
     from matplotlib.lines import Line2D
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
-    present = [m for m in MODELS if m in set(history["model"])]
+    present = model_order(history["model"])
     for ax, split in zip(axes, ("train_acc", "test_acc")):
         for i, model in enumerate(present):
             for variant, style in (("normal", "-"), ("shuffled", "--")):
@@ -87,15 +112,15 @@ def plot_benchmark(history):
                     continue
                 g = h.groupby("step")[split]
                 mean, lo, hi = g.mean(), g.min(), g.max()
-                ax.plot(mean.index, mean.values, style, color=CLASS_COLORS[i])
-                ax.fill_between(mean.index, lo.values, hi.values, color=CLASS_COLORS[i], alpha=0.2,
+                ax.plot(mean.index, mean.values, style, color=CLASS_COLORS[i % 10])
+                ax.fill_between(mean.index, lo.values, hi.values, color=CLASS_COLORS[i % 10], alpha=0.2,
                                 lw=0)
         ax.axhline(HUMAN["normal"], color="k", lw=1, ls=":")
         ax.set_xlabel("training step")
         ax.set_title("Train accuracy" if split == "train_acc" else "Test accuracy")
     axes[0].set_ylabel("accuracy (%)")
     axes[0].set_ylim(0, 101)
-    handles = [Line2D([], [], color=CLASS_COLORS[i], lw=3, label=LABELS[m])
+    handles = [Line2D([], [], color=CLASS_COLORS[i % 10], lw=3, label=LABELS.get(m, m))
                for i, m in enumerate(present)]
     handles += [Line2D([], [], color="k", ls="-", label="normal"),
                 Line2D([], [], color="k", ls="--", label="positions shuffled"),

@@ -45,6 +45,8 @@ rule benchmark_summary:
         csv=result("benchmark/benchmark.csv"),
         md=result("benchmark/benchmark.md"),
         history=result("benchmark/history.csv"),
+    params:
+        models=config["models"],  # the parameter count of a user's model (models:)
     threads: job_threads("figures")
     resources:
         **job_resources("figures"),

@@ -11,7 +11,7 @@ p = snakemake.params.protocol
 with device.job_device(snakemake.params.device, snakemake.resources) as where:
     log.info(f"{p['model']} on {p['variant']} ({snakemake.input[0]}): seeds {p['seeds']} as one "
              f"ensemble, {p['engine']}, device {where}, {threads} threads, compile {p['compile']}")
-    history, _ = train.train(load_dataset(snakemake.input[0]), p["model"], p["engine"], p["seeds"],
+    history, _ = train.train(load_dataset(snakemake.input[0]), p["spec"], p["engine"], p["seeds"],
                              device=where, compile=p["compile"], logger=log)
 write_csv(benchmark.label_history(history, p["model"], p["variant"]), snakemake.output[0])
 log.info("done")
