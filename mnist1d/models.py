@@ -111,16 +111,20 @@ def model_label(spec):
 
 
 def import_class(class_path, key="model"):
-    """The object that "package.module:Attribute" names. Imported as `python` run from the
-    working directory would: the working directory (the repository root for Snakemake) is added
-    to the end of sys.path, so a package next to the Snakefile is found (installed ones first)."""
+    """The object that "package.module:Attribute" names. Looked up on sys.path (installed
+    packages, PYTHONPATH), then in the working directory, then in the folder that holds the
+    mnist1d package (the repository root): both are added to the end of sys.path, so that
+    `examples` or a package of your own next to the Snakefile is found, in Snakemake's main
+    process and in every job."""
     import importlib
     import os
     import sys
 
     module_name, _, attribute = class_path.partition(":")
-    if os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.append(os.getcwd())
+    repository = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for folder in (os.getcwd(), repository):           # after what is installed / PYTHONPATH
+        if folder not in sys.path:
+            sys.path.append(folder)
     try:
         module = importlib.import_module(module_name)
     except Exception as err:

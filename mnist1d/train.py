@@ -260,7 +260,10 @@ def train(data, model, protocol=None, seeds=(0,), device="cpu", dtype=torch.floa
 
     rows, t0 = [], time.perf_counter()
     if logger is not None:
-        logger.info(f"{models.model_label(spec)}: {len(seeds)} seeds {seeds} as one ensemble on {device}, "
+        path = (" through the generic path (torch.func.functional_call under vmap)"
+                if models.is_module(spec) else "")
+        logger.info(f"{models.model_label(spec)}: {len(seeds)} seeds {seeds} as one ensemble"
+                    f"{path} on {device}, "
                     f"{dtype}, compile {compile}; evaluating every {protocol['eval_every']} of "
                     f"{protocol['steps']} steps" + (" (compiling the step first)" if compile else ""))
     for step in range(protocol["steps"] + 1):

@@ -182,3 +182,31 @@ def test_benchmark_protocol_carries_the_full_spec_and_tables_handle_custom_model
     fig = benchmark.plot_benchmark(pd.DataFrame(rows))
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "resnet1d" in labels and "CNN" in labels
+
+
+def test_schema_checks_the_models_section():
+    from pathlib import Path
+
+    import yaml
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    repo = Path(__file__).resolve().parent.parent
+    schema = str(repo / "workflow/schemas/config.schema.yaml")
+    config = yaml.safe_load(open(repo / "config.yaml"))
+    assert config["models"] == {}
+    config["models"] = {"resnet1d": RESNET}
+    config["benchmark"]["models"] = ["cnn", "resnet1d"]
+    validate(config, schema)
+    for bad in ({"cnn": RESNET}, {"mine": {"class": "no colon"}}, {"mine": {"kwargs": {}}},
+                {"mine": {**RESNET, "kwarg": {}}}, {"my_net!": RESNET}):
+        with pytest.raises(WorkflowError):
+            validate({**config, "models": bad}, schema)
+
+
+def test_compiled_generic_step_equals_the_eager_one(data):
+    spec = spec_of_class("TwoLayer", {"hidden": 4})
+    protocol = {"steps": 6, "eval_every": 3, "batch_size": 50}
+    eager, _ = train.train(data, spec, protocol, seeds=[0, 1], dtype=torch.float64)
+    compiled, _ = train.train(data, spec, protocol, seeds=[0, 1], dtype=torch.float64, compile=True)
+    np.testing.assert_allclose(compiled[METRICS], eager[METRICS], rtol=1e-10, atol=1e-12)

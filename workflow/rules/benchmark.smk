@@ -46,7 +46,8 @@ rule benchmark_summary:
         md=result("benchmark/benchmark.md"),
         history=result("benchmark/history.csv"),
     params:
-        models=config["models"],  # the parameter count of a user's model (models:)
+        # the parameter count of a user's model: its entry of `models:`
+        models={m: config["models"][m] for m in BENCH["models"] if m in config["models"]},
     threads: job_threads("figures")
     resources:
         **job_resources("figures"),
