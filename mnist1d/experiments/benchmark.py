@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from mnist1d import models, train
+from mnist1d.data import sequence_length
 
 MODELS = ("logistic", "mlp", "cnn", "gru")
 VARIANTS = ("normal", "shuffled")
@@ -26,20 +27,11 @@ def protocol_from_config(config, model, variant):
     from the whole pipeline config: the rule passes exactly this, so that a change elsewhere in
     the config never reruns the job."""
     section = config["benchmark"]
-    spec = models.spec_for(model, config.get("models"), input_size=_input_length(
-        config, section["variants"][variant]))
+    dataset = config["datasets"].get(section["variants"][variant])
+    spec = models.spec_for(model, config.get("models"), input_size=sequence_length(dataset))
     return {"model": model, "variant": variant, "spec": spec,
             "seeds": [int(s) for s in section["seeds"]],
             "engine": train.adam_in_order(section), "compile": bool(config["compile"])}
-
-
-def _input_length(config, dataset):
-    """The input length of a config dataset (final_seq_length, the generator's default else)."""
-    from mnist1d.data import get_dataset_args
-
-    entry = (config.get("datasets") or {}).get(dataset) or {}
-    return int(entry.get("final_seq_length", get_dataset_args().final_seq_length))
-
 
 
 def label_history(history, model, variant):

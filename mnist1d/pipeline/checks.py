@@ -57,21 +57,15 @@ def check_inputs(results_dir, config):
                 f"x/y or images/labels, or remove it.") from None
 
 
-def dataset_length(config, name):
-    """The input length of dataset `name` of the config (final_seq_length, default 40)."""
-    from mnist1d.data import get_dataset_args
-
-    entry = (config.get("datasets") or {}).get(name) or {}
-    return int(entry.get("final_seq_length", get_dataset_args().final_seq_length))
-
-
 def check_models(config):
     """Every entry of the config's `models:` section imports, builds and maps a (2, input_size)
     batch to (2, 10) logits, for the input length of every dataset the benchmark trains it on;
     every name in `benchmark.models` is a paper model or an entry of `models:`. Raises
     ValueError naming the key (models.NAME.class / models.NAME.kwargs / benchmark.models)."""
     from mnist1d import models
+    from mnist1d.data import sequence_length
 
+    datasets = config.get("datasets") or {}
     custom = config.get("models") or {}
     for name in custom:
         if name in models.DEFAULTS:
@@ -79,12 +73,12 @@ def check_models(config):
                              f"give your model another name")
     bench = config.get("benchmark") or {}
     for name in bench.get("models", []):
-        if name not in models.DEFAULTS and name not in custom:
+        if name not in models.PAPER_PARAMETERS and name not in custom:
             raise ValueError(f"config key 'benchmark.models': {name!r} is neither a paper model "
                              f"(logistic, mlp, cnn, gru) nor an entry of 'models' "
                              f"({sorted(custom) or 'none'})")
-    lengths = {dataset_length(config, d) for d in (bench.get("variants") or {}).values()
-               if d in (config.get("datasets") or {})} or {dataset_length(config, "default")}
+    lengths = {sequence_length(datasets[d]) for d in (bench.get("variants") or {}).values()
+               if d in datasets} or {sequence_length(datasets.get("default"))}
     for name in custom:
         for length in sorted(lengths):
             models.check_module(models.spec_for(name, custom, input_size=length),
