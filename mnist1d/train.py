@@ -2,7 +2,9 @@
 
     history = train(data, model="cnn", protocol={"lr": 1e-2}, seeds=[0, 1, 2])
 
-`data` is a dataset dict (x, y, x_test, y_test); `model` a spec (see mnist1d.models);
+`data` is a dataset dict (x, y, x_test, y_test); `model` a spec (see mnist1d.models; a user's
+module too: its seeds take the generic functional_call + vmap path, or, when vmap cannot batch
+it, train one after the other with `train_plain`, saying why in the log);
 `protocol` the optimiser and schedule (PROTOCOL_DEFAULTS: the paper's Adam protocol). The seeds
 form one ensemble whose parameters are stacked along a leading axis K (mnist1d.models); Adam and
 SGD act element by element, so member k follows exactly the trajectory of a run of seed k alone
