@@ -15,8 +15,8 @@ A model spec is a dict: {"name": "mlp", "hidden": 100, ...}; `spec_of(name_or_di
 the defaults. A user's own module is the spec {"name": "module", "class": "package.module:Class",
 "kwargs": {...}, "input_size": N, "output_size": 10} (`spec_for` makes it from the config's
 `models:` section); its ensemble forward is generic: torch.func.functional_call under vmap over
-the stacked parameters. Every model maps (B, 40) inputs to (B, 10) logits; every ensemble forward maps
-(B, 40) shared inputs or (K, B, 40) per-member inputs to (K, B, 10).
+the stacked parameters. Every model maps (B, 40) inputs to (B, 10) logits; every ensemble
+forward maps (B, 40) shared inputs or (K, B, 40) per-member inputs to (K, B, 10).
 """
 import torch
 import torch.nn.functional as F

@@ -371,7 +371,8 @@ def train_plain(data, model, protocol=None, seed=0, dtype=torch.float32, labels=
             with torch.no_grad():
                 row = {"seed": seed, "step": step, "batch_loss": loss.item()}
                 for split, x, y in (("train", t["x"], t["y"]), ("test", t["x_test"], t["y_test"])):
-                    out = torch.cat([net(x[i:i + EVAL_CHUNK]) for i in range(0, len(x), EVAL_CHUNK)])
+                    out = torch.cat([net(x[i:i + EVAL_CHUNK])
+                                     for i in range(0, len(x), EVAL_CHUNK)])
                     row[f"{split}_loss"] = criterion(out, y).item()
                     row[f"{split}_acc"] = 100.0 * (out.argmax(-1) == y).double().mean().item()
                 rows.append(row)

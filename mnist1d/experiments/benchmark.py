@@ -105,8 +105,8 @@ def plot_benchmark(history):
                 g = h.groupby("step")[split]
                 mean, lo, hi = g.mean(), g.min(), g.max()
                 ax.plot(mean.index, mean.values, style, color=CLASS_COLORS[i % 10])
-                ax.fill_between(mean.index, lo.values, hi.values, color=CLASS_COLORS[i % 10], alpha=0.2,
-                                lw=0)
+                ax.fill_between(mean.index, lo.values, hi.values, color=CLASS_COLORS[i % 10],
+                                alpha=0.2, lw=0)
         ax.axhline(HUMAN["normal"], color="k", lw=1, ls=":")
         ax.set_xlabel("training step")
         ax.set_title("Train accuracy" if split == "train_acc" else "Test accuracy")
