@@ -23,3 +23,23 @@ def adam_in_order_stepper(model, x, y, batch=100, lr=1e-2):
             loss.backward()
             opt.step()
     return run
+
+
+def time_interleaved(runners, blocks, seconds):
+    """ms per step of each runner ({label: run(start, n)}): warmed up, blocks sized to about
+    `seconds` each, run block by block in turn (absolute times drift on shared machines; the
+    ratios of interleaved blocks do not). Returns {label: [ms per step of each block]}."""
+    import time
+
+    n = {}
+    for label, run in runners.items():
+        t0 = time.perf_counter()
+        run(0, 3)
+        n[label] = max(3, int(seconds / ((time.perf_counter() - t0) / 3)))
+    times = {label: [] for label in runners}
+    for block in range(blocks):
+        for label, run in runners.items():
+            t0 = time.perf_counter()
+            run(block * n[label], n[label])
+            times[label].append((time.perf_counter() - t0) / n[label] * 1e3)
+    return times

@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from plain import adam_in_order_stepper
+from plain import adam_in_order_stepper, time_interleaved
 
 from mnist1d import models, train
 from mnist1d.data import get_dataset, get_dataset_args
@@ -58,17 +58,8 @@ def main():
             runners[f"ensemble {args.K}, eager"] = ensemble_stepper(data, name, args.K, False)
         if not args.no_compile:
             runners[f"ensemble {args.K}, compiled"] = ensemble_stepper(data, name, args.K, True)
-        n = {}
-        for label, (run, _) in runners.items():  # warm up, and size blocks to ~args.seconds
-            t0 = time.perf_counter()
-            run(0, 5)
-            n[label] = max(5, int(args.seconds / ((time.perf_counter() - t0) / 5)))
-        times = {label: [] for label in runners}
-        for block in range(args.blocks):
-            for label, (run, _) in runners.items():
-                t0 = time.perf_counter()
-                run(block * n[label], n[label])
-                times[label].append((time.perf_counter() - t0) / n[label] * 1e3)
+        times = time_interleaved({label: run for label, (run, _) in runners.items()},
+                                 args.blocks, args.seconds)
         base = statistics.median(times["plain loop, 1 seed"])
         for label, (_, compile_s) in runners.items():
             ms = statistics.median(times[label])

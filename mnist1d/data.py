@@ -51,6 +51,12 @@ def get_dataset_args(as_dict=False):
     return arg_dict if as_dict else ObjectView(arg_dict)
 
 
+def sequence_length(overrides=None):
+    """The input length of a dataset made with these overrides of get_dataset_args() (an entry
+    of the config's `datasets:`): its final_seq_length, 40 by default."""
+    return int((overrides or {}).get("final_seq_length", get_dataset_args().final_seq_length))
+
+
 def get_templates():
     """The ten digit templates: centred, unit std, starting at 0, divided by 6."""
     x = np.asarray(TEMPLATE_VALUES, dtype=float)

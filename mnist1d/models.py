@@ -12,8 +12,11 @@ Each architecture exists twice:
   separate models.
 
 A model spec is a dict: {"name": "mlp", "hidden": 100, ...}; `spec_of(name_or_dict)` fills in
-the defaults. Every model maps (B, 40) inputs to (B, 10) logits; every ensemble forward maps
-(B, 40) shared inputs or (K, B, 40) per-member inputs to (K, B, 10).
+the defaults. A user's own module is the spec {"name": "module", "class": "package.module:Class",
+"kwargs": {...}, "input_size": N, "output_size": 10} (`spec_for` makes it from the config's
+`models:` section); its ensemble forward is generic: torch.func.functional_call under vmap over
+the stacked parameters. Every model maps (B, 40) inputs to (B, 10) logits; every ensemble
+forward maps (B, 40) shared inputs or (K, B, 40) per-member inputs to (K, B, 10).
 """
 import torch
 import torch.nn.functional as F
@@ -38,6 +41,13 @@ def spec_of(spec):
     """A full model spec from a name ("cnn") or a partial dict ({"name": "mlp", "hidden": 50})."""
     spec = {"name": spec} if isinstance(spec, str) else dict(spec)
     name = spec.get("name")
+    if name == "module":                                   # a user's module (module_spec)
+        unknown = set(spec) - MODULE_KEYS
+        if unknown or "class" not in spec:
+            raise ValueError(f"module spec: unknown keys {sorted(unknown)} or no 'class'; "
+                             f"known: {sorted(MODULE_KEYS)}")
+        return module_spec(spec["class"], spec.get("kwargs"), spec.get("label"),
+                           spec.get("input_size", 40), spec.get("output_size", 10))
     if name not in DEFAULTS:
         raise ValueError(f"model 'name': {name!r} is not one of {sorted(DEFAULTS)}")
     unknown = set(spec) - set(DEFAULTS[name]) - {"name"}
@@ -51,13 +61,172 @@ def spec_of(spec):
 
 
 def spec_for(name, custom_models=None, input_size=None):
-    """The spec of a model the config names: a paper model ("mlp") or, later, an entry of the
-    config's `models:` section (`custom_models`, name -> entry). `input_size` overrides the input
-    length (e.g. a dataset made with another final_seq_length)."""
-    spec = spec_of(name)
+    """The spec of a model the config names: a paper model ("mlp") or an entry of the config's
+    `models:` section (`custom_models`, name -> {"class": "package.module:Class", "kwargs": {...}}),
+    which gives a "module" spec (see `module_spec`). `input_size` overrides the input length (e.g.
+    a dataset made with another final_seq_length). The spec is JSON-serialisable."""
+    custom_models = custom_models or {}
+    if isinstance(name, str) and name in custom_models:
+        entry = custom_models[name] or {}
+        spec = module_spec(entry.get("class"), entry.get("kwargs"), label=name,
+                           key=f"models.{name}")
+    elif isinstance(name, str) and name not in DEFAULTS:
+        raise ValueError(f"model {name!r} is neither a paper model {sorted(DEFAULTS)} nor an "
+                         f"entry of the config's 'models' section ({sorted(custom_models)})")
+    else:
+        spec = spec_of(name)
     if input_size is not None:
         spec["input_size"] = int(input_size)
     return spec
+
+
+# ---------------------------------------------------------------------------------------------
+# A user's own torch.nn.Module, named by import path ("package.module:Class")
+
+MODULE_KEYS = {"name", "label", "class", "kwargs", "input_size", "output_size"}
+
+
+def module_spec(class_path, kwargs=None, label=None, input_size=40, output_size=10, key="model"):
+    """The spec of a user's module: {"name": "module", "label": ..., "class": "pkg.mod:Class",
+    "kwargs": {...}, "input_size": N, "output_size": 10}. `key` names the config entry in errors."""
+    if not isinstance(class_path, str) or class_path.count(":") != 1 or \
+            not all(class_path.split(":")):
+        raise ValueError(f"config key '{key}.class': {class_path!r} is not an import path "
+                         f"'package.module:Class'")
+    if kwargs is None:
+        kwargs = {}
+    if not isinstance(kwargs, dict):
+        raise ValueError(f"config key '{key}.kwargs': {kwargs!r} is not a mapping")
+    return {"name": "module", "label": label or class_path.split(":")[1], "class": class_path,
+            "kwargs": dict(kwargs), "input_size": int(input_size), "output_size": int(output_size)}
+
+
+def is_module(spec):
+    return isinstance(spec, dict) and spec.get("name") == "module"
+
+
+def model_label(spec):
+    """A short name of a spec: the config name of a user's module, else the paper model's name."""
+    return (spec.get("label") or spec["class"]) if is_module(spec) else spec_of(spec)["name"]
+
+
+def import_class(class_path, key="model"):
+    """The object that "package.module:Attribute" names. Looked up on sys.path (installed
+    packages, PYTHONPATH), then in the working directory, then in the folder that holds the
+    mnist1d package (the repository root): both are added to the end of sys.path, so that
+    `examples` or a package of your own next to the Snakefile is found, in Snakemake's main
+    process and in every job."""
+    import importlib
+    import os
+    import sys
+
+    module_name, _, attribute = class_path.partition(":")
+    repository = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for folder in (os.getcwd(), repository):           # after what is installed / PYTHONPATH
+        if folder not in sys.path:
+            sys.path.append(folder)
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as err:
+        raise ValueError(f"config key '{key}.class': cannot import {module_name!r} "
+                         f"({type(err).__name__}: {err})") from None
+    obj = module
+    for part in attribute.split("."):
+        if not hasattr(obj, part):
+            raise ValueError(f"config key '{key}.class': module {module_name!r} has no "
+                             f"attribute {attribute!r}")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise ValueError(f"config key '{key}.class': {class_path!r} is not a class or callable")
+    return obj
+
+
+def _build_module(spec):
+    """The user's class called with its kwargs, plus input_size / output_size where its
+    signature has parameters of those names (and the kwargs do not set them)."""
+    import inspect
+
+    key = f"models.{spec.get('label')}" if spec.get("label") else "model"
+    cls = import_class(spec["class"], key)
+    kwargs = dict(spec["kwargs"])
+    try:
+        parameters = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        parameters = {}
+    for name in ("input_size", "output_size"):
+        if name in parameters and name not in kwargs:
+            kwargs[name] = spec[name]
+    try:
+        module = cls(**kwargs)
+    except Exception as err:
+        raise ValueError(f"config key '{key}.kwargs': {spec['class']}(**{kwargs}) failed "
+                         f"({type(err).__name__}: {err})") from None
+    if not isinstance(module, nn.Module):
+        raise ValueError(f"config key '{key}.class': {spec['class']} made a "
+                         f"{type(module).__name__}, not a torch.nn.Module")
+    return module
+
+
+def check_module(spec, key=None):
+    """Import and build a user's module and run a (2, input_size) batch through it: the output
+    must be (2, output_size). Raises ValueError naming the config key."""
+    key = key or (f"models.{spec.get('label')}" if spec.get("label") else "model")
+    module = _build_module(spec)
+    x = torch.randn(2, spec["input_size"])
+    try:
+        with torch.no_grad():
+            out = module.eval()(x)
+    except Exception as err:
+        raise ValueError(f"config key '{key}.class': the forward of a (2, {spec['input_size']}) "
+                         f"batch failed ({type(err).__name__}: {err})") from None
+    shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+    if shape != (2, spec["output_size"]):
+        raise ValueError(f"config key '{key}.class': a (2, {spec['input_size']}) batch gave "
+                         f"output {shape}, expected (2, {spec['output_size']}) logits")
+    return module
+
+
+def ensemble_support(spec):
+    """(True, "") when the generic ensemble path (torch.func.functional_call under vmap) can
+    train K seeds of a user's module together; else (False, why). It cannot when the module has
+    buffers (e.g. BatchNorm's running statistics, which its forward updates in place) or when
+    the forward or its gradient fails under vmap (e.g. random dropout, data-dependent control
+    flow, in-place writes to its inputs)."""
+    module = _build_module(spec)
+    buffers = [name for name, _ in module.named_buffers()]
+    if buffers:
+        return False, f"it has buffers {buffers[:4]}{' ...' if len(buffers) > 4 else ''}"
+    try:
+        params = {n: torch.stack([p.detach()] * 2) for n, p in module.named_parameters()}
+        x = torch.randn(3, spec["input_size"])
+        torch.func.grad(lambda p: _forward_module(spec, p, x).sum())(params)
+        torch.func.grad(lambda p: _forward_module(spec, p, x.expand(2, 3, -1)).sum())(params)
+    except Exception as err:
+        return False, f"its forward does not run under vmap ({type(err).__name__}: {err})"
+    return True, ""
+
+
+_TEMPLATES = {}
+
+
+def _template(spec):
+    """One instance of a user's module per spec, whose parameters functional_call replaces."""
+    import json
+
+    key = json.dumps(spec, sort_keys=True)
+    if key not in _TEMPLATES:
+        _TEMPLATES[key] = _build_module(spec)
+    return _TEMPLATES[key]
+
+
+def _forward_module(spec, params, x):
+    """The generic ensemble forward: the module with member k's parameters on x (shared) or x[k]."""
+    module = _template(spec)
+
+    def one(p, xb):
+        return torch.func.functional_call(module, p, (xb,))
+
+    return torch.vmap(one, in_dims=(0, None if x.dim() == 2 else 0))(params, x)
 
 
 def cnn_length(length):
@@ -155,6 +324,8 @@ def pool_cnn_length(length, pooling):
 
 def build(spec):
     """The plain nn.Module of a spec (its parameters drawn from torch's global generator)."""
+    if is_module(spec):
+        return _build_module(spec)
     s = spec_of(spec)
     if s["name"] == "logistic":
         return nn.Linear(s["input_size"], s["output_size"])
@@ -310,6 +481,8 @@ def _forward_gru(spec, p, x):
 def forward(spec, params, x):
     """Logits (K, B, out) of the K stacked members on x: (B, in) shared or (K, B, in)."""
     name = spec["name"]
+    if name == "module":
+        return _forward_module(spec, params, x)
     if name == "logistic":
         return _linear(x, params["weight"], params["bias"])
     if name == "mlp":

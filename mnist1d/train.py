@@ -2,7 +2,9 @@
 
     history = train(data, model="cnn", protocol={"lr": 1e-2}, seeds=[0, 1, 2])
 
-`data` is a dataset dict (x, y, x_test, y_test); `model` a spec (see mnist1d.models);
+`data` is a dataset dict (x, y, x_test, y_test); `model` a spec (see mnist1d.models; a user's
+module too: its seeds take the generic functional_call + vmap path, or, when vmap cannot batch
+it, train one after the other with `train_plain`, saying why in the log);
 `protocol` the optimiser and schedule (PROTOCOL_DEFAULTS: the paper's Adam protocol). The seeds
 form one ensemble whose parameters are stacked along a leading axis K (mnist1d.models); Adam and
 SGD act element by element, so member k follows exactly the trajectory of a run of seed k alone
@@ -230,6 +232,17 @@ def train(data, model, protocol=None, seeds=(0,), device="cpu", dtype=torch.floa
     """
     spec, protocol, seeds = models.spec_of(model), protocol_of(protocol), [int(s) for s in seeds]
     device = torch.device(device)
+    if models.is_module(spec):
+        batchable, why = models.ensemble_support(spec)
+        if not batchable:
+            if masks is not None or params is not None:
+                raise ValueError(f"model {models.model_label(spec)!r}: masks and params need the "
+                                 f"ensemble path, which this module cannot take: {why}")
+            if logger is not None:
+                logger.info(f"{models.model_label(spec)}: the generic ensemble path cannot batch "
+                            f"this module ({why}); training its {len(seeds)} seeds one after "
+                            f"the other (plain nn.Module + torch.optim loop)")
+            return _train_per_seed(data, spec, protocol, seeds, device, dtype, labels, logger)
     tensors = as_tensors(data, device, dtype)
     if labels is not None:
         labels = torch.as_tensor(np.asarray(labels)).to(device, torch.long)
@@ -249,7 +262,10 @@ def train(data, model, protocol=None, seeds=(0,), device="cpu", dtype=torch.floa
 
     rows, t0 = [], time.perf_counter()
     if logger is not None:
-        logger.info(f"{spec['name']}: {len(seeds)} seeds {seeds} as one ensemble on {device}, "
+        path = (" through the generic path (torch.func.functional_call under vmap)"
+                if models.is_module(spec) else "")
+        logger.info(f"{models.model_label(spec)}: {len(seeds)} seeds {seeds} as one ensemble"
+                    f"{path} on {device}, "
                     f"{dtype}, compile {compile}; evaluating every {protocol['eval_every']} of "
                     f"{protocol['steps']} steps" + (" (compiling the step first)" if compile else ""))
     for step in range(protocol["steps"] + 1):
@@ -288,25 +304,51 @@ def history_frame(rows, seeds):
     return pd.concat(frames, ignore_index=True)[HISTORY_COLUMNS]
 
 
-def train_plain(data, model, protocol=None, seed=0, dtype=torch.float32, labels=None):
+def _train_per_seed(data, spec, protocol, seeds, device, dtype, labels, logger):
+    """The fallback of a module the ensemble path cannot batch: `train_plain` once per seed.
+    Returns the same (history, params) as `train`, params stacked along K (with the module's
+    buffers: load member k with build(spec).load_state_dict(member_state_dict(params, k)))."""
+    if np.asarray(data["x"]).ndim == 3:
+        raise ValueError(f"model {models.model_label(spec)!r}: per-member inputs (K, N, in) need "
+                         f"the ensemble path, which this module cannot take")
+    histories, states = [], []
+    for k, seed in enumerate(seeds):
+        history, net = train_plain(data, spec, protocol, seed, dtype,
+                                   None if labels is None else np.asarray(labels)[k],
+                                   device=device, return_module=True)
+        histories.append(history)
+        states.append(net.state_dict())     # parameters and buffers (e.g. BatchNorm statistics)
+        if logger is not None:
+            last = history.iloc[-1]
+            logger.info(f"seed {seed}: step {int(last.step)}  test loss {last.test_loss:.3f}  "
+                        f"test acc {last.test_acc:.1f}")
+    params = {name: torch.stack([s[name].detach() for s in states]) for name in states[0]}
+    return pd.concat(histories, ignore_index=True)[HISTORY_COLUMNS], params
+
+
+def train_plain(data, model, protocol=None, seed=0, dtype=torch.float32, labels=None,
+                device="cpu", return_module=False):
     """The straightforward PyTorch loop of one seed (nn.Module, torch.optim, nn losses).
 
     Batches in order, or reshuffled each epoch by torch.randperm with a generator seeded by
-    `seed`; `labels` ((n,)) replace data["y"] for training. The baseline of the benchmarks and
-    the reference of the equality tests; CPU only.
+    `seed`; `labels` ((n,)) replace data["y"] for training. The module evaluates in eval mode
+    (BatchNorm's running statistics, no dropout), trains in train mode. The baseline of the
+    benchmarks, the reference of the equality tests, and the per-seed fallback of a user's
+    module that the ensemble path cannot batch (then on `device`). Returns the history (and the
+    trained module with `return_module`).
     """
     spec, protocol = models.spec_of(model), protocol_of(protocol)
-    t = as_tensors(data, "cpu", dtype)
+    t = as_tensors(data, device, dtype)
     if labels is not None:
-        t["y"] = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+        t["y"] = torch.as_tensor(np.asarray(labels), dtype=torch.long, device=t["x"].device)
     if protocol["loss"] == "mse":
         mse = torch.nn.MSELoss()
         criterion = lambda out, y: mse(out, F.one_hot(y, out.shape[-1]).to(out.dtype))  # noqa: E731
     else:
         criterion = F.cross_entropy
     generator = torch.Generator().manual_seed(int(seed))
-    torch.manual_seed(seed)
-    net = models.build(spec).to(dtype)
+    torch.manual_seed(seed)           # the initialisation, then any randomness of the forward
+    net = models.build(spec).to(device=t["x"].device, dtype=dtype)
     if protocol["optimizer"] == "adam":
         opt = torch.optim.Adam(net.parameters(), lr=protocol["lr"], betas=protocol["betas"],
                                eps=protocol["eps"], weight_decay=protocol["weight_decay"])
@@ -319,18 +361,21 @@ def train_plain(data, model, protocol=None, seed=0, dtype=torch.float32, labels=
         start = (step * bs) % n
         if protocol["order"] == "reshuffle" and start < bs:   # a new epoch begins
             order = torch.randperm(n, generator=generator)
-        idx = order[start:start + bs]
+        idx = order[start:start + bs].to(t["x"].device)
+        net.train()
         loss = criterion(net(t["x"][idx]), t["y"][idx])
         opt.zero_grad()
         loss.backward()
         opt.step()
         if step % protocol["eval_every"] == 0 or step == protocol["steps"]:
+            net.eval()
             with torch.no_grad():
-                out, out_test = net(t["x"]), net(t["x_test"])
-                rows.append({"seed": seed, "step": step,
-                             "train_loss": criterion(out, t["y"]).item(),
-                             "test_loss": criterion(out_test, t["y_test"]).item(),
-                             "train_acc": 100.0 * (out.argmax(-1) == t["y"]).double().mean().item(),
-                             "test_acc": 100.0 * (out_test.argmax(-1) == t["y_test"]).double().mean().item(),
-                             "batch_loss": loss.item()})
-    return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+                row = {"seed": seed, "step": step, "batch_loss": loss.item()}
+                for split, x, y in (("train", t["x"], t["y"]), ("test", t["x_test"], t["y_test"])):
+                    out = torch.cat([net(x[i:i + EVAL_CHUNK])
+                                     for i in range(0, len(x), EVAL_CHUNK)])
+                    row[f"{split}_loss"] = criterion(out, y).item()
+                    row[f"{split}_acc"] = 100.0 * (out.argmax(-1) == y).double().mean().item()
+                rows.append(row)
+    history = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+    return (history, net) if return_module else history

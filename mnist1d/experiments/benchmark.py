@@ -1,4 +1,5 @@
-"""The benchmark experiment (SPEC section 2): four models, with and without spatial structure.
+"""The benchmark experiment (SPEC section 2): four models, with and without spatial structure,
+plus any model of the config's `models:` section that `benchmark.models` names.
 
 One job trains every seed of one model on one dataset variant as a single ensemble
 (mnist1d.train) and writes its tidy history; `summarise` reduces the histories to the final test
@@ -9,6 +10,7 @@ import pandas as pd
 import torch
 
 from mnist1d import models, train
+from mnist1d.data import sequence_length
 
 MODELS = ("logistic", "mlp", "cnn", "gru")
 VARIANTS = ("normal", "shuffled")
@@ -34,20 +36,33 @@ def protocol_from_config(config, model, variant):
     from the whole pipeline config: the rule passes exactly this, so that a change elsewhere in
     the config never reruns the job."""
     section = config["benchmark"]
-    return {"model": model, "variant": variant, "seeds": [int(s) for s in section["seeds"]],
+    dataset = config["datasets"].get(section["variants"][variant])
+    spec = models.spec_for(model, config.get("models"), input_size=sequence_length(dataset))
+    return {"model": model, "variant": variant, "spec": spec,
+            "seeds": [int(s) for s in section["seeds"]],
             "engine": train.adam_in_order(section), "compile": bool(config["compile"])}
 
 
 
 @torch.no_grad()
-def test_predictions(model, params, data, seeds):
+def test_predictions(spec, params, data, seeds):
     """Tidy final test predictions of every member of a trained ensemble (train.train's params):
     seed, test_index, label, prediction (argmax of the logits)."""
-    spec = models.spec_of(model)
+    spec = models.spec_of(spec)
     first = next(iter(params.values()))
-    x = torch.as_tensor(np.asarray(data["x_test"])).to(first.device, first.dtype)
-    preds = torch.cat([models.forward(spec, params, x[..., i:i + train.EVAL_CHUNK, :]).argmax(-1)
-                       for i in range(0, x.shape[-2], train.EVAL_CHUNK)], -1).cpu().numpy()
+    x = torch.as_tensor(np.ascontiguousarray(data["x_test"])).to(first.device, first.dtype)
+    chunks = range(0, x.shape[-2], train.EVAL_CHUNK)
+    if spec["name"] == "module":     # a user's module, per member (buffers included, eval mode)
+        nets = []
+        for k in range(len(seeds)):
+            net = models.build(spec).to(first.device, first.dtype)
+            net.load_state_dict(models.member_state_dict(params, k))
+            nets.append(net.eval())
+        preds = torch.stack([torch.cat([net(x[i:i + train.EVAL_CHUNK]).argmax(-1) for i in chunks])
+                             for net in nets]).cpu().numpy()
+    else:
+        preds = torch.cat([models.forward(spec, params, x[..., i:i + train.EVAL_CHUNK, :]).argmax(-1)
+                           for i in chunks], -1).cpu().numpy()
     y = np.asarray(data["y_test"])
     n = len(y)
     return pd.DataFrame({"seed": np.repeat([int(s) for s in seeds], n),
@@ -74,22 +89,35 @@ def summarise(histories):
     out["test_acc_std"] = out["test_acc_std"].fillna(0.0)
     out["published_test_acc"] = [PUBLISHED.get(v, {}).get(m, np.nan)
                                  for m, v in zip(out["model"], out["variant"])]
-    order = {m: i for i, m in enumerate(MODELS)}
+    order = {m: i for i, m in enumerate(model_order(out["model"]))}
     out = out.sort_values(["variant", "model"], key=lambda s: s.map(order) if s.name == "model"
                           else s.map({v: i for i, v in enumerate(VARIANTS)}))
     return out.reset_index(drop=True)
 
 
-def markdown(summary):
-    """The summary next to the published numbers, as a Markdown table."""
+def model_order(names):
+    """The paper's four models first (in the paper's order), then the others as they come."""
+    names = list(dict.fromkeys(names))
+    return [m for m in MODELS if m in names] + [m for m in names if m not in MODELS]
+
+
+def _published(value):
+    return "—" if np.isnan(value) else f"{value:.0f}"
+
+
+def markdown(summary, custom_models=None):
+    """The summary next to the published numbers, as a Markdown table. `custom_models` (the
+    config's `models:` section) gives the parameter count of a user's model."""
     lines = ["| model | parameters | variant | test accuracy (%), mean ± std | seeds | steps | "
              "published (%) | difference |",
              "|---|---|---|---|---|---|---|---|"]
     for row in summary.itertuples():
         diff = row.test_acc_mean - row.published_test_acc
-        lines.append(f"| {LABELS.get(row.model, row.model)} | {models.count_parameters(row.model):,} "
+        n = models.count_parameters(models.spec_for(row.model, custom_models))
+        lines.append(f"| {LABELS.get(row.model, row.model)} | {n:,} "
                      f"| {row.variant} | {row.test_acc_mean:.1f} ± {row.test_acc_std:.1f} | "
-                     f"{row.n_seeds} | {row.steps} | {row.published_test_acc:.0f} | {diff:+.1f} |")
+                     f"{row.n_seeds} | {row.steps} | {_published(row.published_test_acc)} | "
+                     f"{'—' if np.isnan(diff) else f'{diff:+.1f}'} |")
     lines += ["", f"Human expert: {human_normal():.1f}% (normal; the shipped quiz table, "
               f"mnist1d/experiments/human_quiz.csv), about {HUMAN_SHUFFLED:.0f}% (shuffled). "
               "Published: the paper's README table (Greydanus & Kobak 2024)."]
@@ -106,7 +134,7 @@ def plot_benchmark(history):
 
     human = human_normal()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
-    present = [m for m in MODELS if m in set(history["model"])]
+    present = model_order(history["model"])
     for ax, split in zip(axes, ("train_acc", "test_acc")):
         for i, model in enumerate(present):
             for variant, style in (("normal", "-"), ("shuffled", "--")):
@@ -115,15 +143,15 @@ def plot_benchmark(history):
                     continue
                 g = h.groupby("step")[split]
                 mean, lo, hi = g.mean(), g.min(), g.max()
-                ax.plot(mean.index, mean.values, style, color=CLASS_COLORS[i])
-                ax.fill_between(mean.index, lo.values, hi.values, color=CLASS_COLORS[i], alpha=0.2,
-                                lw=0)
+                ax.plot(mean.index, mean.values, style, color=CLASS_COLORS[i % 10])
+                ax.fill_between(mean.index, lo.values, hi.values, color=CLASS_COLORS[i % 10],
+                                alpha=0.2, lw=0)
         ax.axhline(human, color="k", lw=1, ls=":")
         ax.set_xlabel("training step")
         ax.set_title("Train accuracy" if split == "train_acc" else "Test accuracy")
     axes[0].set_ylabel("accuracy (%)")
     axes[0].set_ylim(0, 101)
-    handles = [Line2D([], [], color=CLASS_COLORS[i], lw=3, label=LABELS[m])
+    handles = [Line2D([], [], color=CLASS_COLORS[i % 10], lw=3, label=LABELS.get(m, m))
                for i, m in enumerate(present)]
     handles += [Line2D([], [], color="k", ls="-", label="normal"),
                 Line2D([], [], color="k", ls="--", label="positions shuffled"),

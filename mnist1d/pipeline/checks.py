@@ -55,3 +55,31 @@ def check_inputs(results_dir, config):
                 f"config key 'tsne.mnist_path': {mnist_path} is not a readable MNIST file "
                 f"({err}). Nothing was run: point the key to an .npz file with x_train/y_train, "
                 f"x/y or images/labels, or remove it.") from None
+
+
+def check_models(config):
+    """Every entry of the config's `models:` section imports, builds and maps a (2, input_size)
+    batch to (2, 10) logits, for the input length of every dataset the benchmark trains it on;
+    every name in `benchmark.models` is a paper model or an entry of `models:`. Raises
+    ValueError naming the key (models.NAME.class / models.NAME.kwargs / benchmark.models)."""
+    from mnist1d import models
+    from mnist1d.data import sequence_length
+
+    datasets = config.get("datasets") or {}
+    custom = config.get("models") or {}
+    for name in custom:
+        if name in models.DEFAULTS:
+            raise ValueError(f"config key 'models.{name}': {name!r} is the name of a paper model; "
+                             f"give your model another name")
+    bench = config.get("benchmark") or {}
+    for name in bench.get("models", []):
+        if name not in models.PAPER_PARAMETERS and name not in custom:
+            raise ValueError(f"config key 'benchmark.models': {name!r} is neither a paper model "
+                             f"(logistic, mlp, cnn, gru) nor an entry of 'models' "
+                             f"({sorted(custom) or 'none'})")
+    lengths = {sequence_length(datasets[d]) for d in (bench.get("variants") or {}).values()
+               if d in datasets} or {sequence_length(datasets.get("default"))}
+    for name in custom:
+        for length in sorted(lengths):
+            models.check_module(models.spec_for(name, custom, input_size=length),
+                                key=f"models.{name}")

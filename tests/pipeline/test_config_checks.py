@@ -62,3 +62,13 @@ def test_nested_config_override_runs_end_to_end(tmp_path):
     proc = run_snakemake(tmp_path, "all", "-n", "--config", "benchmark={steps: 100, seeds: [0]}",
                          "datasets={default: {seed: 42}}")
     assert proc.returncode == 0
+
+
+def test_a_custom_model_that_cannot_be_imported_stops_before_any_job(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("models:\n  mine: {class: 'no_such_package.nets:Net'}\n"
+                   "benchmark:\n  models: [cnn, mine]\n")
+    proc = run_snakemake(tmp_path, "-n", "all", "--configfile", str(bad), "--config",
+                         "preset=smoke", check=False)
+    assert proc.returncode != 0
+    assert "config key 'models.mine.class'" in proc.stdout + proc.stderr

@@ -47,6 +47,9 @@ rule benchmark_summary:
         csv=result("benchmark/benchmark.csv"),
         md=result("benchmark/benchmark.md"),
         history=result("benchmark/history.csv"),
+    params:
+        # the parameter count of a user's model: its entry of `models:`
+        models={m: config["models"][m] for m in BENCH["models"] if m in config["models"]},
     threads: job_threads("figures")
     resources:
         **job_resources("figures"),

@@ -37,11 +37,13 @@ RESULTS = config["results_dir"].rstrip("/")
 
 if workflow.is_main_process:
     # Before any job is scheduled (not again inside each job): results of another preset are not
-    # overwritten, and a damaged input stops the run before Snakemake deletes the outputs built
+    # overwritten, every model of `models:` imports and gives (batch, 10) logits, and a damaged
+    # input stops the run before Snakemake deletes the outputs built
     # from it.
     try:
         mnist1d.pipeline.checks.check_results_dir(RESULTS, config)
         mnist1d.pipeline.checks.check_inputs(RESULTS, config)
+        mnist1d.pipeline.checks.check_models(config)
     except ValueError as e:
         raise WorkflowError(str(e)) from None
 

@@ -9,5 +9,5 @@ history = pd.concat([pd.read_csv(path) for path in snakemake.input], ignore_inde
 summary = benchmark.summarise(history)
 write_csv(history, snakemake.output.history)
 write_csv(summary, snakemake.output.csv)
-write_text(benchmark.markdown(summary), snakemake.output.md)
-log.info("\n" + benchmark.markdown(summary))
+write_text(benchmark.markdown(summary, snakemake.params.models), snakemake.output.md)
+log.info("\n" + benchmark.markdown(summary, snakemake.params.models))

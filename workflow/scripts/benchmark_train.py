@@ -12,9 +12,9 @@ with device.job_device(snakemake.params.device, snakemake.resources) as where:
     log.info(f"{p['model']} on {p['variant']} ({snakemake.input[0]}): seeds {p['seeds']} as one "
              f"ensemble, {p['engine']}, device {where}, {threads} threads, compile {p['compile']}")
     data = load_dataset(snakemake.input[0])
-    history, params = train.train(data, p["model"], p["engine"], p["seeds"],
+    history, params = train.train(data, p["spec"], p["engine"], p["seeds"],
                                   device=where, compile=p["compile"], logger=log)
-    predictions = benchmark.test_predictions(p["model"], params, data, p["seeds"])
+    predictions = benchmark.test_predictions(p["spec"], params, data, p["seeds"])
 write_csv(benchmark.label_history(history, p["model"], p["variant"]), snakemake.output[0])
 write_csv(predictions, snakemake.output.predictions)
 log.info("done")
