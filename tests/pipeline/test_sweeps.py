@@ -1,0 +1,31 @@
+"""A sweep end to end at the smoke preset: datasets of another input length, one job per value
+and seed block, the tidy table and the figure (`snakemake sweeps` makes every sweep this way)."""
+import pandas as pd
+
+from conftest import SMOKE, run_snakemake
+from mnist1d.experiments import sweeps
+
+
+def test_a_sweep_runs_end_to_end(tmp_path):
+    targets = [f"{SMOKE}/sweeps/resolution.csv", f"{SMOKE}/sweeps/resolution.png"]
+    plan = run_snakemake(tmp_path, *targets, "-n", "--quiet", "rules", "--config", "preset=smoke")
+    assert "sweep_train" in plan.stdout
+    run_snakemake(tmp_path, "--cores", "2", *targets, "--config", "preset=smoke")
+    results = tmp_path / SMOKE / "sweeps"
+    df = pd.read_csv(results / "resolution.csv")
+    assert list(df.columns) == sweeps.COLUMNS
+    # smoke: final_seq_length 20 and 40, four models, seeds 0 and 1 one per job
+    assert sorted(set(df["value"])) == [20, 40]
+    assert list(dict.fromkeys(df["model"])) == ["logistic", "mlp", "cnn", "gru"]
+    assert len(df) == 2 * 4 * 2 and set(df["seed"]) == {0, 1} and set(df["steps"]) == {20}
+    assert df["test_acc"].between(0, 100).all()
+    assert sorted(p.name for p in (results / "runs" / "resolution" / "20").iterdir()) == \
+        ["seeds0.csv", "seeds1.csv"]
+    assert (results / "resolution.pdf").stat().st_size > 0
+    assert (results / "resolution.png").read_bytes()[:4] == b"\x89PNG"
+    assert "| final_seq_length |" in (results / "resolution.md").read_text()
+    # nothing left to do, and `all` (the paper) plans no sweep job
+    again = run_snakemake(tmp_path, *targets, "-n", "--config", "preset=smoke")
+    assert "Nothing to be done" in again.stdout + again.stderr
+    paper = run_snakemake(tmp_path, "all", "-n", "--quiet", "rules", "--config", "preset=smoke")
+    assert "sweep_" not in paper.stdout
