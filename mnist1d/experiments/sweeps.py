@@ -273,9 +273,9 @@ def plot_sweep(df, log_x=False, default=None):
     ax.legend(loc="best", fontsize=8)
 
     g = gaps(df).sort_index()
-    gap_colors = ("tab:purple", "tab:green")
-    for (label, column), color in zip(g.items(), gap_colors):
-        ax_gap.plot(column.index, column.values, "o-", color=color, ms=4, label=label)
+    gap_styles = (("k", "o-"), ("0.45", "s--"))     # not the models' colours
+    for (label, column), (color, style) in zip(g.items(), gap_styles):
+        ax_gap.plot(column.index, column.values, style, color=color, ms=4, label=label)
     ax_gap.axhline(0, color="k", lw=0.8)
     ax_gap.set_ylabel("difference in mean test accuracy (points)")
     ax_gap.set_title("The gaps: nonlinearity and spatial prior")
@@ -284,14 +284,20 @@ def plot_sweep(df, log_x=False, default=None):
     else:
         ax_gap.text(0.5, 0.5, "needs logistic, MLP and CNN in the sweep", ha="center",
                     transform=ax_gap.transAxes)
+    values = sorted(set(df["value"]))
+    # the paper's value is marked where it lies within the swept range
+    mark = default is not None and values[0] <= default <= values[-1]
     for a in (ax, ax_gap):
         a.set_xlabel(arg)
         if log_x:
             a.set_xscale("log")
-        if default is not None:
+            a.minorticks_off()
+        a.set_xticks(values, [f"{v:g}" for v in values])
+        if mark:
             a.axvline(default, color="0.5", lw=1, ls="--")
-    if default is not None:
-        ax.text(default, 2, " paper's value", color="0.4", fontsize=8, rotation=90, va="bottom")
+    if mark:
+        ax.text(default, 2, "paper's value ", color="0.4", fontsize=8, rotation=90, va="bottom",
+                ha="right")
     seeds = s["seeds"].min()
     steps = int(df["steps"].max())
     fig.suptitle(f"Sweep '{name}': {arg} (each value a new dataset; {steps} steps; "
