@@ -1,5 +1,7 @@
 """A sweep end to end at the smoke preset: datasets of another input length, one job per value
 and seed block, the tidy table and the figure (`snakemake sweeps` makes every sweep this way)."""
+import re
+
 import pandas as pd
 
 from conftest import SMOKE, run_snakemake
@@ -9,7 +11,7 @@ from mnist1d.experiments import sweeps
 def test_a_sweep_runs_end_to_end(tmp_path):
     targets = [f"{SMOKE}/sweeps/resolution.csv", f"{SMOKE}/sweeps/resolution.png"]
     plan = run_snakemake(tmp_path, *targets, "-n", "--quiet", "rules", "--config", "preset=smoke")
-    assert "sweep_train" in plan.stdout
+    assert re.search(r"^sweep_train\s+4$", plan.stdout, re.M), plan.stdout   # 2 values x 2 seed blocks
     run_snakemake(tmp_path, "--cores", "2", *targets, "--config", "preset=smoke")
     results = tmp_path / SMOKE / "sweeps"
     df = pd.read_csv(results / "resolution.csv")
@@ -28,4 +30,5 @@ def test_a_sweep_runs_end_to_end(tmp_path):
     again = run_snakemake(tmp_path, *targets, "-n", "--config", "preset=smoke")
     assert "Nothing to be done" in again.stdout + again.stderr
     paper = run_snakemake(tmp_path, "all", "-n", "--quiet", "rules", "--config", "preset=smoke")
-    assert "sweep_" not in paper.stdout
+    assert re.search(r"^all\s+1$", paper.stdout, re.M), paper.stdout
+    assert not re.search(r"^sweep", paper.stdout, re.M), paper.stdout
