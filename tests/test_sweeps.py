@@ -174,3 +174,35 @@ def test_a_dataset_of_the_wrong_length_is_refused(one_thread):
     p = sweeps.protocol_from_config(cfg, "resolution", "40", 0)
     with pytest.raises(ValueError, match="length 40, the dataset has 20"):
         sweeps.run(small_dataset(20), p)
+
+
+@pytest.mark.parametrize("length", [10, 80])
+@pytest.mark.parametrize("name", ["logistic", "mlp", "cnn", "gru"])
+def test_every_builtin_model_takes_the_swept_input_length(name, length):
+    import torch
+    from mnist1d import models
+    spec = models.spec_for(name, {}, input_size=length)
+    params = models.init_params(spec, [0, 1])
+    x = torch.randn(3, length)
+    out = models.forward(spec, params, x)
+    assert out.shape == (2, 3, 10)
+    torch.manual_seed(1)
+    plain = models.build(spec)
+    with torch.no_grad():
+        assert torch.allclose(out[1], plain(x), atol=1e-5)
+
+
+def test_command_line_overrides_of_a_sweep_are_typed():
+    """`--config sweeps='{defaults: {steps: 100}, noise: {values: [0, 0.5]}}'` arrives as text."""
+    from snakemake.cli import parse_config
+    from snakemake.utils import update_config
+    command_line = parse_config(["sweeps={defaults: {steps: 100, seeds_per_job: 1}, "
+                                 "noise: {values: [0, 0.5]}}"])
+    cfg = config()
+    update_config(cfg, command_line)
+    resolved = resolve(cfg, command_line, PRESETS_DIR)
+    assert schema_message(resolved) is None
+    s = sweeps.settings(resolved, "noise")
+    assert s["steps"] == 100 and s["seeds_per_job"] == 1 and s["values"] == [0, 0.5]
+    assert sweeps.value_texts(resolved, "noise") == ["0.0", "0.5"]
+    assert sweeps.settings(resolved, "translation")["values"] == [1, 12, 24, 48, 72]
