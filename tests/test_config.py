@@ -38,6 +38,7 @@ BAD = [
     (lambda c: c["datasets"]["default"].update(num_sample=100), "num_sample"),
     (lambda c: c.update(preset="fast"), "preset"),
     (lambda c: c.update(devise="cpu"), "devise"),
+    (lambda c: c["sweeps"]["noise"].update(arg="padding"), "sweeps.noise.arg"),
 ]
 
 

@@ -29,6 +29,13 @@ def test_bad_lottery_config_names_the_key(tmp_path):
     assert "lottery.search.dataset" in proc.stdout + proc.stderr
 
 
+def test_a_sweep_value_the_generator_cannot_use_names_the_key(tmp_path):
+    proc = run_snakemake(tmp_path, "sweeps", "-n", "--config", "preset=smoke",
+                         "sweeps={translation: {values: [0, 12]}}", check=False)
+    assert proc.returncode != 0
+    assert "sweeps.translation.values[0]" in proc.stdout + proc.stderr
+
+
 def test_missing_mnist_file_stops_the_workflow_naming_the_key(tmp_path):
     proc = run_snakemake(tmp_path, "all", "-n", "--config", "preset=smoke",
                          f"tsne={{mnist_path: {tmp_path / 'absent.npz'}}}", check=False)

@@ -15,6 +15,7 @@ import yaml
 from docutils.core import publish_parts
 
 from conftest import REPO, SMOKE, dag_outputs, run_snakemake
+from mnist1d.experiments import sweeps as sweeps_lib
 from mnist1d.pipeline.config import PRESETS, check_report_config, differing_keys, resolve
 
 REPORT_DIR = REPO / "workflow" / "report"
@@ -44,7 +45,7 @@ def resolved_config(preset, overlay=None):
     return resolve(config, {}, REPO / "workflow" / "presets")
 
 
-def render_caption(path, config):
+def render_caption(path, config, wildcards=None):
     """Jinja with Snakemake's settings but undefined names as errors, then reStructuredText."""
     env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True,
                              undefined=jinja2.StrictUndefined)
@@ -52,7 +53,7 @@ def render_caption(path, config):
     links = "\n\n" + "\n".join(f".. _{c}: javascript:void(0)"
                               for c in [*CATEGORIES, "The paper, reproduced"])
     rst = env.from_string(path.read_text() + links).render(
-        snakemake=types.SimpleNamespace(config=config))
+        snakemake=types.SimpleNamespace(config=config, wildcards=wildcards or {}))
     return publish_parts(rst, writer="html",
                          settings_overrides={"halt_level": 2, "report_level": 2})["body"]
 
@@ -69,9 +70,16 @@ def test_every_caption_renders_strictly(preset, overlay):
     expected = {name for names_ in CATEGORIES.values() for name in names_} | {"workflow"}
     assert expected <= names, f"figures without a caption: {sorted(expected - names)}"
     for caption in captions:
-        html = render_caption(caption, config)    # raises on an undefined key or an RST warning
-        assert "{{" not in html and "{%" not in html, caption.name
-        assert len(html) > 200, f"{caption.name}: caption nearly empty"
+        # sweep.rst captions every sweep's figure (rule sweep_figure): rendered for each sweep
+        all_wildcards = ([{"sweep": n} for n in sweeps_lib.names(config)]
+                         if caption.name == "sweep.rst" else [None])
+        for wildcards in all_wildcards:
+            html = render_caption(caption, config, wildcards)  # raises on an undefined key or
+            assert "{{" not in html and "{%" not in html, caption.name   # an RST warning
+            assert len(html) > 200, f"{caption.name}: caption nearly empty"
+            if wildcards:
+                s = sweeps_lib.settings(config, wildcards["sweep"])
+                assert f"{s['steps']} steps" in html and s["arg"] in html, (caption.name, wildcards)
     # The captions follow the configuration, not the paper's numbers written in.
     bench = render_caption(REPORT_DIR / "benchmark.rst", config)
     assert f"{config['benchmark']['steps']} steps" in bench
