@@ -11,7 +11,9 @@ TIMING_WILDCARDS = {
     "dataset": list(config["datasets"]),
     "bench_model": BENCH["models"],
     "bench_variant": list(BENCH["variants"]),
+    "bench_chunk": BENCH_CHUNKS,
     "pool_variant": POOL["variants"],
+    "pool_chunk": POOL_CHUNKS,
     "dd_job": list(DD_JOBS),
     "dd_noise": [dd_lib.noise_tag(n) for n in DD_NOISES],
 }
