@@ -27,6 +27,8 @@ def seeds_per_job(section, key=""):
     value = section.get("seeds_per_job")
     if value is None:
         return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)                  # the schema's "integer" admits 2.0
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"config key '{key + '.' if key else ''}seeds_per_job': {value!r} is not "
                          "an integer >= 1 (or null: all seeds in one job)")
