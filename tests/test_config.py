@@ -113,3 +113,16 @@ def test_message_for_other_errors_has_no_configfile_advice():
                        "(checked against workflow/schemas/)")
     text_wanted = {"type": "object", "properties": {"name": {"type": "string"}}}
     assert "--configfile" not in describe_validation_error(schema_error({"name": 3}, text_wanted))
+
+
+def test_a_number_given_for_a_null_of_config_yaml_is_a_number():
+    """seeds_per_job is null in config.yaml; `--config pooling='{seeds_per_job: 2}'` gives '2'."""
+    from snakemake.cli import parse_config
+    command_line = parse_config(["pooling={seeds_per_job: 2}", "benchmark={seeds_per_job: null}"])
+    assert command_line["pooling"]["seeds_per_job"] == "2"          # what Snakemake produces
+    resolved = resolve(snakemake_config(command_line), command_line, PRESETS_DIR)
+    assert resolved["pooling"]["seeds_per_job"] == 2
+    assert resolved["benchmark"]["seeds_per_job"] is None
+    assert resolved["pooling"]["seeds"] == paper_config()["pooling"]["seeds"]
+    # text that is no YAML number stays text, and the schema names the key
+    assert typed_like({"a": {"b": "two"}}, {"a": {"b": None}}) == {"a": {"b": "two"}}

@@ -11,6 +11,7 @@ import torch
 
 from mnist1d import models, train
 from mnist1d.data import sequence_length
+from mnist1d import seed_chunks as chunks
 
 MODELS = ("logistic", "mlp", "cnn", "gru")
 VARIANTS = ("normal", "shuffled")
@@ -31,15 +32,16 @@ def human_normal():
     return human.human_rate()
 
 
-def protocol_from_config(config, model, variant):
-    """What one benchmark job (`model` on `variant`, every seed as one ensemble) computes with,
-    from the whole pipeline config: the rule passes exactly this, so that a change elsewhere in
-    the config never reruns the job."""
+def protocol_from_config(config, model, variant, chunk=""):
+    """What one benchmark job (`model` on `variant`, the seeds of chunk `chunk` as one ensemble,
+    see mnist1d.seed_chunks; "" = every seed when seeds_per_job is unset) computes with, from
+    the whole pipeline config: the rule passes exactly this, so that a change elsewhere in the
+    config never reruns the job."""
     section = config["benchmark"]
     dataset = config["datasets"].get(section["variants"][variant])
     spec = models.spec_for(model, config.get("models"), input_size=sequence_length(dataset))
     return {"model": model, "variant": variant, "spec": spec,
-            "seeds": [int(s) for s in section["seeds"]],
+            "seeds": chunks.chunk_seeds(section, chunk, "benchmark"),
             "engine": train.adam_in_order(section), "compile": bool(config["compile"])}
 
 
@@ -76,6 +78,13 @@ def label_history(history, model, variant):
     history.insert(0, "variant", variant)
     history.insert(0, "model", model)
     return history
+
+
+def combine(histories):
+    """The histories of the jobs (models, variants, chunks of seeds) as one, in the order of one
+    job per model and variant: model, variant, seed, step, whatever seeds_per_job is."""
+    h = pd.concat(histories, ignore_index=True) if isinstance(histories, list) else histories
+    return chunks.in_first_seen_order(h, ["model", "variant", "seed", "step"], numeric=("step",))
 
 
 def summarise(histories):

@@ -28,6 +28,7 @@ import pandas as pd
 import torch
 
 from mnist1d import models, store, train
+from mnist1d import seed_chunks as chunks
 
 ARCHS = ("mlp", "cnn")
 LOSSES = train.LOSSES
@@ -135,8 +136,13 @@ def plan_groups(arch, sizes, waste=0.3, max_group_macs=None, min_group_macs=0):
 
 def plan_jobs(section):
     """Every training job of the config's `double_descent:` section, as a list of dicts:
-    name ({arch}_{loss}_g{index}), arch, loss, sizes, noises, seeds."""
+    name ({arch}_{loss}_g{index}{chunk}), arch, loss, sizes, noises, seeds.
+
+    Each group of sizes is one job per chunk of seeds (`seeds_per_job`, mnist1d.seed_chunks):
+    the chunk's tag ends the name ("" with the default, one chunk of every seed, so the names
+    are {arch}_{loss}_g{index}; "_seeds0-4" or "_seed3" with seeds_per_job set)."""
     jobs = []
+    seed_chunks = chunks.chunks_of(section, "double_descent")
     for arch in ARCHS:
         sub = section.get(arch)
         if not sub or not sub["sizes"]:
@@ -145,9 +151,10 @@ def plan_jobs(section):
                              section.get("max_group_macs"), section["min_group_macs"])
         for loss in sub["losses"]:
             for index, sizes in enumerate(groups):
-                jobs.append({"name": f"{arch}_{loss}_g{index}", "arch": arch, "loss": loss,
-                             "sizes": sizes, "noises": [float(r) for r in sub["noise"]],
-                             "seeds": [int(s) for s in section["seeds"]]})
+                for tag, seeds in seed_chunks.items():
+                    jobs.append({"name": f"{arch}_{loss}_g{index}{tag}", "arch": arch,
+                                 "loss": loss, "sizes": sizes,
+                                 "noises": [float(r) for r in sub["noise"]], "seeds": seeds})
     return jobs
 
 
@@ -286,6 +293,14 @@ def train_job(job, datasets, settings, device="cpu", dtype=torch.float32, compil
 
 
 # --- aggregation ---------------------------------------------------------------------------------
+
+def combine(histories):
+    """The histories of the jobs as one, in the order of the unsplit jobs (arch, loss, size,
+    noise, seed as they first appear, then step), whatever seeds_per_job cut the seeds into."""
+    h = pd.concat(histories, ignore_index=True) if isinstance(histories, list) else histories
+    return chunks.in_first_seen_order(h, ["arch", "loss", "size", "noise", "seed", "step"],
+                                      numeric=("step",))
+
 
 def aggregate(histories):
     """The final evaluation of every member: one row per (arch, size, loss, noise, seed)."""

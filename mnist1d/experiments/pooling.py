@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 
 from mnist1d import models, train
+from mnist1d import seed_chunks as chunks
 
 VARIANTS = ("none", "stride2", "max", "avg", "l2")
 LABELS = {"none": "no pooling (stride 1)", "stride2": "stride 2, no pooling",
@@ -28,12 +29,13 @@ COLUMNS = ["variant", "dataset", "train_size", "seed", "step", "train_loss", "te
            "train_acc", "test_acc", "batch_loss"]
 
 
-def protocol_from_config(config, variant):
-    """What one pooling job (`variant` on every dataset size, every seed) computes with, from the
+def protocol_from_config(config, variant, chunk=""):
+    """What one pooling job (`variant` on every dataset size, the seeds of chunk `chunk`, see
+    mnist1d.seed_chunks; "" = every seed when seeds_per_job is unset) computes with, from the
     whole pipeline config: the rule passes exactly this."""
     section = config["pooling"]
     return {"variant": variant, "datasets": list(section["datasets"]),
-            "seeds": [int(s) for s in section["seeds"]], "channels": section["channels"],
+            "seeds": chunks.chunk_seeds(section, chunk, "pooling"), "channels": section["channels"],
             "train_eval_every": section["train_eval_every"], "engine": train.adam_in_order(section),
             "compile": bool(config["compile"])}
 
@@ -121,6 +123,14 @@ def train_sizes(datasets, variant, seeds, protocol=None, channels=20, device="cp
     return out.sort_values(["dataset", "seed", "step"], kind="stable",
                            key=lambda s: s.map({n: i for i, n in enumerate(names)})
                            if s.name == "dataset" else s).reset_index(drop=True)
+
+
+def combine(histories):
+    """The histories of the jobs (variants, chunks of seeds) as one, in the order one job per
+    variant writes: variant, dataset, seed, step (whatever seeds_per_job cut the seeds into)."""
+    h = pd.concat(histories, ignore_index=True) if isinstance(histories, list) else histories
+    return chunks.in_first_seen_order(h, ["variant", "dataset", "seed", "step"],
+                                      numeric=("seed", "step"))
 
 
 def summarise(history, last=5):

@@ -82,7 +82,8 @@ def typed_like(value, reference, key=""):
     Snakemake types a top-level `--config key=value` (int, float, True/False), but gives every
     value nested in a mapping (`--config benchmark='{steps: 100}'`) as text: {"steps": "100"};
     and a mapping may arrive as one string. Text stays text where config.yaml has text, and
-    where it has nothing to compare with.
+    where it has nothing to compare with; where config.yaml has null (an optional setting), text
+    that is a YAML number, boolean or null becomes that.
     """
     if isinstance(value, str):
         if isinstance(reference, dict):
@@ -101,6 +102,10 @@ def typed_like(value, reference, key=""):
             item_reference = reference.get(name)
             if key == "datasets":
                 item_reference = _dataset_reference(item_reference)
+            if name in reference and item_reference is None and isinstance(item, str):
+                # null in config.yaml (an optional setting, e.g. seeds_per_job): a YAML scalar
+                parsed = _yaml_or_text(item)
+                item = parsed if parsed is None or isinstance(parsed, (bool, int, float)) else item
             out[name] = typed_like(item, item_reference, f"{key}.{name}" if key else str(name))
         return out
     if isinstance(value, list) and isinstance(reference, list) and reference:

@@ -58,7 +58,8 @@ def render_caption(path, config, wildcards=None):
                          settings_overrides={"halt_level": 2, "report_level": 2})["body"]
 
 
-CONFIGS = [(p, None) for p in PRESETS] + [("paper", REPO / "workflow/presets/one_seed.yaml")]
+CONFIGS = [(p, None) for p in PRESETS] + [("paper", REPO / f"workflow/presets/{o}.yaml")
+                                          for o in ("one_seed", "fifty_seeds")]
 
 
 @pytest.mark.parametrize("preset,overlay", CONFIGS, ids=[p if o is None else f"{p}+{o.stem}"
@@ -86,6 +87,8 @@ def test_every_caption_renders_strictly(preset, overlay):
     assert f"{len(config['benchmark']['seeds'])} seeds" in bench
     person = render_caption(REPORT_DIR / "human.rst", config)
     assert f"{config['benchmark']['steps']} steps" in person and "greydanus/mnist1d" in person
+    if config["benchmark"].get("seeds_per_job"):
+        assert f"ensembles of at most {config['benchmark']['seeds_per_job']}" in bench
 
 
 def embedded(html, script_id, var):

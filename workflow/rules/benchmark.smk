@@ -1,9 +1,12 @@
-# Benchmark (SPEC section 2): every model x dataset variant, all seeds as one ensemble per job;
-# then the summary table and the benchmark figure.
+# Benchmark (SPEC section 2): every model x dataset variant, all seeds as one ensemble per job
+# (or one job per chunk of `seeds_per_job` seeds, mnist1d.seed_chunks); then the summary table
+# and the benchmark figure.
 import mnist1d.experiments.benchmark as benchmark_lib
 import mnist1d.experiments.human as human_lib
+import mnist1d.seed_chunks as seed_chunks_lib
 
 BENCH = config["benchmark"]
+BENCH_CHUNKS = list(seed_chunks_lib.chunks_of(BENCH, "benchmark"))
 for _variant, _dataset in BENCH["variants"].items():
     require_datasets(f"benchmark.variants.{_variant}", _dataset)
 
@@ -14,17 +17,18 @@ ALL_TARGETS.extend(figure("benchmark"))
 wildcard_constraints:
     bench_model="|".join(BENCH["models"]),
     bench_variant="|".join(BENCH["variants"]),
+    bench_chunk=seed_chunks_lib.wildcard_pattern(BENCH, "benchmark"),
 
 
 rule benchmark_train:
     input:
         lambda wildcards: dataset_file(BENCH["variants"][wildcards.bench_variant]),
     output:
-        result("benchmark/history_{bench_model}_{bench_variant}.csv"),
-        predictions=result("benchmark/predictions_{bench_model}_{bench_variant}.csv"),
+        result("benchmark/history_{bench_model}_{bench_variant}{bench_chunk}.csv"),
+        predictions=result("benchmark/predictions_{bench_model}_{bench_variant}{bench_chunk}.csv"),
     params:
         protocol=lambda wildcards: benchmark_lib.protocol_from_config(
-            config, wildcards.bench_model, wildcards.bench_variant),
+            config, wildcards.bench_model, wildcards.bench_variant, wildcards.bench_chunk),
         device=config["device"],
     threads: job_threads("benchmark")
     resources:
@@ -32,17 +36,18 @@ rule benchmark_train:
     group:
         job_group("benchmark")
     log:
-        result("logs/benchmark/{bench_model}_{bench_variant}.log"),
+        result("logs/benchmark/{bench_model}_{bench_variant}{bench_chunk}.log"),
     benchmark:
-        result("timing/benchmark/{bench_model}_{bench_variant}.tsv")
+        result("timing/benchmark/{bench_model}_{bench_variant}{bench_chunk}.tsv")
     script:
         "../scripts/benchmark_train.py"
 
 
 rule benchmark_summary:
     input:
-        expand(result("benchmark/history_{bench_model}_{bench_variant}.csv"),
-               bench_model=BENCH["models"], bench_variant=BENCH["variants"]),
+        expand(result("benchmark/history_{bench_model}_{bench_variant}{bench_chunk}.csv"),
+               bench_model=BENCH["models"], bench_variant=BENCH["variants"],
+               bench_chunk=BENCH_CHUNKS),
     output:
         csv=result("benchmark/benchmark.csv"),
         md=result("benchmark/benchmark.md"),

@@ -1,6 +1,7 @@
 # Deep double descent (SPEC section 3): the label-noise datasets, one training job per group of
 # model sizes and loss (a zero-padded ensemble of every size, noise level and seed in it, see
-# mnist1d.experiments.double_descent), the table with the interpolation thresholds, the two figures.
+# mnist1d.experiments.double_descent; with `seeds_per_job`, one job per group and chunk of seeds),
+# the table with the interpolation thresholds, the two figures.
 import re
 
 import mnist1d.experiments.double_descent as dd_lib

@@ -14,7 +14,8 @@ ALL_TARGETS.extend([result("human/human.csv"), result("human/quizzes.csv"),
 rule human:
     input:
         quiz=str(human_lib.QUIZ_CSV),
-        predictions=result(f"benchmark/predictions_{HUMAN['model']}_{HUMAN['variant']}.csv"),
+        predictions=expand(result("benchmark/predictions_{model}_{variant}{chunk}.csv"),
+                           model=HUMAN["model"], variant=HUMAN["variant"], chunk=BENCH_CHUNKS),
     output:
         summary=result("human/human.csv"),
         quizzes=result("human/quizzes.csv"),

@@ -1,8 +1,11 @@
 # Pooling and sample efficiency (SPEC section 7, paper Fig. "pooling"): one job per pooling
-# variant trains every dataset size and seed as one ensemble; then the summary and the figures.
+# variant trains every dataset size and seed as one ensemble (or one job per variant and chunk of
+# `seeds_per_job` seeds, mnist1d.seed_chunks); then the summary and the figures.
 import mnist1d.experiments.pooling as pooling_lib
+import mnist1d.seed_chunks as seed_chunks_lib
 
 POOL = config["pooling"]
+POOL_CHUNKS = list(seed_chunks_lib.chunks_of(POOL, "pooling"))
 for _key in ("datasets", "figure_datasets"):
     require_datasets(f"pooling.{_key}", POOL[_key])
 
@@ -12,15 +15,17 @@ ALL_TARGETS.extend(figure("pooling") + figure("pooling_all") + figure("pooling_f
 
 wildcard_constraints:
     pool_variant="|".join(POOL["variants"]),
+    pool_chunk=seed_chunks_lib.wildcard_pattern(POOL, "pooling"),
 
 
 rule pooling_train:
     input:
         [dataset_file(name) for name in POOL["datasets"]],
     output:
-        result("pooling/history_{pool_variant}.csv"),
+        result("pooling/history_{pool_variant}{pool_chunk}.csv"),
     params:
-        protocol=lambda wildcards: pooling_lib.protocol_from_config(config, wildcards.pool_variant),
+        protocol=lambda wildcards: pooling_lib.protocol_from_config(
+            config, wildcards.pool_variant, wildcards.pool_chunk),
         device=config["device"],
     threads: job_threads("pooling")
     resources:
@@ -28,16 +33,17 @@ rule pooling_train:
     group:
         job_group("pooling")
     log:
-        result("logs/pooling/{pool_variant}.log"),
+        result("logs/pooling/{pool_variant}{pool_chunk}.log"),
     benchmark:
-        result("timing/pooling/{pool_variant}.tsv")
+        result("timing/pooling/{pool_variant}{pool_chunk}.tsv")
     script:
         "../scripts/pooling_train.py"
 
 
 rule pooling_summary:
     input:
-        expand(result("pooling/history_{pool_variant}.csv"), pool_variant=POOL["variants"]),
+        expand(result("pooling/history_{pool_variant}{pool_chunk}.csv"),
+               pool_variant=POOL["variants"], pool_chunk=POOL_CHUNKS),
     output:
         csv=result("pooling/pooling.csv"),
         history=result("pooling/history.csv"),

@@ -5,7 +5,7 @@ from mnist1d.io import write_csv, write_text
 from mnist1d.pipeline.logs import job_logger
 
 log = job_logger("benchmark_summary", snakemake.log[0])
-history = pd.concat([pd.read_csv(path) for path in snakemake.input], ignore_index=True)
+history = benchmark.combine([pd.read_csv(path) for path in snakemake.input])
 summary = benchmark.summarise(history)
 write_csv(history, snakemake.output.history)
 write_csv(summary, snakemake.output.csv)

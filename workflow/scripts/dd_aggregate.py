@@ -6,7 +6,7 @@ from mnist1d.pipeline.logs import job_logger
 from mnist1d.store import load_dataset
 
 log = job_logger("dd_aggregate", snakemake.log[0])
-history = pd.concat([pd.read_csv(path) for path in snakemake.input.runs], ignore_index=True)
+history = double_descent.combine([pd.read_csv(path) for path in snakemake.input.runs])
 n_train = len(load_dataset(snakemake.input.data)["x"])
 table = double_descent.aggregate(history)
 thresholds = double_descent.find_thresholds(table, n_train, snakemake.params.threshold_tolerance)

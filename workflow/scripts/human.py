@@ -8,7 +8,8 @@ from mnist1d.plotting import save_figure
 log = job_logger("human", snakemake.log[0])
 p = snakemake.params.protocol
 table = human.load_quiz(snakemake.input.quiz)
-predictions = pd.read_csv(snakemake.input.predictions)
+predictions = pd.concat([pd.read_csv(path) for path in snakemake.input.predictions],  # every
+                        ignore_index=True)                                     # seed chunk
 summary, classes = human.compare(table, predictions, p["model"])
 per_quiz = human.quiz_accuracy(table)
 write_csv(summary, snakemake.output.summary)
