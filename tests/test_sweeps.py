@@ -1,5 +1,5 @@
 """Sweeps of the generator's knobs (mnist1d.experiments.sweeps): settings, checks naming the key,
-file names, seed blocks, the job's protocol and what it computes, the table and the figure."""
+file names, seed chunks, the job's protocol and what it computes, the table and the figure."""
 import copy
 import re
 
@@ -113,30 +113,30 @@ def test_value_texts_are_canonical_and_map_back():
 
 
 def test_seeds_per_job_cuts_the_seeds_into_jobs():
-    assert sweeps.seed_blocks([0, 1, 2, 3, 4], 2) == [[0, 1], [2, 3], [4]]
-    assert sweeps.seed_blocks(range(50), 10)[4] == list(range(40, 50))
     cfg = config()
     cfg["sweeps"]["defaults"].update(seeds=list(range(5)), seeds_per_job=2)
-    assert sweeps.blocks(cfg, "noise") == [0, 1, 2]
-    assert [sweeps.protocol_from_config(cfg, "noise", "0.5", b)["seeds"] for b in (0, 1, 2)] == \
-        [[0, 1], [2, 3], [4]]
-    with pytest.raises(ValueError, match="seed block"):
-        sweeps.protocol_from_config(cfg, "noise", "0.5", 3)
+    assert sweeps.chunks(cfg, "noise") == ["_seeds0-1", "_seeds2-3", "_seed4"]   # mnist1d.seed_chunks
+    assert [sweeps.protocol_from_config(cfg, "noise", "0.5", c)["seeds"]
+            for c in sweeps.chunks(cfg, "noise")] == [[0, 1], [2, 3], [4]]
+    with pytest.raises(ValueError, match="no chunk"):
+        sweeps.protocol_from_config(cfg, "noise", "0.5", "_seeds4-5")
+    cfg["sweeps"]["defaults"]["seeds_per_job"] = None           # every seed in one job
+    assert sweeps.chunks(cfg, "noise") == [""]
 
 
 def test_protocol_takes_the_input_size_from_the_swept_length():
     cfg = config()
-    p = sweeps.protocol_from_config(cfg, "resolution", "80", 0)
+    p = sweeps.protocol_from_config(cfg, "resolution", "80", sweeps.chunks(cfg, "resolution")[0])
     assert {m: s["input_size"] for m, s in p["models"].items()} == \
         {"logistic": 80, "mlp": 80, "cnn": 80, "gru": 80}
     assert p["engine"]["steps"] == cfg["sweeps"]["defaults"]["steps"]
     assert p["compile"] is False and p["value"] == 80
-    other = sweeps.protocol_from_config(cfg, "noise", "0.5", 0)
+    other = sweeps.protocol_from_config(cfg, "noise", "0.5", sweeps.chunks(cfg, "noise")[0])
     assert all(s["input_size"] == 40 for s in other["models"].values())
     # a change to another sweep leaves this job's protocol as it was (no rerun)
     cfg2 = copy.deepcopy(cfg)
     cfg2["sweeps"]["noise"]["values"].append(3.0)
-    assert sweeps.protocol_from_config(cfg2, "resolution", "80", 0) == p
+    assert sweeps.protocol_from_config(cfg2, "resolution", "80", sweeps.chunks(cfg2, "resolution")[0]) == p
 
 
 def small_dataset(length):
@@ -149,7 +149,7 @@ def test_a_job_trains_every_model_at_another_length_and_the_table_and_figure_fol
     cfg["sweeps"]["defaults"].update(steps=5, eval_every=5, seeds=[0, 1], seeds_per_job=2)
     frames = []
     for text in ("20", "40"):
-        p = sweeps.protocol_from_config(cfg, "resolution", text, 0)
+        p = sweeps.protocol_from_config(cfg, "resolution", text, sweeps.chunks(cfg, "resolution")[0])
         data = small_dataset(int(text))
         frame = sweeps.run(data, p)
         assert list(frame.columns) == sweeps.COLUMNS
@@ -171,7 +171,7 @@ def test_a_job_trains_every_model_at_another_length_and_the_table_and_figure_fol
 
 def test_a_dataset_of_the_wrong_length_is_refused(one_thread):
     cfg = config("smoke")
-    p = sweeps.protocol_from_config(cfg, "resolution", "40", 0)
+    p = sweeps.protocol_from_config(cfg, "resolution", "40", sweeps.chunks(cfg, "resolution")[0])
     with pytest.raises(ValueError, match="length 40, the dataset has 20"):
         sweeps.run(small_dataset(20), p)
 

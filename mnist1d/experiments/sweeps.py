@@ -3,8 +3,8 @@
 A sweep (config.yaml `sweeps:`) names one numeric argument of `mnist1d.get_dataset_args()`
 (`arg`), the values it takes, and the models, seeds and training protocol (the section's
 `defaults`, overridable per sweep). Each value is its own dataset, made by the generator from the
-paper's defaults, the sweep's `base` overrides and the value; each (value, block of
-`seeds_per_job` seeds) is one job that trains every model of the sweep, each model's seeds as one
+paper's defaults, the sweep's `base` overrides and the value; each (value, chunk of
+`seeds_per_job` seeds, mnist1d.seed_chunks) is one job that trains every model of the sweep, each model's seeds as one
 ensemble (mnist1d.train), and keeps the final train and test accuracy and loss of every seed.
 
 `table` gathers a sweep's jobs into one tidy frame (value, model, seed, ...); `plot_sweep` draws
@@ -18,7 +18,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from mnist1d import models, train
+from mnist1d import models, seed_chunks, train
 from mnist1d.data import get_dataset_args
 
 # The numeric generation arguments a sweep may vary: name -> (type, minimum, below). `below` is
@@ -156,31 +156,22 @@ def dataset_args(config, name, text):
     return {**s["base"], s["arg"]: kind(value_of(config, name, text))}
 
 
-def seed_blocks(seeds, per_job):
-    """The seeds cut into blocks of `per_job` (the last one shorter), one job each."""
-    seeds = [int(s) for s in seeds]
-    per_job = int(per_job)
-    return [seeds[i:i + per_job] for i in range(0, len(seeds), per_job)]
+def chunks(config, name):
+    """The seed-chunk tags of sweep `name` (mnist1d.seed_chunks: "" for all seeds in one job,
+    "_seeds0-2" or "_seed3" with seeds_per_job), one training job per value and tag."""
+    return list(seed_chunks.chunks_of(settings(config, name), f"sweeps.{name}"))
 
 
-def blocks(config, name):
-    s = settings(config, name)
-    return list(range(len(seed_blocks(s["seeds"], s["seeds_per_job"]))))
-
-
-def protocol_from_config(config, name, text, block):
-    """What one sweep job (sweep `name`, value `text`, seed block `block`) computes with: the
+def protocol_from_config(config, name, text, chunk):
+    """What one sweep job (sweep `name`, value `text`, seed chunk `chunk`) computes with: the
     rule passes exactly this, so a change to another sweep or a figure never reruns it."""
     s = settings(config, name)
     args = get_dataset_args(as_dict=True) | dataset_args(config, name, text)
     length = int(args["final_seq_length"])
-    seeds = seed_blocks(s["seeds"], s["seeds_per_job"])
-    if not 0 <= int(block) < len(seeds):
-        raise ValueError(f"sweep {name!r}: seed block {block} does not exist ({len(seeds)} blocks)")
     return {"sweep": name, "arg": s["arg"], "value": value_of(config, name, text),
             "models": {m: models.spec_for(m, config.get("models", {}), input_size=length)
                        for m in s["models"]},
-            "seeds": seeds[int(block)],
+            "seeds": seed_chunks.chunk_seeds(s, chunk, f"sweeps.{name}"),
             "engine": train.adam_in_order(s),
             "compile": bool(s["compile"])}
 

@@ -1,5 +1,5 @@
 """A sweep end to end at the smoke preset: datasets of another input length, one job per value
-and seed block, the tidy table and the figure (`snakemake sweeps` makes every sweep this way)."""
+and seed chunk, the tidy table and the figure (`snakemake sweeps` makes every sweep this way)."""
 import re
 
 import pandas as pd
@@ -11,7 +11,7 @@ from mnist1d.experiments import sweeps
 def test_a_sweep_runs_end_to_end(tmp_path):
     targets = [f"{SMOKE}/sweeps/resolution.csv", f"{SMOKE}/sweeps/resolution.png"]
     plan = run_snakemake(tmp_path, *targets, "-n", "--quiet", "rules", "--config", "preset=smoke")
-    assert re.search(r"^sweep_train\s+4$", plan.stdout, re.M), plan.stdout   # 2 values x 2 seed blocks
+    assert re.search(r"^sweep_train\s+4$", plan.stdout, re.M), plan.stdout   # 2 values x 2 seed chunks
     run_snakemake(tmp_path, "--cores", "2", *targets, "--config", "preset=smoke")
     results = tmp_path / SMOKE / "sweeps"
     df = pd.read_csv(results / "resolution.csv")
@@ -22,7 +22,7 @@ def test_a_sweep_runs_end_to_end(tmp_path):
     assert len(df) == 2 * 4 * 2 and set(df["seed"]) == {0, 1} and set(df["steps"]) == {20}
     assert df["test_acc"].between(0, 100).all()
     assert sorted(p.name for p in (results / "runs" / "resolution" / "20").iterdir()) == \
-        ["seeds0.csv", "seeds1.csv"]
+        ["finals_seed0.csv", "finals_seed1.csv"]
     assert (results / "resolution.pdf").stat().st_size > 0
     assert (results / "resolution.png").read_bytes()[:4] == b"\x89PNG"
     assert "| final_seq_length |" in (results / "resolution.md").read_text()

@@ -1,5 +1,5 @@
 # Sweeps of the generator's knobs (config.yaml `sweeps:`; mnist1d/experiments/sweeps.py): per
-# sweep and value a dataset, per value and block of seeds one training job (every model, each
+# sweep and value a dataset, per value and chunk of seeds one training job (every model, each
 # model's seeds as one ensemble), then the sweep's table and figure. `snakemake sweeps` makes all
 # of them; they are not part of `all` (the paper).
 import mnist1d.experiments.sweeps as sweeps_lib
@@ -21,13 +21,13 @@ for _name in SWEEPS:
 wildcard_constraints:
     sweep=sweeps_lib.wildcard_pattern(SWEEPS),
     sweep_value=sweeps_lib.wildcard_pattern(sweeps_lib.all_value_texts(config)),
-    sweep_block=r"\d+",
+    sweep_chunk=r"(_seeds?\d+(-\d+)?)?",   # mnist1d.seed_chunks tags: "", _seed3, _seeds0-2
 
 
 def sweep_runs(wildcards):
-    return expand(result("sweeps/runs/{sweep}/{value}/seeds{block}.csv"), sweep=wildcards.sweep,
+    return expand(result("sweeps/runs/{sweep}/{value}/finals{chunk}.csv"), sweep=wildcards.sweep,
                   value=sweeps_lib.value_texts(config, wildcards.sweep),
-                  block=sweeps_lib.blocks(config, wildcards.sweep))
+                  chunk=sweeps_lib.chunks(config, wildcards.sweep))
 
 
 rule sweeps:
@@ -58,10 +58,10 @@ rule sweep_train:
     input:
         result("sweeps/data/{sweep}/{sweep_value}.npz"),
     output:
-        result("sweeps/runs/{sweep}/{sweep_value}/seeds{sweep_block}.csv"),
+        result("sweeps/runs/{sweep}/{sweep_value}/finals{sweep_chunk}.csv"),
     params:
         protocol=lambda wildcards: sweeps_lib.protocol_from_config(
-            config, wildcards.sweep, wildcards.sweep_value, int(wildcards.sweep_block)),
+            config, wildcards.sweep, wildcards.sweep_value, wildcards.sweep_chunk),
         device=config["device"],
     threads: job_threads("sweeps")
     resources:
@@ -69,9 +69,9 @@ rule sweep_train:
     group:
         job_group("sweeps")
     log:
-        result("logs/sweeps/{sweep}/{sweep_value}_seeds{sweep_block}.log"),
+        result("logs/sweeps/{sweep}/{sweep_value}{sweep_chunk}.log"),
     benchmark:
-        result("timing/sweeps/{sweep}_{sweep_value}_seeds{sweep_block}.tsv")
+        result("timing/sweeps/{sweep}_{sweep_value}{sweep_chunk}.tsv")
     script:
         "../scripts/sweep_train.py"
 
