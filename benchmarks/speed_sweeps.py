@@ -16,6 +16,7 @@ twice to see the warm-cache cost).
 """
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -49,6 +50,8 @@ def main():
     parser.add_argument("--in-repo", action="store_true",
                         help="run in the repository (its results/ folder) instead of a fresh one")
     parser.add_argument("--keep", action="store_true", help="keep the fresh folder")
+    parser.add_argument("--configfile", nargs="+", default=[],
+                        help="config overlays (e.g. examples/resnet1d.yaml); --preset still applies")
     args = parser.parse_args()
 
     workdir = REPO if args.in_repo else Path(tempfile.mkdtemp(prefix="speed_sweeps_"))
@@ -57,6 +60,7 @@ def main():
         overlay = Path(tempfile.mkdtemp(prefix="speed_sweeps_cfg_")) / "compile.yaml"
         overlay.write_text(f"sweeps: {{defaults: {{compile: {str(args.compile == 'on').lower()}}}}}\n")
         extra += ["--configfile", str(overlay)]
+    extra += [arg for path in args.configfile for arg in ("--configfile", str(Path(path).resolve()))]
     if args.in_repo:
         extra += ["--forcerun", "sweep_dataset", "sweep_train", "sweep_table", "sweep_figure"]
     env = dict(os.environ, PYTHONPATH=str(REPO))
@@ -70,9 +74,14 @@ def main():
     if proc.returncode != 0:
         sys.exit(f"snakemake failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
     results = workdir / ("results" if args.preset == "paper" else f"results/{args.preset}")
+    for path in args.configfile:                     # an overlay may send results elsewhere
+        import yaml
+        results = workdir / (yaml.safe_load(Path(path).read_text()) or {}).get("results_dir", results)
     jobs = job_times(results / "timing" / "sweeps")
     train = jobs[jobs.kind == "train"].copy()
-    train["sweep"] = [j.rsplit("_", 2)[0] for j in train["job"]]
+    # job names: {sweep}_{value}{chunk}, the chunk "" or _seed3 / _seeds0-2 (mnist1d.seed_chunks)
+    train["sweep"] = [re.match(r"^(.*?)_([^_]+)(_seeds?\d+(?:-\d+)?)?$", j).group(1)
+                      for j in train["job"]]
     print(f"\npreset {args.preset}, --cores {args.cores}, compile "
           f"{args.compile or 'as configured'}: wall time {wall:.0f} s ({wall / 60:.1f} min), "
           f"{len(jobs)} jobs")
