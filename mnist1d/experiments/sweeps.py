@@ -261,7 +261,9 @@ def plot_sweep(df, log_x=False, default=None):
     ax.set_ylabel("final test accuracy (%)")
     ax.set_ylim(0, 101)
     ax.set_title("Test accuracy")
-    ax.legend(loc="best", fontsize=8)
+    # below the panels: the curves cross every corner of the axes somewhere in one sweep or another
+    fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=len(present) + 1,
+               fontsize=8, frameon=False)
 
     g = gaps(df).sort_index()
     gap_styles = (("k", "o-"), ("0.45", "s--"))     # not the models' colours
@@ -293,5 +295,5 @@ def plot_sweep(df, log_x=False, default=None):
     steps = int(df["steps"].max())
     fig.suptitle(f"Sweep '{name}': {arg} (each value a new dataset; {steps} steps; "
                  f"mean of {seeds} seeds, bands min to max)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
