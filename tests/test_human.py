@@ -143,7 +143,6 @@ def test_benchmark_test_predictions_match_the_evaluation():
 def test_protocol_needs_the_cnn_on_normal_data():
     config = {"benchmark": {"models": ["cnn"], "variants": {"normal": "default"}, "seeds": [0]}}
     assert human.protocol_from_config(config) == {"model": "cnn", "variant": "normal", "seeds": [0]}
-    with pytest.raises(ValueError, match="'benchmark.models'"):
-        human.protocol_from_config({"benchmark": {**config["benchmark"], "models": ["mlp"]}})
-    with pytest.raises(ValueError, match="'benchmark.variants'"):
-        human.protocol_from_config({"benchmark": {**config["benchmark"], "variants": {}}})
+    # without the benchmark CNN on the normal data there is no human baseline (no rule, no rows)
+    assert human.protocol_from_config({"benchmark": {**config["benchmark"], "models": ["mlp"]}}) is None
+    assert human.protocol_from_config({"benchmark": {**config["benchmark"], "variants": {}}}) is None

@@ -49,7 +49,7 @@ rule paper_comparison:
         pooling=result("pooling/pooling.csv"),
         tsne=result("tsne/baselines.csv"),
         ssl=result("ssl/ssl.csv"),
-        human=result("human/human.csv"),
+        **({"human": result("human/human.csv")} if HUMAN else {}),   # needs the benchmark CNN
         afunc_fit=result("metalearn/afunc_fit.csv"),
     output:
         csv=report(result("paper_comparison.csv"), caption="../report/paper_comparison.rst",
