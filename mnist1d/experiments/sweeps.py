@@ -121,8 +121,7 @@ def check(config):
                 models.spec_for(model, config.get("models", {}), input_size=40)
             except (ValueError, KeyError) as e:
                 raise ValueError(f"config key 'sweeps.{name}.models': {e}") from None
-        if int(s["seeds_per_job"]) < 1:
-            raise ValueError(f"config key 'sweeps.{name}.seeds_per_job': must be at least 1")
+        seed_chunks.chunks_of(s, f"sweeps.{name}")     # seeds_per_job and the chunk names
 
 
 def value_of(config, name, text):
