@@ -9,9 +9,6 @@ if HUMAN:
                         result("human/class_errors.csv"), result("human/human.md")]
                        + figure("human"))
 
-
-if HUMAN:
-
     rule human:
         input:
             quiz=str(human_lib.QUIZ_CSV),
