@@ -18,6 +18,15 @@ SMOKE = "results/smoke"
 PIPELINE_TESTS = Path(__file__).resolve().parent / "pipeline"
 
 
+def resolved_config(preset="paper"):
+    """config.yaml with a preset applied, as the workflow resolves it."""
+    import yaml
+
+    from mnist1d.pipeline.config import resolve
+    config = yaml.safe_load((REPO / "config.yaml").read_text()) | {"preset": preset}
+    return resolve(config, {}, REPO / "workflow" / "presets")
+
+
 def pytest_collection_modifyitems(config, items):
     """Every test under tests/pipeline/ runs Snakemake: marked `pipeline`, so that
     `pytest -m "not pipeline"` runs the unit tests alone."""

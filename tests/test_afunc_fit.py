@@ -5,9 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-import yaml
 
-from conftest import REPO
+from conftest import resolved_config
 from mnist1d.data import get_dataset_args, make_dataset
 from mnist1d.experiments import afunc_fit
 from mnist1d.experiments import metalearn_afunc as afunc
@@ -85,7 +84,7 @@ def test_fit_and_train_table(data):
                              "y": np.concatenate([np.zeros(100), np.maximum(x, 0)])})
     activations = pd.DataFrame([{"activation": "learned", "mean_train_loss": 1.0,
                                  "final_test_acc": 50.0}])
-    protocol = {"afunc": afunc.protocol_from_config(_config()) | cfg.protocol(), "knots": [0.0],
+    protocol = {"afunc": afunc.protocol_from_config(resolved_config()) | cfg.protocol(), "knots": [0.0],
                 "continuous": False}
     table, pieces, samples, curves = afunc_fit.fit_and_train(function, activations, data, protocol)
     assert list(table.activation) == ["fitted", "learned"]
@@ -98,15 +97,9 @@ def test_fit_and_train_table(data):
     np.testing.assert_allclose(samples.fitted, relu_like(x), atol=1e-9)
 
 
-def _config(preset="paper"):
-    from mnist1d.pipeline.config import resolve
-    config = yaml.safe_load((REPO / "config.yaml").read_text()) | {"preset": preset}
-    return resolve(config, {}, REPO / "workflow" / "presets")
-
-
 @pytest.mark.parametrize("preset", ["paper", "quick", "smoke"])
 def test_protocol_from_config(preset):
-    config = _config(preset)
+    config = resolved_config(preset)
     p = afunc_fit.protocol_from_config(config)
     assert json.loads(json.dumps(p)) == p
     assert p["afunc"] == afunc.protocol_from_config(config)

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 import yaml
 from snakemake.utils import validate
 
-from conftest import REPO
+from conftest import REPO, resolved_config
 from mnist1d.experiments import afunc_kernels as kernels
 from mnist1d.experiments import metalearn_afunc as afunc
 from mnist1d.experiments import metalearn_common as common
@@ -229,13 +229,6 @@ def test_clipping_and_outer_update(data):
     init = afunc.init_act_params(cfg)
     moved = torch.cat([(p - q).flatten() for p, q in zip(result["act_params"], init)])
     assert moved.abs().max() <= 0.5 * 1e-4 + 1e-7   # each element moved by at most lr * clip
-
-
-def resolved_config(preset):
-    """config.yaml with a preset applied, as the workflow resolves it."""
-    from mnist1d.pipeline.config import resolve
-    config = yaml.safe_load((REPO / "config.yaml").read_text()) | {"preset": preset}
-    return resolve(config, {}, REPO / "workflow" / "presets")
 
 
 @pytest.mark.parametrize("preset", ["paper", "quick", "smoke"])

@@ -5,22 +5,14 @@ import re
 
 import jsonschema
 import pytest
-import yaml
 
-from conftest import REPO
+from conftest import REPO, resolved_config
 from mnist1d.data import get_dataset_args, make_dataset
 from mnist1d.experiments import sweeps
 from mnist1d.pipeline.config import describe_validation_error, resolve
 from mnist1d.utils import ObjectView
 
 PRESETS_DIR = REPO / "workflow" / "presets"
-
-
-def config(preset="paper"):
-    with open(REPO / "config.yaml") as f:
-        cfg = yaml.safe_load(f)
-    cfg["preset"] = preset
-    return resolve(cfg, {}, PRESETS_DIR)
 
 
 def schema_message(cfg):
@@ -37,7 +29,7 @@ def schema_message(cfg):
 
 @pytest.mark.parametrize("preset", ["paper", "quick", "smoke"])
 def test_shipped_sweeps_are_valid_and_cover_the_issue(preset):
-    cfg = config(preset)
+    cfg = resolved_config(preset)
     assert schema_message(cfg) is None
     sweeps.check(cfg)
     args = {sweeps.settings(cfg, n)["arg"] for n in sweeps.names(cfg)}
@@ -62,7 +54,7 @@ def test_shipped_sweeps_are_valid_and_cover_the_issue(preset):
     (lambda s: s.update({"bad name": {"arg": "seed", "values": [1]}}), "sweeps"),
 ])
 def test_schema_errors_name_the_key(spoil, key):
-    cfg = config()
+    cfg = resolved_config()
     spoil(cfg["sweeps"])
     message = schema_message(cfg)
     assert message is not None and f"config key '{key}'" in message, message
@@ -78,14 +70,14 @@ def test_schema_errors_name_the_key(spoil, key):
     (lambda s: s.update(tr={"arg": "train_split", "values": [0.5, 1.0]}), "sweeps.tr.values[1]"),
 ])
 def test_values_the_generator_cannot_use_name_the_key(spoil, key):
-    cfg = config()
+    cfg = resolved_config()
     spoil(cfg["sweeps"])
     with pytest.raises(ValueError, match=re.escape(f"config key '{key}'")):
         sweeps.check(cfg)
 
 
 def test_settings_merge_defaults_and_base():
-    cfg = config()
+    cfg = resolved_config()
     cfg["sweeps"]["defaults"]["base"] = {"seed": 7, "num_samples": 1000}
     cfg["sweeps"]["noise"].update(base={"seed": 8}, steps=11)
     s = sweeps.settings(cfg, "noise")
@@ -102,7 +94,7 @@ def test_value_texts_are_canonical_and_map_back():
     assert sweeps.canonical("corr_noise_scale", 1) == "1.0"
     assert sweeps.canonical("iid_noise_scale", 1e-5) == "1e-05"
     assert sweeps.canonical("final_seq_length", 80.0) == "80"
-    cfg = config()
+    cfg = resolved_config()
     assert sweeps.value_texts(cfg, "translation") == ["1", "12", "24", "48", "72"]
     assert sweeps.value_of(cfg, "noise", "0.25") == 0.25
     with pytest.raises(ValueError, match="not one of its values"):
@@ -113,7 +105,7 @@ def test_value_texts_are_canonical_and_map_back():
 
 
 def test_seeds_per_job_cuts_the_seeds_into_jobs():
-    cfg = config()
+    cfg = resolved_config()
     cfg["sweeps"]["defaults"].update(seeds=list(range(5)), seeds_per_job=2)
     assert sweeps.chunks(cfg, "noise") == ["_seeds0-1", "_seeds2-3", "_seed4"]   # mnist1d.seed_chunks
     assert [sweeps.protocol_from_config(cfg, "noise", "0.5", c)["seeds"]
@@ -122,10 +114,12 @@ def test_seeds_per_job_cuts_the_seeds_into_jobs():
         sweeps.protocol_from_config(cfg, "noise", "0.5", "_seeds4-5")
     cfg["sweeps"]["defaults"]["seeds_per_job"] = None           # every seed in one job
     assert sweeps.chunks(cfg, "noise") == [""]
+    assert schema_message(cfg) is None                           # allowed, as for the benchmark
+    sweeps.check(cfg)
 
 
 def test_protocol_takes_the_input_size_from_the_swept_length():
-    cfg = config()
+    cfg = resolved_config()
     p = sweeps.protocol_from_config(cfg, "resolution", "80", sweeps.chunks(cfg, "resolution")[0])
     assert {m: s["input_size"] for m, s in p["models"].items()} == \
         {"logistic": 80, "mlp": 80, "cnn": 80, "gru": 80}
@@ -145,7 +139,7 @@ def small_dataset(length):
 
 
 def test_a_job_trains_every_model_at_another_length_and_the_table_and_figure_follow(one_thread):
-    cfg = config("smoke")
+    cfg = resolved_config("smoke")
     cfg["sweeps"]["defaults"].update(steps=5, eval_every=5, seeds=[0, 1], seeds_per_job=2)
     frames = []
     for text in ("20", "40"):
@@ -170,7 +164,7 @@ def test_a_job_trains_every_model_at_another_length_and_the_table_and_figure_fol
 
 
 def test_a_dataset_of_the_wrong_length_is_refused(one_thread):
-    cfg = config("smoke")
+    cfg = resolved_config("smoke")
     p = sweeps.protocol_from_config(cfg, "resolution", "40", sweeps.chunks(cfg, "resolution")[0])
     with pytest.raises(ValueError, match="length 40, the dataset has 20"):
         sweeps.run(small_dataset(20), p)
@@ -198,7 +192,7 @@ def test_command_line_overrides_of_a_sweep_are_typed():
     from snakemake.utils import update_config
     command_line = parse_config(["sweeps={defaults: {steps: 100, seeds_per_job: 1}, "
                                  "noise: {values: [0, 0.5]}}"])
-    cfg = config()
+    cfg = resolved_config()
     update_config(cfg, command_line)
     resolved = resolve(cfg, command_line, PRESETS_DIR)
     assert schema_message(resolved) is None
