@@ -6,8 +6,10 @@ import logging
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from conftest import resolved_config
 from mnist1d import models, train
 from mnist1d.experiments import benchmark
 from mnist1d.pipeline import checks
@@ -159,6 +161,27 @@ def config_with(models_section, bench_models=("cnn",), datasets=None):
 def test_check_models_names_the_key(entry, key, message):
     with pytest.raises(ValueError, match=f"'{key}'.*{message}"):
         checks.check_models(config_with({"bad": entry}, ["cnn", "bad"]))
+
+
+class LongInputsOnly(nn.Module):
+    """Fine at 40 points; its pooling leaves nothing of a 10-point input."""
+
+    def __init__(self, input_size=40):
+        super().__init__()
+        self.linear = nn.Linear(input_size // 20, 10)
+
+    def forward(self, x):
+        return self.linear(F.max_pool1d(x.unsqueeze(1), 20).flatten(1))
+
+
+def test_check_models_checks_every_length_a_sweep_trains_on():
+    config = config_with({"short": {"class": f"{__name__}:LongInputsOnly"}})
+    checks.check_models(config)                          # the benchmark's 40 points: fine
+    defaults = resolved_config()["sweeps"]["defaults"]
+    config["sweeps"] = {"defaults": {**defaults, "models": ["cnn", "short"]},
+                        "resolution": {"arg": "final_seq_length", "values": [10, 40]}}
+    with pytest.raises(ValueError, match="'models.short.class'.*forward of a \\(2, 10\\)"):
+        checks.check_models(config)
 
 
 def test_check_models_accepts_good_entries_and_names_unknown_benchmark_models():

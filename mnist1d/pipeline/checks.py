@@ -59,7 +59,8 @@ def check_inputs(results_dir, config):
 
 def check_models(config):
     """Every entry of the config's `models:` section imports, builds and maps a (2, input_size)
-    batch to (2, 10) logits, for the input length of every dataset the benchmark trains it on;
+    batch to (2, 10) logits, for the input length of every dataset the benchmark or a sweep
+    trains it on;
     every name in `benchmark.models` is a paper model or an entry of `models:`. Raises
     ValueError naming the key (models.NAME.class / models.NAME.kwargs / benchmark.models)."""
     from mnist1d import models
@@ -79,7 +80,14 @@ def check_models(config):
                              f"({sorted(custom) or 'none'})")
     lengths = {sequence_length(datasets[d]) for d in (bench.get("variants") or {}).values()
                if d in datasets} or {sequence_length(datasets.get("default"))}
+    lengths_of = {name: set(lengths) for name in custom}
+    if config.get("sweeps"):          # and every input length a sweep trains the model on
+        from mnist1d.experiments import sweeps
+        for sweep in sweeps.names(config):
+            for name in set(sweeps.settings(config, sweep)["models"]) & set(custom):
+                lengths_of[name] |= {sequence_length(sweeps.dataset_args(config, sweep, text))
+                                     for text in sweeps.value_texts(config, sweep)}
     for name in custom:
-        for length in sorted(lengths):
+        for length in sorted(lengths_of[name]):
             models.check_module(models.spec_for(name, custom, input_size=length),
                                 key=f"models.{name}")
