@@ -200,3 +200,10 @@ def test_command_line_overrides_of_a_sweep_are_typed():
     assert s["steps"] == 100 and s["seeds_per_job"] == 1 and s["values"] == [0, 0.5]
     assert sweeps.value_texts(resolved, "noise") == ["0.0", "0.5"]
     assert sweeps.settings(resolved, "translation")["values"] == [1, 12, 24, 48, 72]
+
+
+def test_tick_labels_leave_out_a_value_too_close_to_the_previous_one():
+    assert sweeps.tick_labels([0, 0.02, 0.1, 0.2, 0.4]) == ["0", "", "0.1", "0.2", "0.4"]
+    assert sweeps.tick_labels([10, 20, 40, 60, 80]) == ["10", "20", "40", "60", "80"]
+    assert sweeps.tick_labels([1250, 2500, 5000, 10000, 20000], log_x=True) == \
+        ["1250", "2500", "5000", "10000", "20000"]

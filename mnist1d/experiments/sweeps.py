@@ -240,6 +240,19 @@ def markdown(df):
     return "\n".join(lines) + "\n"
 
 
+def tick_labels(values, log_x=False):
+    """The swept values as tick labels, blank where a value sits within 6 % of the axis of the
+    previous labelled one (iid noise 0 and 0.02 would print as '00.02')."""
+    position = np.log(values) if log_x else np.asarray(values, float)
+    span = (position.max() - position.min()) or 1.0
+    labels, last = [], None
+    for value, x in zip(values, position):
+        close = last is not None and x - last < 0.06 * span
+        labels.append("" if close else f"{value:g}")
+        last = last if close else x
+    return labels
+
+
 def plot_sweep(df, log_x=False, default=None):
     """Test accuracy vs the swept value (one line per model, band min..max over seeds) and the
     nonlinearity and spatial-prior gaps vs the value. `default`: the paper's value, marked."""
@@ -284,7 +297,7 @@ def plot_sweep(df, log_x=False, default=None):
         if log_x:
             a.set_xscale("log")
             a.minorticks_off()
-        a.set_xticks(values, [f"{v:g}" for v in values])
+        a.set_xticks(values, tick_labels(values, log_x))
         if mark:
             a.axvline(default, color="0.5", lw=1, ls="--")
     if mark:
