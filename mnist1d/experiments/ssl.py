@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mnist1d import models, train
+from mnist1d import models, published, train
 
 DEFAULTS = {"epochs": 200, "batch_size": 100, "lr": 1e-2, "temperature": 0.5, "max_shift": 10,
             "slope_std": 0.04, "offset_std": 0.3, "channels": 25, "hidden": 125, "out": 16,
@@ -398,8 +398,8 @@ def plot_ssl(table, emb_before, emb_after, y):
 # --- the guillotine: every model variant, probed layer by layer ------------------------------
 
 # The notebook's linear probes by layer (self-supervised-learning.ipynb, cells 13, 16, 19; one run)
-NOTEBOOK_LINEAR = {MAIN_MODEL: [32.8, 75.1, 80.9, 82.1, 76.1, 75.0], "none": [32.8, 82.2, 79.5, 53.4],
-                   "deep": [32.8, 75.9, 82.4, 79.5, 77.3, 72.8, 65.0, 61.1]}
+# (mnist1d.published)
+NOTEBOOK_LINEAR = dict(published.SSL_LINEAR_BY_LAYER)
 GUILLOTINE_STYLES = {MAIN_MODEL: ("k", "o", "-"), "none": ("tab:blue", "s", "--"),
                      "deep": ("tab:red", "^", "-.")}
 
