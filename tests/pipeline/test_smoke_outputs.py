@@ -91,9 +91,13 @@ def test_smoke_comparison_covers_every_experiment(smoke_run):
     assert set(table.experiment) == {"benchmark", "double descent", "lottery", "metalearning",
                                      "pooling", "t-SNE", "SSL", "human"}
     assert set(table.verdict) <= {"reproduced", "differs", "missing"}
-    assert len(table[table.experiment == "benchmark"]) == 8
-    assert table.quantity.str.contains("self-supervised-learning.ipynb").sum() == 6
-    assert table.quantity.str.contains("metalearn-activation-function.ipynb").sum() == 1
+    assert len(table[table.experiment == "benchmark"]) == 16     # README and notebook
+    # the notebooks' numbers, each naming its source: SSL layers (6), epoch 200 (2), input-space
+    # baselines (2); the activations (7) and the fitted one (1); the 30 pooling finals
+    assert table.source.str.contains("self-supervised-learning.ipynb").sum() == 10
+    assert table.source.str.contains("metalearn-activation-function.ipynb").sum() == 8
+    assert table.source.str.contains("benchmark-pooling.ipynb").sum() == 30
+    assert table.source.str.contains("lottery-tickets.ipynb").sum() == 6 + 15
     assert "preset smoke" in (smoke_run / SMOKE / "paper_comparison.md").read_text()
 
 

@@ -46,6 +46,7 @@ rule paper_comparison:
         lottery_adjacency=result("lottery/adjacency.csv"),
         metalearn_lr=result("metalearn/lr.csv"),
         metalearn_afunc=result("metalearn/afunc_activations.csv"),
+        metalearn_afunc_steps=result("metalearn/afunc_steps.csv"),   # the outer objective
         pooling=result("pooling/pooling.csv"),
         tsne=result("tsne/baselines.csv"),
         ssl=result("ssl/ssl.csv"),

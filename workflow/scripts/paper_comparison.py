@@ -8,5 +8,8 @@ log = job_logger("paper_comparison", snakemake.log[0])
 tables = {name: pd.read_csv(path) for name, path in snakemake.input.items()}
 table = comparison.compare(tables, snakemake.params.tolerances, snakemake.params.reference_width)
 write_csv(table, snakemake.output.csv)
-write_text(comparison.markdown(table, snakemake.params.preset), snakemake.output.md)
+write_text(comparison.markdown(table, snakemake.params.preset,
+                               snakemake.params.tolerances.get("spread_factor",
+                                                               comparison.SPREAD_FACTOR)),
+           snakemake.output.md)
 log.info("\n" + table[["experiment", "quantity", "reproduced_mean", "verdict"]].to_string())
