@@ -439,8 +439,8 @@ def guillotine_markdown(table):
         cells = {r.depth: f"{r.mean:.1f} ± {r.std:.1f} ({r.layer}, {r.dim}-d)"
                  for r in part.itertuples()}
         lines.append(f"| {model} | " + " | ".join(cells.get(d, "") for d in depths) + " |")
-    lines += ["", "Layer 0 is the raw input; the notebook's with-projector row: 32.8 / 75.1 / "
-              "80.9 / 82.1 / 76.1 / 75.0."]
+    lines += ["", "Layer 0 is the raw input; the notebook's with-projector row: "
+              + " / ".join(f"{v:g}" for v in published.SSL_LINEAR_BY_LAYER[MAIN_MODEL]) + "."]
     return "\n".join(lines) + "\n"
 
 
