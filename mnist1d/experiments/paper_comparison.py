@@ -536,6 +536,13 @@ def _fmt(x, unit):
     return f"{x:.3g}" if abs(x) < 10 else f"{x:.1f}"
 
 
+def _fmt_published(x, unit):
+    """A published value as precise as it was published (0.6243, 54.05)."""
+    if x is None or not np.isfinite(x) or unit == "parameters":
+        return _fmt(x, unit)
+    return f"{x:g}"
+
+
 def _counts(table):
     c = table["verdict"].value_counts()
     return c.get("reproduced", 0), c.get("differs", 0), c.get("missing", 0)
@@ -580,9 +587,9 @@ def markdown(table, preset, spread_factor=SPREAD_FACTOR):
             reproduced = f"{_fmt(r.reproduced_mean, r.unit)}{spread}{unit} ({n})"
             within = (f"±max({r.spread_factor:g} std, {r.tolerance:g})" if r.spread_factor
                       else f"±{r.tolerance:g}")
-            criterion = {"within": f"within {within} of {_fmt(r.published_value, r.unit)}",
+            criterion = {"within": f"within {within} of {_fmt_published(r.published_value, r.unit)}",
                          "factor": f"within x{r.tolerance:g} of "
-                                   f"{_fmt(r.published_value, r.unit)}",
+                                   f"{_fmt_published(r.published_value, r.unit)}",
                          "at_least": f">= {r.tolerance:g}",
                          "at_most": f"<= {r.tolerance:g}"}[r.criterion]
             mark = {"reproduced": "reproduced", "differs": "**differs**"}.get(r.verdict,
