@@ -23,7 +23,8 @@ with job_device(snakemake.params.device, snakemake.resources) as device:
     log.info(f"protocol {cfg.protocol()} on {device}; checkpoint {checkpoint}")
     result = metalearn_afunc(data, cfg, device=device, checkpoint=checkpoint, log=log.info)
     summary, curves = afunc_baselines(data, result["act_params"], cfg,
-                                      names=protocol["baselines"], device=device, log=log.info)
+                                      names=protocol["baselines"], device=device, log=log.info,
+                                      steps=result["steps"])
 write_csv(pd.DataFrame(result["steps"]), snakemake.output.steps)
 write_csv(pd.DataFrame(result["samples"]), snakemake.output.function)
 write_csv(pd.DataFrame(summary), snakemake.output.activations)
