@@ -44,8 +44,9 @@ def closed_form_activation_and_slope(z, act_params, scale):
     return f, slope
 
 
-def meta_gradient(data, impl, dtype, steps=8, compile_step=True, with_test=False):
-    cfg = small_cfg(implementation=impl, inner_steps=steps, loss_last=steps - 3, test_examples=250)
+def meta_gradient(data, impl, dtype, steps=8, compile_step=True, with_test=False, **kw):
+    cfg = small_cfg(implementation=impl, inner_steps=steps, loss_last=steps - 3, test_examples=250,
+                    **kw)
     act = tuple(p.to(dtype) for p in afunc.init_act_params(cfg, torch.float64))
     # move g away from its initialisation so every term of f' matters
     act = tuple(p + 0.1 * torch.sin(torch.arange(p.numel(), dtype=dtype)).reshape(p.shape)
@@ -61,11 +62,13 @@ def rel(a, b):
     return ((a - b).norm() / b.norm()).item()
 
 
+@pytest.mark.parametrize("noise_in_g", [True, False])
 @pytest.mark.parametrize("impl", ["fused", "compiled"])
-def test_fast_meta_gradient_equals_plain_float64(data, impl):
+def test_fast_meta_gradient_equals_plain_float64(data, impl, noise_in_g):
     # `compiled` here runs the functions it compiles eagerly (the compile is tested below)
-    losses_p, plain = meta_gradient(data, "plain", torch.float64)
-    losses_f, fast = meta_gradient(data, impl, torch.float64, compile_step=False)
+    losses_p, plain = meta_gradient(data, "plain", torch.float64, noise_in_g=noise_in_g)
+    losses_f, fast = meta_gradient(data, impl, torch.float64, compile_step=False,
+                                   noise_in_g=noise_in_g)
     assert torch.allclose(losses_p, losses_f, rtol=1e-13, atol=0)
     assert rel(fast, plain) < 1e-12
 
@@ -90,6 +93,87 @@ def test_compiled_meta_gradient_and_test_accuracy_match_plain(data):
     assert len(accs_c) == len(losses_c) == 8
     # the same table, evaluated in a compiled graph: at most one of 250 examples differs
     assert np.abs(accs_c - accs_plain).max() <= 100 / 250 + 1e-9
+
+
+def moved_act_params(cfg, dtype=torch.float64):
+    act = afunc.init_act_params(cfg, dtype)
+    return tuple(p + 0.1 * torch.sin(torch.arange(p.numel(), dtype=dtype)).reshape(p.shape)
+                 for p in act)
+
+
+def test_noise_in_g_equals_g_with_the_noise_as_written(data):
+    """noise_in_g: the noise row added after g's tanh units inside g, as the notebook does (one
+    row per forward pass, shared by all z), gives the same losses and meta-gradient as the
+    implementations' shortcut (a shift of the inner noise row), for plain and fused."""
+    cfg = small_cfg(inner_steps=8, loss_last=5, noise_in_g=True)
+    act = tuple(p.requires_grad_() for p in moved_act_params(cfg))
+    x, y, x_test, y_test = common.to_tensors(data, "cpu", torch.float64)
+    seed = afunc.inner_seed(cfg, 1)
+    params, noise = afunc.inner_init(cfg, 40, 10, seed, "cpu", torch.float64)
+    gnoise = afunc.g_noise(cfg, seed, "cpu", torch.float64)
+    assert gnoise.shape == (cfg.inner_steps, 2, cfg.act_hidden)
+    step = iter(range(cfg.inner_steps))
+
+    def f_with_noisy_g(z):
+        gw1, gb1, gw2, gb2 = act
+        hidden = torch.tanh(z.unsqueeze(-1) * gw1[:, 0] + gb1) + gnoise[next(step), 0]
+        return F.elu(z) + cfg.act_scale * (hidden @ gw2[0] + gb2[0])
+
+    losses, _ = afunc.inner_run_plain(params, noise, x, y, f_with_noisy_g, cfg)
+    ref = torch.autograd.grad(losses[-cfg.loss_last:].mean(), act)
+    ref = torch.cat([g.flatten() for g in ref])
+    for impl in ("plain", "fused"):
+        got_losses, _, grads, _ = afunc.afunc_outer_step(
+            act, (x, y, x_test, y_test), afunc.AfuncConfig(**(cfg.__dict__ | {"implementation": impl})),
+            1, "cpu", torch.float64, with_test=False)
+        torch.testing.assert_close(got_losses, losses.detach(), rtol=1e-12, atol=1e-13)
+        assert rel(torch.cat([g.flatten() for g in grads]), ref) < 1e-11
+    # and the noise matters: without it the losses differ
+    off = afunc.AfuncConfig(**(cfg.__dict__ | {"noise_in_g": False}))
+    assert afunc.g_noise(off, seed, "cpu", torch.float64) is None
+    other = afunc.afunc_outer_step(act, (x, y, x_test, y_test), off, 1, "cpu", torch.float64,
+                                   with_test=False)[0]
+    assert not torch.allclose(other, losses.detach())
+
+
+def test_inner_init_same_repeats_one_inner_run_fresh_draws_new_ones(data):
+    data_t = common.to_tensors(data, "cpu", torch.float64)
+    for inner_init in ("same", "fresh"):
+        cfg = small_cfg(inner_steps=4, loss_last=2, inner_init=inner_init)
+        act = moved_act_params(cfg)
+        runs = [afunc.afunc_outer_step(act, data_t, cfg, step, "cpu", torch.float64,
+                                       with_test=False)[0] for step in (0, 1, 7)]
+        same = [torch.equal(runs[0], r) for r in runs[1:]]
+        assert same == ([True, True] if inner_init == "same" else [False, False])
+    same, fresh = small_cfg(inner_init="same"), small_cfg(inner_init="fresh")
+    # step 0 is the same in both; fresh is the per-step seed of earlier versions
+    assert afunc.inner_seed(same, 5) == afunc.inner_seed(same, 0) == afunc.inner_seed(fresh, 0)
+    assert afunc.inner_seed(fresh, 5) == common.seed_for(0, "afunc-inner", 5)
+
+
+@pytest.mark.parametrize("key, value", [("inner_init", "new"), ("noise_in_g", "yes")])
+def test_bad_afunc_choices_name_the_key(key, value):
+    with pytest.raises(ValueError, match=f"metalearn.afunc.{key}.*{value}"):
+        small_cfg(**{key: value})
+
+
+def test_activation_table_exposes_the_published_quantities(data):
+    """afunc_activations.csv: mean_outer_objective (learned row) is the mean over every outer
+    step of the outer objective (the published 0.94); mean_train_loss the mean of all
+    inner_steps losses of the run (the published baselines)."""
+    cfg = small_cfg(outer_steps=3)
+    result = afunc.metalearn_afunc(data, cfg)
+    summary, curves = afunc.afunc_baselines(data, result["act_params"], cfg, names=("relu", "tanh"),
+                                            steps=result["steps"])
+    table, curves = pd.DataFrame(summary), pd.DataFrame(curves)
+    learned = table.set_index("activation").loc["learned"]
+    outer = [r["outer_loss"] for r in result["steps"]]
+    assert len(outer) == 3 and learned.mean_outer_objective == pytest.approx(np.mean(outer))
+    assert table.set_index("activation").loc[["relu", "tanh"], "mean_outer_objective"].isna().all()
+    for name, part in curves.groupby("activation"):
+        assert len(part) == cfg.inner_steps
+        assert table.set_index("activation").loc[name, "mean_train_loss"] == \
+            pytest.approx(part.train_loss.mean())
 
 
 def test_compiled_falls_back_to_fused_without_compile():
@@ -245,8 +329,11 @@ def test_protocols_are_json_and_hold_exactly_the_job_settings(preset):
     assert set(config["metalearn"]["afunc"]) - set(act) == {"dataset"}
     assert act["implementation"] == ("compiled" if config["compile"] else "fused")
     assert afunc.AfuncConfig.from_dict(act).implementation == act["implementation"]
-    assert afunc.figure_settings(config) == {"sample_range": config["metalearn"]["afunc"]
-                                             ["sample_range"]}
+    section = config["metalearn"]["afunc"]
+    assert afunc.figure_settings(config) == {"sample_range": section["sample_range"],
+                                             "inner_init": section["inner_init"]}
+    # the paper value of both choices is the notebook's (SPEC 10)
+    assert (act["inner_init"], act["noise_in_g"]) == ("same", True)
 
 
 def changed(config, path, value):
@@ -274,7 +361,8 @@ def test_protocols_ignore_keys_the_jobs_do_not_compute_with(path, value):
 @pytest.mark.parametrize("path, value", [
     ("metalearn.lr.outer_lr", 0.2), ("metalearn.lr.start_lrs", [1.0]),
     ("metalearn.afunc.inner_lr", 0.02), ("metalearn.afunc.baselines", ["relu"]),
-    ("metalearn.afunc.sample_range", 4.0), ("compile", False)])
+    ("metalearn.afunc.sample_range", 4.0), ("compile", False),
+    ("metalearn.afunc.inner_init", "fresh"), ("metalearn.afunc.noise_in_g", False)])
 def test_protocols_follow_the_keys_the_jobs_compute_with(path, value):
     config = resolved_config("paper")
     other = changed(config, path, value)

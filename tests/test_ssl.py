@@ -30,9 +30,15 @@ def test_augment_is_a_circular_shift_plus_a_new_trend():
 
 
 def test_draws_respect_the_settings():
+    # shift `right` (the notebook): randint(0, max_shift), 0 .. 9, every value drawn
     s = ssl.settings_of({})
+    assert s["shift"] == "right" and s["loss"] == "one_directional"
     shifts, slopes, offsets = ssl.draw(20000, torch.Generator().manual_seed(1), s)
-    assert shifts.min() == -10 and shifts.max() == 10
+    assert sorted(shifts.unique().tolist()) == list(range(10))
+    both = ssl.draw(20000, torch.Generator().manual_seed(1), ssl.settings_of({"shift": "both"}))[0]
+    assert sorted(both.unique().tolist()) == list(range(-10, 11))
+    none = ssl.draw(100, torch.Generator().manual_seed(1), ssl.settings_of({"max_shift": 0}))[0]
+    assert (none == 0).all()
     assert slopes.std().item() == pytest.approx(0.04, rel=0.05)
     assert offsets.std().item() == pytest.approx(0.3, rel=0.05)
 
@@ -51,6 +57,30 @@ def test_info_nce_against_a_direct_formula():
     # perfectly aligned views of well separated points: lower loss than random ones
     e = torch.eye(6, 4, dtype=torch.float64)
     assert ssl.info_nce(e, e, 0.5) < ssl.info_nce(z1, z2, 0.5)
+
+
+def test_one_directional_info_nce_is_the_notebooks_formula():
+    """The notebook's loss written as it is: exp(cos / tau), -log diag + log row sum, mean."""
+    gen = torch.Generator().manual_seed(3)
+    z1, z2 = (torch.randn(2, 7, 4, generator=gen, dtype=torch.float64) for _ in range(2))
+    o1 = torch.nn.functional.normalize(z1, dim=-1)
+    o2 = torch.nn.functional.normalize(z2, dim=-1)
+    sims = torch.exp(o1 @ o2.transpose(-1, -2) / 0.5)
+    ref = torch.mean(-torch.log(torch.diagonal(sims, dim1=-2, dim2=-1))
+                     + torch.log(sims.sum(-1)), -1)
+    got = ssl.info_nce_one_directional(z1, z2, 0.5)
+    torch.testing.assert_close(got, ref, rtol=1e-12, atol=1e-12)
+    # one-directional: swapping the views changes it; it differs from the symmetric loss
+    assert not torch.allclose(ssl.info_nce_one_directional(z2, z1, 0.5), got)
+    assert not torch.allclose(ssl.info_nce(z1, z2, 0.5), got)
+    assert ssl.contrastive_loss(ssl.settings_of({})) is ssl.info_nce_one_directional
+    assert ssl.contrastive_loss(ssl.settings_of({"loss": "symmetric"})) is ssl.info_nce
+
+
+@pytest.mark.parametrize("key, value", [("shift", "left"), ("loss", "nt_xent")])
+def test_bad_choices_name_the_key(key, value):
+    with pytest.raises(ValueError, match=f"ssl.{key}.*{value}"):
+        ssl.settings_of({key: value})
 
 
 def test_parameter_count_and_layers():
@@ -74,13 +104,15 @@ def test_ensemble_forward_equals_the_plain_module():
             torch.testing.assert_close(outs[name][k], ref[name], rtol=1e-12, atol=1e-12)
 
 
-def test_every_member_is_the_plain_single_run():
+@pytest.mark.parametrize("choices", [{}, {"shift": "both", "loss": "symmetric"}])
+def test_every_member_is_the_plain_single_run(choices):
     """Member k of the ensemble == the plain nn.Module + torch.optim.Adam loop of seed k
-    (same batch order and augmentations from the seed's generator), float64."""
+    (same batch order and augmentations from the seed's generator), float64; with the
+    notebook's choices (default) and with the other ones."""
     args = get_dataset_args()
     args.num_samples = 250
     x = make_dataset(args)["x"][:200]
-    settings = {"epochs": 3, "batch_size": 40}
+    settings = {"epochs": 3, "batch_size": 40} | choices
     _, final, history = ssl.train_ssl(x, [3, 0], settings, dtype=torch.float64)
     assert list(history.columns) == ["seed", "epoch", "loss"] and len(history) == 6
     for k, seed in enumerate([3, 0]):

@@ -123,3 +123,8 @@ def test_variant_protocol_names_the_key():
     assert "projector" not in ssl.protocol_from_config(config)["settings"]   # main job unchanged
     with pytest.raises(ValueError, match="ssl.variants"):
         ssl.variant_protocol(config, "wide")
+    # the variants train with the main model's shift and loss
+    config["ssl"] |= {"shift": "both", "loss": "symmetric"}
+    for name in ("none", "deep"):
+        settings = ssl.variant_protocol(config, name)["settings"]
+        assert (settings["shift"], settings["loss"]) == ("both", "symmetric")

@@ -3,8 +3,31 @@
 A 40-128-10 MLP whose hidden activation is f(z) = elu(z) + 0.2 * g(z), g an MLP 1-100-1 with
 tanh, followed by uniform noise per hidden unit; RMSprop written out by hand; the outer objective
 is the mean of the last 200 of 301 inner losses; element-wise clipped meta-gradients; 301 outer
-SGD steps, each with a fresh inner initialisation. Then the learned f and six baselines are
-trained by the same inner loop from the same initialisation and noise.
+SGD steps. Then the learned f and six baselines are trained by the same inner loop from the same
+initialisation and noise.
+
+Two choices of the reference notebook (SPEC 10) are config keys:
+
+* ``inner_init``: ``same`` (the notebook) starts every outer step's inner run from one
+  initialisation and one noise stream, those of outer step 0 (generator seed
+  seed_for(seed, "afunc-inner", 0)). The notebook's step 0 alone starts elsewhere (its inner
+  network is drawn from the generator state the outer initialisation left, steps 1-300 from the
+  state its previous inner run, begun by torch.manual_seed(0), left); that accident of its global
+  generator is not copied: here step 0 is the same as every other step. ``fresh`` draws a new
+  initialisation and noise for every outer step (seed_for(seed, "afunc-inner", step)).
+* ``noise_in_g``: the uniform noise is also added after g's act_hidden tanh units (the notebook
+  evaluates g by the inner MLP's forward function, noise included), one row per forward pass
+  shared by every z of that pass. As g's output layer is linear, that noise row n shifts f by the
+  constant act_scale * (n . w2) in that pass and leaves f' alone; the implementations add this
+  shift to the inner noise row (g_noise_shift), so plain, fused and compiled all honour it
+  (tests/test_metalearn.py checks it against g evaluated with the noise as written). The noise
+  rows of g come from their own generator (seed_for(inner seed, "g-noise")), so with
+  ``noise_in_g: false`` the inner noise is exactly that of earlier versions.
+
+The number the paper publishes for the learned function ("0.94") is the mean over all outer steps
+of the outer objective: afunc_activations.csv's column ``mean_outer_objective`` (learned row);
+the baselines' published numbers are the mean of all inner losses of one run: column
+``mean_train_loss``.
 
 The inner loop is functional: parameters are tuples of tensors passed in and returned, and the
 update is ordinary tensor arithmetic, so autograd differentiates through the whole loop.
@@ -38,6 +61,7 @@ from mnist1d.io import atomic_path
 
 BASELINES = ("relu", "swish", "elu", "softplus", "tanh", "sigmoid")
 IMPLEMENTATIONS = ("plain", "fused", "compiled")
+INNER_INITS = ("same", "fresh")
 
 
 @dataclass
@@ -65,7 +89,17 @@ class AfuncConfig:
     seed: int = 0
     implementation: str = "fused"
     test_eval: str = "table"
+    inner_init: str = "same"
+    noise_in_g: bool = True
     checkpoint_every: int = 10
+
+    def __post_init__(self):
+        if self.inner_init not in INNER_INITS:
+            raise ValueError(f"config key 'metalearn.afunc.inner_init': {self.inner_init!r} is "
+                             f"not one of {', '.join(INNER_INITS)}")
+        if not isinstance(self.noise_in_g, bool):
+            raise ValueError(f"config key 'metalearn.afunc.noise_in_g': {self.noise_in_g!r} is "
+                             f"not true or false")
 
     @classmethod
     def from_dict(cls, d):
@@ -109,8 +143,10 @@ def protocol_from_config(config):
 
 
 def figure_settings(config):
-    """What plot_afunc takes from the whole pipeline config: the range the function is drawn on."""
-    return {"sample_range": config["metalearn"]["afunc"]["sample_range"]}
+    """What plot_afunc takes from the whole pipeline config: the range the function is drawn on
+    and the inner initialisation (for the legend)."""
+    section = config["metalearn"]["afunc"]
+    return {"sample_range": section["sample_range"], "inner_init": section["inner_init"]}
 
 
 def baseline_activation(name):
@@ -142,6 +178,36 @@ def inner_init(cfg, n_in, n_out, seed, device, dtype):
     noise = (torch.rand(cfg.inner_steps, 2, cfg.hidden, generator=gen, dtype=torch.float64)
              * 2 - 1) * cfg.noise
     return (tuple(p.to(device) for p in (w1, b1, w2, b2)), noise.to(device=device, dtype=dtype))
+
+
+def inner_seed(cfg, outer_step):
+    """The generator seed of outer step `outer_step`'s inner run: that of step 0 for every step
+    with inner_init `same` (the notebook), the step's own with `fresh`."""
+    return seed_for(cfg.seed, "afunc-inner", outer_step if cfg.inner_init == "fresh" else 0)
+
+
+def g_noise(cfg, seed, device, dtype):
+    """The noise rows added after g's act_hidden tanh units, (inner_steps, 2, act_hidden) like the
+    inner noise (training pass, test pass of each step), or None when noise_in_g is off. Drawn
+    from its own generator, derived from the inner run's seed."""
+    if not cfg.noise_in_g:
+        return None
+    gen = generator(seed_for(seed, "g-noise"))
+    noise = (torch.rand(cfg.inner_steps, 2, cfg.act_hidden, generator=gen, dtype=torch.float64)
+             * 2 - 1) * cfg.noise
+    return noise.to(device=device, dtype=dtype)
+
+
+def g_noise_shift(noise, gnoise, act_params, scale):
+    """The inner noise rows with g's noise folded in: noise + scale * (gnoise . w2).
+
+    g(z) with the row n added after its tanh units is w2 . (tanh(w1 z + b1) + n) + b2, i.e. g(z)
+    plus the constant n . w2 for every z of that forward pass; f = elu + scale * g then shifts by
+    scale * (n . w2), the same for every hidden unit, and h = f + noise shifts with it. Written
+    with ordinary operations, so the meta-gradient flows through w2 here too."""
+    if gnoise is None:
+        return noise
+    return noise + scale * (gnoise @ act_params[2][0]).unsqueeze(-1)
 
 
 def _rmsprop(params, grads, sq, cfg):
@@ -213,8 +279,9 @@ def afunc_outer_step(act_params, data_t, cfg, outer_step, device, dtype, with_te
     """
     x, y, x_test, y_test = data_t
     act_params = tuple(p.detach().requires_grad_() for p in act_params)
-    params, noise = inner_init(cfg, x.shape[1], int(y.max()) + 1,
-                               seed_for(cfg.seed, "afunc-inner", outer_step), device, dtype)
+    seed = inner_seed(cfg, outer_step)
+    params, noise = inner_init(cfg, x.shape[1], int(y.max()) + 1, seed, device, dtype)
+    noise = g_noise_shift(noise, g_noise(cfg, seed, device, dtype), act_params, cfg.act_scale)
     resolve_implementation(cfg.implementation, True)   # a bad name stops here, named
     if cfg.implementation == "plain":
         act = lambda z: learned_activation(z, act_params, cfg.act_scale)  # noqa: E731
@@ -227,7 +294,7 @@ def afunc_outer_step(act_params, data_t, cfg, outer_step, device, dtype, with_te
     accs = np.zeros(0)
     if with_test:
         detached = tuple(p.detach() for p in act_params)
-        accs = learned_test_accuracies(snaps, noise, x_test[:cfg.test_examples],
+        accs = learned_test_accuracies(snaps, noise.detach(), x_test[:cfg.test_examples],
                                        y_test[:cfg.test_examples], detached, cfg)
     return losses.detach(), outer_loss.detach(), grads, accs
 
@@ -245,12 +312,15 @@ def evaluate_activation(name, act_params, data_t, cfg, device, dtype):
     """Train one inner MLP with activation `name` ('learned' or a baseline), no meta-gradient.
 
     Every activation gets the same initialisation and noise (seed `cfg.seed`), so the comparison
-    is paired. Returns (losses, test accuracies per step).
+    is paired; the learned f also gets g's noise when noise_in_g is on (the baselines have no g).
+    Returns (losses, test accuracies per step).
     """
     x, y, x_test, y_test = data_t
-    params, noise = inner_init(cfg, x.shape[1], int(y.max()) + 1,
-                               seed_for(cfg.seed, "afunc-evaluation"), device, dtype)
+    seed = seed_for(cfg.seed, "afunc-evaluation")
+    params, noise = inner_init(cfg, x.shape[1], int(y.max()) + 1, seed, device, dtype)
     if name == "learned":
+        noise = g_noise_shift(noise, g_noise(cfg, seed, device, dtype), act_params,
+                              cfg.act_scale)
         act = lambda z: learned_activation(z, act_params, cfg.act_scale)  # noqa: E731
     else:
         act = baseline_activation(name)
@@ -342,11 +412,21 @@ def metalearn_afunc(data, cfg, *, device="cpu", dtype=torch.float32, checkpoint=
     return {"steps": state["steps"], "samples": state["samples"], "act_params": act_params}
 
 
+def mean_outer_objective(steps):
+    """The mean over all outer steps of the outer objective (the paper's "learned 0.94"; the
+    notebook's np.mean(results['train_losses']), 0.9363). `steps`: metalearn_afunc's records."""
+    losses = [r["outer_loss"] for r in steps]
+    return float(np.mean(losses)) if losses else float("nan")
+
+
 def afunc_baselines(data, act_params, cfg, names=BASELINES, *, device="cpu",
-                    dtype=torch.float32, log=None):
+                    dtype=torch.float32, log=None, steps=None):
     """The learned activation and each baseline trained by the same inner loop (paired seeds).
 
-    Returns (summary rows, per-step rows).
+    Returns (summary rows, per-step rows). Column mean_train_loss: the mean of all inner_steps
+    losses of the run (the quantity the notebook prints for the baselines); with `steps` (the
+    outer loop's records) the learned row also gets mean_outer_objective (mean_outer_objective(),
+    the quantity of the published "learned 0.94"); NaN in the baselines' rows.
     """
     data_t = to_tensors(data, device, dtype)
     summary, curves = [], []
@@ -356,6 +436,9 @@ def afunc_baselines(data, act_params, cfg, names=BASELINES, *, device="cpu",
                         "mean_train_loss_last": float(losses[-cfg.loss_last:].mean()),
                         "final_train_loss": float(losses[-1]),
                         "final_test_acc": float(accs[-1]), "mean_test_acc": float(accs.mean())})
+        if steps is not None:
+            summary[-1]["mean_outer_objective"] = (mean_outer_objective(steps)
+                                                   if name == "learned" else float("nan"))
         curves += [{"activation": name, "inner_step": i, "train_loss": float(lo),
                     "test_acc": float(a)} for i, (lo, a) in enumerate(zip(losses, accs))]
         if log:
@@ -374,7 +457,7 @@ BASELINE_COLORS = {"relu": "#e6ab02", "swish": "#d95f02", "elu": "#e7298a", "sof
                    "tanh": "#1f78b4", "sigmoid": "#1b9e77", "learned": "k"}
 
 
-def plot_afunc(steps, function, activations, sample_range=5.0):
+def plot_afunc(steps, function, activations, sample_range=5.0, inner_init="same"):
     """The learned activation over the baselines, the outer loss, mean inner loss per activation."""
     from mnist1d import plotting
 
@@ -404,7 +487,9 @@ def plot_afunc(steps, function, activations, sample_range=5.0):
     ax.legend(fontsize=7, ncol=2)
 
     ax = axes[1]
-    ax.plot(steps.outer_step, steps.outer_loss, color="k", lw=1, label="learned (fresh init each step)")
+    init = "one inner init" if inner_init == "same" else "fresh inner init each step"
+    ax.plot(steps.outer_step, steps.outer_loss, color="k", lw=1,
+            label=f"learned ({init}; mean over steps {steps.outer_loss.mean():.3f})")
     for i, (_, row) in enumerate(activations[activations.activation != "learned"].iterrows()):
         ax.axhline(row.mean_train_loss_last, color=BASELINE_COLORS[row.activation], lw=1,
                    ls="--", label="baselines (colours as left)" if i == 0 else None)

@@ -3,11 +3,21 @@
 SimCLR-style: the benchmark CNN's three convolutions (features: the flattened 25 x 5 = 125-d
 output) and a projector 125 -> 125 (ReLU) -> 16 are trained, without labels, to map two random
 augmentations of the same signal close together and away from the other signals of the batch
-(InfoNCE / NT-Xent on cosine similarity, temperature 0.5). Augmentation of a signal x over the
-positions t (centred: t = i - 19.5): remove its offset and linear trend (least squares), shift it
-circularly by a random whole number of positions in [-10, 10], then add a random new slope
-(normal, std 0.04 per position) and offset (normal, std 0.3). Adam, lr 0.01, batch 100 reshuffled
-every epoch, 200 epochs over the 4 000 training signals.
+(InfoNCE on cosine similarity, temperature 0.5). Augmentation of a signal x over the positions t
+(centred: t = i - 19.5): remove its offset and linear trend (least squares), shift it circularly
+by a random whole number of positions, then add a random new slope (normal, std 0.04 per
+position) and offset (normal, std 0.3). Adam, lr 0.01, batch 100 reshuffled every epoch, 200
+epochs over the 4 000 training signals.
+
+Two choices of the reference notebook (SPEC 10) are settings (config keys `ssl.shift`,
+`ssl.loss`; the variants use the same):
+
+* shift ``right`` (the notebook): randint(0, max_shift), 0 to max_shift - 1 positions, always to
+  the right; ``both``: -max_shift to max_shift positions, either way (earlier versions).
+* loss ``one_directional`` (the notebook's "half-batch" InfoNCE): the B view-1 outputs are the
+  anchors, their similarities to the B view-2 outputs the logits, the diagonal the positives,
+  mean over the B anchors; ``symmetric``: NT-Xent over all 2B outputs (every other output of the
+  batch a negative), mean over the 2B anchors (earlier versions).
 
 Representations are judged per layer, before and after training, by a kNN classifier (k = 10,
 cosine) and a linear probe (logistic regression on standardised features), both fitted on the
@@ -29,7 +39,9 @@ from mnist1d import models, published, train
 
 DEFAULTS = {"epochs": 200, "batch_size": 100, "lr": 1e-2, "temperature": 0.5, "max_shift": 10,
             "slope_std": 0.04, "offset_std": 0.3, "channels": 25, "hidden": 125, "out": 16,
-            "projector": None}
+            "projector": None, "shift": "right", "loss": "one_directional"}
+SHIFTS = ("right", "both")
+LOSSES = ("one_directional", "symmetric")
 LAYERS = ("input", "conv1", "conv2", "conv3", "hidden", "output")
 LAYER_LABELS = {"input": "raw input", "conv1": "conv 1", "conv2": "conv 2",
                 "conv3": "conv 3 (features)", "hidden": "projector hidden", "output": "output"}
@@ -88,6 +100,10 @@ def settings_of(settings=None):
     if unknown:
         raise ValueError(f"ssl: unknown keys {sorted(unknown)}; known: {sorted(s)}")
     s.update(settings or {})
+    for key, allowed in (("shift", SHIFTS), ("loss", LOSSES)):
+        if s[key] not in allowed:
+            raise ValueError(f"config key 'ssl.{key}': {s[key]!r} is not one of "
+                             f"{', '.join(allowed)}")
     return s
 
 
@@ -105,8 +121,14 @@ def detrend(x):
 
 
 def draw(n, generator, s):
-    """The random numbers of n augmentations: shifts (n,) int64, slopes (n,), offsets (n,)."""
-    shifts = torch.randint(-s["max_shift"], s["max_shift"] + 1, (n,), generator=generator)
+    """The random numbers of n augmentations: shifts (n,) int64, slopes (n,), offsets (n,).
+
+    Shifts (positions to the right): 0 .. max_shift - 1 with shift `right` (the notebook's
+    randint(0, max_shift); none when max_shift is 0), -max_shift .. max_shift with `both`."""
+    if s["shift"] == "right":
+        shifts = torch.randint(0, max(1, s["max_shift"]), (n,), generator=generator)
+    else:
+        shifts = torch.randint(-s["max_shift"], s["max_shift"] + 1, (n,), generator=generator)
     slopes = torch.randn(n, generator=generator, dtype=torch.float64) * s["slope_std"]
     offsets = torch.randn(n, generator=generator, dtype=torch.float64) * s["offset_std"]
     return shifts, slopes, offsets
@@ -131,6 +153,21 @@ def info_nce(z1, z2, temperature):
     target = (torch.arange(n, device=z.device) + n // 2) % n       # each view's partner
     logp = sim.log_softmax(-1)
     return -logp.gather(-1, target.expand(*sim.shape[:-1]).unsqueeze(-1)).squeeze(-1).mean(-1)
+
+
+def info_nce_one_directional(z1, z2, temperature):
+    """The notebook's "half-batch" InfoNCE of paired embeddings z1, z2 (..., B, D): anchors z1,
+    logits the cosine similarities to every z2 over the temperature, the partner the positive;
+    mean over the B anchors."""
+    z1, z2 = F.normalize(z1, dim=-1), F.normalize(z2, dim=-1)
+    sim = z1 @ z2.transpose(-1, -2) / temperature                  # (..., B, B)
+    logp = sim.log_softmax(-1)
+    return -logp.diagonal(dim1=-2, dim2=-1).mean(-1)
+
+
+def contrastive_loss(s):
+    """The loss of settings `s`: info_nce_one_directional or info_nce (symmetric)."""
+    return info_nce_one_directional if s["loss"] == "one_directional" else info_nce
 
 
 # --- the network: plain module and stacked ensemble ------------------------------------------
@@ -237,7 +274,8 @@ def make_step(s, protocol, compile=False):
     def loss(params, xb, shifts, slopes, offsets):
         views = augment(xb.unsqueeze(1), shifts, slopes, offsets)   # (K, 2, B, L)
         z = forward(params, views.flatten(1, 2))                     # (K, 2B, 16)
-        losses = info_nce(z[:, :s["batch_size"]], z[:, s["batch_size"]:], s["temperature"])
+        losses = contrastive_loss(s)(z[:, :s["batch_size"]], z[:, s["batch_size"]:],
+                                     s["temperature"])
         return losses.sum(), losses.detach()
 
     grad_fn = torch.func.grad_and_value(loss, has_aux=True)
@@ -301,7 +339,7 @@ def train_plain(x, seed, settings=None, dtype=torch.float64, epochs=None, max_st
             xb = x[perm[b * bs:(b + 1) * bs]]
             views = torch.cat([augment(xb, shifts[i], slopes[i], offsets[i]) for i in range(2)])
             z = net(views)["output"]
-            loss = info_nce(z[:bs], z[bs:], s["temperature"])
+            loss = contrastive_loss(s)(z[:bs], z[bs:], s["temperature"])
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -119,6 +119,10 @@ def test_smoke_metalearn_outputs(smoke_run):
     assert np.isfinite(acts.mean_train_loss).all()
     steps = pd.read_csv(smoke_run / SMOKE / "metalearn/afunc_steps.csv")
     assert steps.outer_step.tolist() == [0, 1, 2]
+    # the quantity of the published "learned 0.94": the mean over outer steps of the objective
+    learned = acts.set_index("activation").loc["learned"]
+    assert learned.mean_outer_objective == pytest.approx(steps.outer_loss.mean(), rel=1e-9)
+    assert acts.set_index("activation").loc[list(afunc.BASELINES), "mean_outer_objective"].isna().all()
     assert not (smoke_run / SMOKE / "metalearn/checkpoints/afunc.pt").exists()
     fit = pd.read_csv(smoke_run / SMOKE / "metalearn/afunc_fit.csv")
     assert fit.activation.tolist() == ["fitted", "learned", *afunc.BASELINES]
