@@ -625,7 +625,8 @@ def lottery_jobs(config, datasets, options):
             history, packed, shapes, members_, grid = lottery.search(
                 datasets[config["lottery"]["search"]["dataset"]], ps["hidden"], ps["engine"],
                 ps["trials"], ps["methods"], ps["rounds"], device=device, compile=ps["compile"],
-                checkpoint_dir=None, logger=log)
+                checkpoint_dir=None, logger=log, score_step=ps["score_step"],
+                rank_by=ps["rank_by"], random_ticket=ps["random_ticket"])
         with tempfile.TemporaryDirectory(prefix="gpu_check_lottery_") as tmp:
             path = os.path.join(tmp, "masks.npz")
             lottery.save_mask_store(path, packed, shapes, members_, grid)

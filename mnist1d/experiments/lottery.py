@@ -1,21 +1,32 @@
-"""Lottery tickets (SPEC section 4): the sparsity sweep and the spatial-prior analysis.
+"""Lottery tickets (SPEC sections 4 and 10): the sparsity sweep and the spatial-prior analysis.
 
 The model is the benchmark MLP (40 -> 500 -> 500 -> 10, residual second layer) with a 0/1 mask on
 every weight and bias, applied in every forward pass (mnist1d.train's `masks`).
 
 Search (`search`): round r trains the masked network from its initial weights for the protocol's
-steps, then scores every parameter and keeps, per parameter tensor, the highest-scoring fraction
-1 - s_{r+1} of sparsity grid s = linspace(0, 1, rounds) for round r + 1; the kept weights go back
-to their initial values and train again. Scores: |final weight| (magnitude: the lottery ticket)
-or uniform random numbers (the random ticket); pruned parameters always score lowest, so masks are
-nested. Every (trial, method) pair is one member of a single ensemble: the four searches of the
-paper protocol (trials 42 and 43, both methods) train together as K = 4 stacked networks, and
-member k computes what `search_plain` (one network, nn.Module + torch.optim.Adam) computes alone.
+steps and reports its last evaluation; the weights at step `score_step` of the round (None: the
+last step) give the scores of round r + 1, which drops the lowest-scoring entries to reach
+sparsity s_{r+1} of the grid s = linspace(0, 1, rounds); the kept weights go back to their
+initial values and train again. Three choices (SPEC section 10; the paper config uses the
+reference notebook's):
+- score_step: the notebook continues from the copy of the model kept at step 1 000 of a
+  1 501-step round, so its scores are the magnitudes at step 1 000, not at the last step;
+- rank_by: "layer" ranks one Linear layer's weight and bias as one vector and drops
+  int(sparsity * len) of it (the notebook); "tensor" ranks every parameter tensor on its own and
+  keeps round((1 - sparsity) * numel) of it;
+- random_ticket: "fresh" draws new uniform scores over every parameter each round, so a pruned
+  entry can come back and masks are not nested (the notebook); "nested" gives pruned entries the
+  lowest score, so masks are nested.
+Magnitude scores are |weight * mask|: pruned entries score lowest and, as the number dropped only
+grows along the grid, the lottery ticket's masks are nested under every setting.
+Every (trial, method) pair is one member of a single ensemble: the four searches of the paper
+protocol (trials 42 and 43, both methods) train together as K = 4 stacked networks, and member k
+computes what `search_plain` (one network, nn.Module + torch.optim.Adam) computes alone.
 The search checkpoints after every round (`checkpoint_dir`); a killed run resumes at the last
 finished round with identical results. Every round's masks are kept (bit-packed, compressed).
 
 Analysis (`analyse`): at the round nearest the target sparsity, dense, random-ticket and
-lottery-ticket networks from the same initialisation train on a new dataset, on its original,
+lottery-ticket networks from one initialisation train on a new dataset, on its original,
 flipped, position-shuffled and chunk-swapped inputs, and with the mask kept but the weights
 re-initialised from another seed; all of them as one ensemble with per-member inputs.
 `adjacency` measures the spatial prior of first-layer masks: per hidden unit, the fraction of
@@ -54,6 +65,8 @@ def sparsity_grid(rounds):
 
 
 PARTS = ("search", "analysis")
+RANK_BY = ("layer", "tensor")
+RANDOM_TICKETS = ("fresh", "nested")
 
 
 def protocol_from_config(config, part):
@@ -65,7 +78,11 @@ def protocol_from_config(config, part):
     protocol = {"hidden": config["lottery"]["hidden"], "trials": [int(t) for t in section["trials"]],
                 "engine": train.adam_in_order(section), "compile": bool(config["compile"])}
     if part == "search":
-        protocol.update(methods=list(section["methods"]), rounds=section["rounds"])
+        protocol.update(methods=list(section["methods"]), rounds=section["rounds"],
+                        score_step=section["score_step"], rank_by=section["rank_by"],
+                        random_ticket=section["random_ticket"])
+        check_search_settings(protocol["score_step"], protocol["rank_by"],
+                              protocol["random_ticket"], section["steps"], "lottery.search.")
     else:
         protocol.update({key: section[key] for key in ("sparsity", "reinit_seed", "shuffle_seed",
                                                        "chunk_order", "adjacency")},
@@ -74,9 +91,38 @@ def protocol_from_config(config, part):
 
 
 
-def keep_count(numel, sparsity):
-    """How many of `numel` parameters a tensor keeps at `sparsity`."""
+def check_search_settings(score_step, rank_by, random_ticket, steps, where=""):
+    """Stops with a message naming the key when a search setting is not valid."""
+    if score_step is not None and not (isinstance(score_step, (int, np.integer))
+                                       and 0 <= int(score_step) <= int(steps)):
+        raise ValueError(f"{where}score_step: {score_step!r} must be null or an integer step in "
+                         f"0..{steps} (the round's steps)")
+    if rank_by not in RANK_BY:
+        raise ValueError(f"{where}rank_by: {rank_by!r} is not one of {RANK_BY}")
+    if random_ticket not in RANDOM_TICKETS:
+        raise ValueError(f"{where}random_ticket: {random_ticket!r} is not one of {RANDOM_TICKETS}")
+
+
+def keep_count(numel, sparsity, rank_by="tensor"):
+    """How many of `numel` ranked parameters are kept at `sparsity`: per tensor
+    round((1 - sparsity) * numel); per layer (the notebook's get_mask) numel minus the
+    int(sparsity * numel) lowest-scoring entries it drops."""
+    if rank_by == "layer":
+        return int(numel) - int(float(sparsity) * numel)
     return int(round((1.0 - float(sparsity)) * numel))
+
+
+def ranking_units(names, rank_by):
+    """The parameter names ranked together: one group per tensor, or per layer (the names with
+    the same prefix before the last dot, e.g. linear1.weight and linear1.bias), in order."""
+    if rank_by == "tensor":
+        return [[n] for n in names]
+    if rank_by != "layer":
+        raise ValueError(f"rank_by {rank_by!r} is not one of {RANK_BY}")
+    units = {}
+    for n in names:
+        units.setdefault(n.rsplit(".", 1)[0], []).append(n)
+    return list(units.values())
 
 
 def random_scores(shapes, seed, round_):
@@ -85,35 +131,52 @@ def random_scores(shapes, seed, round_):
     return {name: 1.0 + rng.random(shape) for name, shape in shapes.items()}
 
 
-def next_masks(params, masks, members, round_, sparsity):
-    """The masks of round `round_` (sparsity `sparsity`) from the weights trained in the round before.
+def next_masks(params, masks, members, round_, sparsity, rank_by="tensor",
+               random_ticket="nested"):
+    """The masks of round `round_` (sparsity `sparsity`) from the scoring weights of the round
+    before (its weights at score_step).
 
     params, masks: {name: (K, *shape)}; members: [(trial seed, method)] of the K members.
-    Per member and tensor the `keep_count` highest scores are kept; pruned parameters score -1,
-    below every kept one, so the new mask is a subset of the old one. Ties go to the lower index.
+    Per member and ranking unit (`ranking_units`: a tensor, or a layer's weight and bias as one
+    vector) the `keep_count` highest scores are kept; ties go to the lower index. Magnitude
+    scores are |param * mask|, pruned entries score -1 (below every kept one, so the new mask is
+    a subset of the old one: the notebook's pruned zeros are its lowest scores). Random scores are
+    uniform from a generator of (trial, round): under "nested" pruned entries score -1 too; under
+    "fresh" every entry gets a new score and a pruned one can come back, so round r's random
+    ticket does not depend on any other round (the rounds are independent of each other).
     """
     out = {}
+    names = list(params)
     shapes = {name: tuple(p.shape[1:]) for name, p in params.items()}
     randoms = {k: random_scores(shapes, trial, round_)
                for k, (trial, method) in enumerate(members) if method == "random"}
-    for name, p in params.items():
-        K, numel = p.shape[0], p[0].numel()
-        keep = keep_count(numel, sparsity)
+    K = len(members)
+    for unit in ranking_units(names, rank_by):
+        sizes = [params[n][0].numel() for n in unit]
+        numel = sum(sizes)
+        keep = keep_count(numel, sparsity, rank_by)
         scores = torch.empty(K, numel, dtype=torch.float64)
+        old = torch.cat([masks[n].reshape(K, -1).cpu() > 0 for n in unit], dim=1)
         for k, (trial, method) in enumerate(members):
             if method == "magnitude":
-                scores[k] = (p[k].detach() * masks[name][k]).abs().reshape(-1).double().cpu()
+                scores[k] = torch.cat([(params[n][k].detach() * masks[n][k]).abs().reshape(-1)
+                                       .double().cpu() for n in unit])
+                scores[k][~old[k]] = -1.0
             elif method == "random":
-                scores[k] = torch.from_numpy(randoms[k][name].reshape(-1))
+                scores[k] = torch.cat([torch.from_numpy(randoms[k][n].reshape(-1)) for n in unit])
+                if random_ticket == "nested":
+                    scores[k][~old[k]] = -1.0
+                elif random_ticket != "fresh":
+                    raise ValueError(f"random_ticket {random_ticket!r} is not one of "
+                                     f"{RANDOM_TICKETS}")
             else:
                 raise ValueError(f"lottery method {method!r} is not one of {METHODS}")
-        old = masks[name].reshape(K, numel).cpu() > 0
-        scores[~old] = -1.0
         order = torch.argsort(scores, dim=1, descending=True, stable=True)
-        new = torch.zeros(K, numel, dtype=p.dtype)
+        new = torch.zeros(K, numel, dtype=params[unit[0]].dtype)
         new.scatter_(1, order[:, :keep], 1.0)
-        out[name] = new.view_as(p).to(p.device)
-    return out
+        for n, part in zip(unit, torch.split(new, sizes, dim=1)):
+            out[n] = part.reshape(params[n].shape).to(params[n].device)
+    return {n: out[n] for n in names}
 
 
 # --- the mask store: every round's masks, bit-packed ---------------------------------------
@@ -181,9 +244,9 @@ def members_of(trials, methods):
     return [(int(t), m) for t in trials for m in methods]
 
 
-def _fingerprint(spec, protocol, members, rounds, dtype):
+def _fingerprint(spec, protocol, members, rounds, dtype, settings):
     return json.dumps({"spec": spec, "protocol": protocol, "members": members, "rounds": rounds,
-                       "dtype": str(dtype)}, sort_keys=True, default=str)
+                       "dtype": str(dtype), "settings": settings}, sort_keys=True, default=str)
 
 
 def _load_checkpoint(directory, fingerprint, logger):
@@ -227,8 +290,11 @@ def _save_checkpoint(directory, fingerprint, rounds_done, packed_next, history):
 
 def search(data, hidden=500, protocol=None, trials=(42, 43), methods=METHODS, rounds=100,
            device="cpu", dtype=torch.float32, compile=False, checkpoint_dir=None, logger=None,
-           on_round=None):
+           on_round=None, score_step=None, rank_by="tensor", random_ticket="nested"):
     """Iterative pruning of every (trial, method) member at once.
+
+    score_step, rank_by, random_ticket: see the module docstring and `next_masks` (the defaults
+    are the scores of the last step, per-tensor ranking and nested random masks).
 
     Returns (history, masks, shapes, members, grid).
     history: one row per round, member and evaluation step: round, sparsity (target),
@@ -245,7 +311,10 @@ def search(data, hidden=500, protocol=None, trials=(42, 43), methods=METHODS, ro
     tensors = train.as_tensors(data, device, dtype)
     init = models.init_params(spec, [t for t, _ in members], dtype, device)
     shapes = {name: tuple(p.shape[1:]) for name, p in init.items()}
-    fingerprint = _fingerprint(spec, protocol, members, rounds, dtype)
+    check_search_settings(score_step, rank_by, random_ticket, protocol["steps"])
+    settings = {"score_step": score_step, "rank_by": rank_by, "random_ticket": random_ticket}
+    fingerprint = _fingerprint(spec, protocol, members, rounds, dtype, settings)
+    last_step = protocol["steps"] if score_step is None else int(score_step)
 
     masks = {name: torch.ones_like(p) for name, p in init.items()}
     packed, history, start = [{n: pack(m) for n, m in masks.items()}], [], 0
@@ -278,6 +347,8 @@ def search(data, hidden=500, protocol=None, trials=(42, 43), methods=METHODS, ro
         for step in range(protocol["steps"] + 1):
             xb, yb = batches(step)
             batch_loss = step_fn(params, state, xb, yb)
+            if step == last_step:        # the weights that score the next round
+                scoring = {name: (p * masks[name]).detach().clone() for name, p in params.items()}
             if step % protocol["eval_every"] == 0 or step == protocol["steps"]:
                 train_loss, train_acc = train.evaluate(spec, params, tensors["x"], tensors["y"], masks)
                 test_loss, test_acc = train.evaluate(spec, params, tensors["x_test"],
@@ -293,7 +364,7 @@ def search(data, hidden=500, protocol=None, trials=(42, 43), methods=METHODS, ro
         history.append(frame.drop(columns="member"))
         packed_next = None
         if r + 1 < rounds:
-            new = next_masks(params, masks, members, r + 1, grid[r + 1])
+            new = next_masks(scoring, masks, members, r + 1, grid[r + 1], rank_by, random_ticket)
             for name in masks:
                 masks[name].copy_(new[name])
             packed_next = {n: pack(m) for n, m in masks.items()}
@@ -321,9 +392,10 @@ def final_results(history):
 # --- the plain reference: one network, nn.Module and torch.optim ----------------------------
 
 def search_plain(data, hidden, protocol, trial, method, rounds, dtype=torch.float32,
-                 step_hook=None):
+                 step_hook=None, score_step=None, rank_by="tensor", random_ticket="nested"):
     """The straightforward loop of one search: final (test loss, test accuracy) per round and
-    the masks of every round. Masks multiply the module's parameters in every forward pass
+    the masks of every round; the next round's scores come from a copy of the weights taken
+    after the update of step `score_step` (None: the last step). Masks multiply the module's parameters in every forward pass
     (torch.func.functional_call), Adam is torch.optim.Adam; the baseline of the benchmark and the
     reference of the equality tests."""
     spec, protocol = spec_of(hidden), train.protocol_of(protocol)
@@ -350,6 +422,8 @@ def search_plain(data, hidden, protocol, trial, method, rounds, dtype=torch.floa
             opt.zero_grad()
             loss.backward()
             opt.step()
+            if step == (protocol["steps"] if score_step is None else score_step):
+                kept_copy = {n: p.detach().clone() for n, p in net.named_parameters()}
             if step_hook is not None:
                 step_hook()
         with torch.no_grad():
@@ -357,9 +431,9 @@ def search_plain(data, hidden, protocol, trial, method, rounds, dtype=torch.floa
             out.append({"round": r, "test_loss": F.cross_entropy(out_test, t["y_test"]).item(),
                         "test_acc": 100.0 * (out_test.argmax(-1) == t["y_test"]).double().mean().item()})
         if r + 1 < rounds:
-            params = {n: p.detach()[None] for n, p in net.named_parameters()}
+            params = {n: p[None] for n, p in kept_copy.items()}
             new = next_masks(params, {n: m[None] for n, m in masks.items()}, [(trial, method)],
-                             r + 1, grid[r + 1])
+                             r + 1, grid[r + 1], rank_by, random_ticket)
             masks = {n: m[0] for n, m in new.items()}
     return pd.DataFrame(out), all_masks
 
