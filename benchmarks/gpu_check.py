@@ -636,7 +636,8 @@ def lottery_jobs(config, datasets, options):
                 analysis, round_ = lottery.analyse(
                     data, store, pa["sparsity"], pa["hidden"], pa["engine"], pa["trials"],
                     pa["reinit_seed"], pa["shuffle_seed"], pa["chunk_order"], group=pa["group"],
-                    device=device, compile=pa["compile"], logger=log)
+                    device=device, compile=pa["compile"], logger=log, init=pa["init"],
+                    init_seed=pa["init_seed"], shuffle=pa["shuffle"])
             adjacency = lottery.adjacency_table(store, round_, pa["trials"], pa["adjacency"])
         return {"search": history, "analysis": analysis, "adjacency": adjacency}
     search_steps = ps["rounds"] * (ps["engine"]["steps"] + 1)

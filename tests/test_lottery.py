@@ -271,6 +271,83 @@ def test_batched_analysis_members_equal_plain_masked_runs_on_their_views_float64
         assert row.test_acc == pytest.approx(acc, rel=1e-10), (condition, network)
 
 
+def test_fresh_analysis_of_two_trials_equals_plain_runs_with_the_documented_seeds_float64(
+        data, tiny_search, tmp_path):
+    """init fresh: trial i starts from torch seed init_seed + i, its re-initialised condition from
+    reinit_seed + i; shuffle notebook: the legacy-stream permutation."""
+    history, packed, shapes, members, grid = tiny_search
+    path = tmp_path / "masks.npz"
+    lottery.save_mask_store(path, packed, shapes, members, grid)
+    store = lottery.MaskStore(path)
+    protocol = {"lr": 0.02, "steps": 4, "eval_every": 2, "batch_size": 500}
+    hist, round_ = lottery.analyse(data, store, 0.5, 16, protocol, trials=(42, 43), reinit_seed=3,
+                                   shuffle_seed=0, init="fresh", init_seed=7, shuffle="notebook",
+                                   conditions=("baseline", "shuffled", "reinit"),
+                                   dtype=torch.float64)
+    summary = lottery.analysis_summary(hist)
+    assert len(summary) == 2 * 3 * 3
+    perm = lottery.notebook_permutation(40, 0)
+    cases = [(42, "baseline", "dense", 7, None, None),
+             (43, "baseline", "lottery", 8, "magnitude", None),
+             (43, "shuffled", "random", 8, "random", lambda x: views.shuffle_positions(x, perm)),
+             (43, "reinit", "lottery", 4, "magnitude", None)]
+    ones = {n: np.ones(s) for n, s in shapes.items()}
+    for trial, condition, network, seed, method, view in cases:
+        mask = ones if method is None else store.masks(round_, trial, method)
+        loss, acc = plain_masked_run(data, 16, protocol, seed, mask, view)
+        row = summary[(summary.trial == trial) & (summary.condition == condition)
+                      & (summary.network == network)].iloc[0]
+        assert row.test_loss == pytest.approx(loss, rel=1e-10), (trial, condition, network)
+        assert row.test_acc == pytest.approx(acc, rel=1e-10), (trial, condition, network)
+    means = lottery.analysis_means(summary)
+    assert set(means.trials) == {2} and (means.test_acc_spread >= 0).all()
+    text = lottery.analysis_markdown(summary, lottery.adjacency_table(store, round_, (42, 43)),
+                                     "test")
+    assert "[" in text and "notebook formula" in text and "random ticket's mask" in text
+
+
+def test_analysis_seeds_follow_the_documented_scheme_and_refuse_repeats():
+    assert lottery.analysis_seeds([42, 43], "rewound", 100, 0) == {42: (42, 0), 43: (43, 1)}
+    assert lottery.analysis_seeds([42, 43], "fresh", 100, 0) == {42: (100, 0), 43: (101, 1)}
+    with pytest.raises(ValueError, match="x.init_seed"):
+        lottery.analysis_seeds([42, 43], "fresh", 42, 0, "x.")      # trial 42 rewound in disguise
+    with pytest.raises(ValueError, match="reinit_seed"):
+        lottery.analysis_seeds([42, 43], "fresh", 100, 100)
+    with pytest.raises(ValueError, match="init"):
+        lottery.analysis_seeds([42], "rewind")
+
+
+def test_notebook_shuffle_is_the_legacy_global_stream_permutation():
+    state = np.random.get_state()
+    try:
+        np.random.seed(0)
+        expected = np.random.permutation(40)
+    finally:
+        np.random.set_state(state)
+    before = np.random.get_state()[1].copy()
+    np.testing.assert_array_equal(lottery.shuffle_permutation(40, 0, "notebook"), expected)
+    np.testing.assert_array_equal(np.random.get_state()[1], before)     # global state untouched
+    np.testing.assert_array_equal(lottery.shuffle_permutation(40, 0, "generator"),
+                                  views.positions_permutation(40, 0))
+    assert not np.array_equal(expected, views.positions_permutation(40, 0))
+    with pytest.raises(ValueError, match="shuffle"):
+        lottery.shuffle_permutation(40, 0, "global")
+
+
+def test_notebook_adjacency_formula_and_its_bug():
+    lot = np.zeros((2, 40))
+    lot[0, 0:4] = 1                  # one window of 4, two of 3, three of 2
+    lot[1, [0, 1, 2, 10]] = 1
+    ran = np.zeros((2, 40))
+    ran[0, 3] = 1                    # the random mask keeps position 3 of unit 0 only
+    np.testing.assert_allclose(lottery.notebook_adjacency(lot, 2), [3 / 40, 2 / 40])
+    np.testing.assert_allclose(lottery.adjacency(lot, 2), [3 / 39, 2 / 39])
+    np.testing.assert_allclose(lottery.notebook_adjacency(lot, 4), [1 / 40, 0])
+    np.testing.assert_allclose(lottery.notebook_adjacency(lot, 4, last=ran), [1 / 40, 0])
+    ran[0, 3] = 0                    # the bug: the window's last factor is the random mask's
+    np.testing.assert_allclose(lottery.notebook_adjacency(lot, 4, last=ran), [0, 0])
+
+
 def test_engine_per_member_inputs_equal_shared_inputs(data):
     """train() with x of shape (K, N, in): member k = a run on its own inputs alone."""
     protocol = {"steps": 10, "eval_every": 5}

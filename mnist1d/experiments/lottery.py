@@ -67,6 +67,8 @@ def sparsity_grid(rounds):
 PARTS = ("search", "analysis")
 RANK_BY = ("layer", "tensor")
 RANDOM_TICKETS = ("fresh", "nested")
+INITS = ("fresh", "rewound")
+SHUFFLES = ("notebook", "generator")
 
 
 def protocol_from_config(config, part):
@@ -84,9 +86,15 @@ def protocol_from_config(config, part):
         check_search_settings(protocol["score_step"], protocol["rank_by"],
                               protocol["random_ticket"], section["steps"], "lottery.search.")
     else:
-        protocol.update({key: section[key] for key in ("sparsity", "reinit_seed", "shuffle_seed",
+        protocol.update({key: section[key] for key in ("sparsity", "init", "init_seed",
+                                                       "reinit_seed", "shuffle", "shuffle_seed",
                                                        "chunk_order", "adjacency")},
                         group=section.get("group"))
+        analysis_seeds(protocol["trials"], protocol["init"], protocol["init_seed"],
+                       protocol["reinit_seed"], "lottery.analysis.")     # checks the seeds
+        if protocol["shuffle"] not in SHUFFLES:
+            raise ValueError(f"lottery.analysis.shuffle: {protocol['shuffle']!r} is not one of "
+                             f"{SHUFFLES}")
     return protocol
 
 
@@ -440,12 +448,28 @@ def search_plain(data, hidden, protocol, trial, method, rounds, dtype=torch.floa
 
 # --- the analysis ---------------------------------------------------------------------------
 
-def view_of(condition, shuffle_seed, chunk_order, length=40):
+def notebook_permutation(length, seed):
+    """The reference notebook's shuffle: np.random.seed(seed); np.random.permutation(length), i.e.
+    NumPy's legacy Mersenne-Twister stream (a RandomState, so the global state is left alone)."""
+    return np.random.RandomState(int(seed)).permutation(int(length))
+
+
+def shuffle_permutation(length, seed, shuffle="generator"):
+    """The fixed permutation of the shuffled condition: "notebook" (`notebook_permutation`) or
+    "generator" (mnist1d.views.positions_permutation: NumPy's default_rng(seed))."""
+    if shuffle == "notebook":
+        return notebook_permutation(length, seed)
+    if shuffle == "generator":
+        return views.positions_permutation(length, seed)
+    raise ValueError(f"lottery shuffle {shuffle!r} is not one of {SHUFFLES}")
+
+
+def view_of(condition, shuffle_seed, chunk_order, length=40, shuffle="generator"):
     """The input rearrangement of a condition (a function of x), or None."""
     if condition == "flipped":
         return views.flip
     if condition == "shuffled":
-        perm = views.positions_permutation(length, shuffle_seed)
+        perm = shuffle_permutation(length, shuffle_seed, shuffle)
         return lambda x: views.shuffle_positions(x, perm)
     if condition == "chunks":
         return lambda x: views.swap_chunks(x, tuple(chunk_order))
@@ -454,18 +478,47 @@ def view_of(condition, shuffle_seed, chunk_order, length=40):
     raise ValueError(f"lottery condition {condition!r} is not one of {CONDITIONS}")
 
 
+def analysis_seeds(trials, init="rewound", init_seed=100, reinit_seed=0, where=""):
+    """{trial: (seed of the initialisation, seed of the re-initialised condition)}.
+
+    Trial i (its position in `trials`) starts its dense, random and lottery networks from
+    - init "rewound": the search's own initial weights (torch seed = the trial);
+    - init "fresh": a new initialisation, torch seed init_seed + i (the notebook's analysis calls
+      set_seed(42 + t), which does not seed torch, so its networks do not start from the search's
+      weights; seeded here so that a run can be repeated);
+    and the re-initialised condition ("mask kept, weights re-initialised") from torch seed
+    reinit_seed + i (the notebook: set_seed(42 + t + 1), again a new initialisation).
+    Stops naming the key when a seed would repeat the search's or the baseline's initialisation.
+    """
+    if init not in INITS:
+        raise ValueError(f"{where}init: {init!r} is not one of {INITS}")
+    out = {}
+    for i, trial in enumerate(int(t) for t in trials):
+        base = trial if init == "rewound" else int(init_seed) + i
+        reinit = int(reinit_seed) + i
+        if init == "fresh" and base in [int(t) for t in trials]:
+            raise ValueError(f"{where}init_seed: {init_seed} gives trial {trial} the torch seed "
+                             f"{base} of a search's initialisation; init: fresh needs another one")
+        if reinit == base:
+            raise ValueError(f"{where}reinit_seed: {reinit_seed} gives trial {trial}'s re-initialised "
+                             f"condition its own initialisation (seed {base})")
+        out[trial] = (base, reinit)
+    return out
+
+
 def analysis_members(trials, conditions=CONDITIONS, networks=NETWORKS):
     return [(int(t), c, n) for t in trials for c in conditions for n in networks]
 
 
-def analysis_setup(data, store, round_, hidden, members, reinit_seed, shuffle_seed, chunk_order,
-                   dtype=torch.float32):
-    """Stacked inputs, initial parameters and masks of every (trial, condition, network) member."""
+def analysis_setup(data, store, round_, hidden, members, seeds, shuffle_seed, chunk_order,
+                   dtype=torch.float32, shuffle="generator"):
+    """Stacked inputs, initial parameters and masks of every (trial, condition, network) member;
+    seeds: `analysis_seeds`."""
     spec = spec_of(hidden)
     xs, xts, inits, masks = [], [], [], []
     init_of = {}
     for trial, condition, network in members:
-        seed = reinit_seed if condition == "reinit" else trial
+        seed = seeds[trial][1] if condition == "reinit" else seeds[trial][0]
         if seed not in init_of:
             init_of[seed] = models.init_params(spec, [seed], dtype)
         inits.append(init_of[seed])
@@ -475,7 +528,7 @@ def analysis_setup(data, store, round_, hidden, members, reinit_seed, shuffle_se
             method = "magnitude" if network == "lottery" else "random"
             masks.append({n: torch.from_numpy(m).to(dtype)
                           for n, m in store.masks(round_, trial, method).items()})
-        view = view_of(condition, shuffle_seed, chunk_order, data["x"].shape[-1])
+        view = view_of(condition, shuffle_seed, chunk_order, data["x"].shape[-1], shuffle)
         xs.append(view(data["x"]) if view else data["x"])
         xts.append(view(data["x_test"]) if view else data["x_test"])
     stacked = {"x": np.stack(xs), "x_test": np.stack(xts), "y": data["y"], "y_test": data["y_test"]}
@@ -486,23 +539,30 @@ def analysis_setup(data, store, round_, hidden, members, reinit_seed, shuffle_se
 
 def analyse(data, store, sparsity=0.92, hidden=500, protocol=None, trials=(42,), reinit_seed=0,
             shuffle_seed=0, chunk_order=(2, 3, 0, 1), conditions=CONDITIONS, group=None,
-            device="cpu", dtype=torch.float32, compile=False, logger=None):
+            device="cpu", dtype=torch.float32, compile=False, logger=None, init="rewound",
+            init_seed=100, shuffle="generator"):
     """Train every (trial, condition, network); returns (history, round).
+
+    init, init_seed, reinit_seed: the initial weights (`analysis_seeds`); shuffle: the shuffled
+    condition's permutation (`shuffle_permutation`).
 
     The networks train as ensembles of `group` members (None: all of them at once); grouping
     changes the speed only, never the result (each member is independent of the others).
     """
     round_ = store.nearest_round(sparsity)
+    seeds = analysis_seeds(trials, init, init_seed, reinit_seed)
     members = analysis_members(trials, conditions)
     group = len(members) if group is None else int(group)
     if logger is not None:
         logger.info(f"analysis at round {round_} (target sparsity {store.sparsity[round_]:.4f}); "
-                    f"{len(members)} networks in ensembles of {group}: {members}")
+                    f"{len(members)} networks in ensembles of {group}: {members}; init {init}, "
+                    f"torch seeds (initial, re-initialised) per trial {seeds}; shuffle {shuffle} "
+                    f"{shuffle_permutation(data['x'].shape[-1], shuffle_seed, shuffle).tolist()}")
     histories = []
     for first in range(0, len(members), group):
         chunk = members[first:first + group]
-        stacked, params, masks = analysis_setup(data, store, round_, hidden, chunk, reinit_seed,
-                                                shuffle_seed, chunk_order, dtype)
+        stacked, params, masks = analysis_setup(data, store, round_, hidden, chunk, seeds,
+                                                shuffle_seed, chunk_order, dtype, shuffle)
         history, _ = train.train(stacked, spec_of(hidden), protocol, seeds=list(range(len(chunk))),
                                  device=device, dtype=dtype, compile=compile, masks=masks,
                                  params=params, logger=logger)
@@ -544,21 +604,53 @@ def chance_adjacency(mask1, n):
     return out
 
 
+def notebook_adjacency(mask1, n, last=None):
+    """The reference notebook's adjacency statistic, per hidden unit: the number of windows of n
+    consecutive kept inputs divided by the number of inputs L (not by the L - n + 1 windows).
+    `last`: the mask whose entries make each window's last factor (None: mask1 itself); the
+    notebook's 4-adjacency of the lottery ticket takes it from the random ticket's mask (a bug)."""
+    m = (np.asarray(mask1) > 0).astype(np.float64)
+    tail = m if last is None else (np.asarray(last) > 0).astype(np.float64)
+    L = m.shape[1]
+    prod = np.ones((m.shape[0], L - n + 1))
+    for i in range(n):
+        prod = prod * (tail if i == n - 1 else m)[:, i:L - n + 1 + i]
+    return prod.sum(1) / L
+
+
+def notebook_adjacency_note(n, length, buggy):
+    """How the notebook's statistic behind the published bar differs from ours (SPEC 10)."""
+    note = f"divides by the {length} inputs, not the {length - n + 1} windows"
+    if buggy:
+        note += ("; the last factor comes from the random ticket's mask (a bug), which lowers "
+                 "the published bar")
+    return note
+
+
 def adjacency_table(store, round_, trials, ns=(2, 3, 4), layer="linear1.weight"):
-    """Mean and standard error over hidden units of the adjacency of first-layer masks."""
+    """Mean and standard error over hidden units of the adjacency of first-layer masks, the
+    chance level, and beside them the notebook's formula on the same masks (`notebook_mean`,
+    `notebook_se` with ddof 0 as the notebook; `notebook_differs` says how it differs)."""
     rows = []
     for trial in trials:
+        have = {m: (int(trial), m) in store.members for m in METHODS}
+        random_mask = store.masks(round_, trial, "random")[layer] if have["random"] else None
         for method in METHODS:
-            if (int(trial), method) not in store.members:
+            if not have[method]:
                 continue
             mask = store.masks(round_, trial, method)[layer]
+            ticket = TICKET[method]
             for n in ns:
                 p = adjacency(mask, n)
+                buggy = ticket == "lottery" and n == 4 and random_mask is not None
+                q = notebook_adjacency(mask, n, random_mask if buggy else None)
                 rows.append({"round": round_, "sparsity": float(store.sparsity[round_]),
-                             "trial": int(trial), "ticket": TICKET[method], "n": int(n),
+                             "trial": int(trial), "ticket": ticket, "n": int(n),
                              "mean": p.mean(), "se": p.std(ddof=1) / np.sqrt(len(p)),
                              "units": len(p), "kept_fraction": float(mask.mean()),
-                             "chance": float(np.mean(chance_adjacency(mask, n)))})
+                             "chance": float(np.mean(chance_adjacency(mask, n))),
+                             "notebook_mean": q.mean(), "notebook_se": q.std() / np.sqrt(len(q)),
+                             "notebook_differs": notebook_adjacency_note(n, mask.shape[1], buggy)})
     return pd.DataFrame(rows)
 
 
@@ -578,6 +670,63 @@ def sweep_table(results):
                 test_loss_mean=("test_loss", "mean"), test_loss_min=("test_loss", "min"),
                 test_loss_max=("test_loss", "max"), trials=("trial", "nunique")).reset_index()
     return out
+
+
+def analysis_means(summary):
+    """Final test accuracy and loss per condition and network: mean over the trials, min, max and
+    the spread (max - min) between them."""
+    g = summary.groupby(["condition", "network"])
+    out = g.agg(round=("round", "first"), sparsity=("sparsity", "first"),
+                trials=("trial", "nunique"), test_acc_mean=("test_acc", "mean"),
+                test_acc_min=("test_acc", "min"), test_acc_max=("test_acc", "max"),
+                test_loss_mean=("test_loss", "mean")).reset_index()
+    out["test_acc_spread"] = out.test_acc_max - out.test_acc_min
+    order = {c: i for i, c in enumerate(CONDITIONS)}
+    net = {n: i for i, n in enumerate(NETWORKS)}
+    return out.sort_values(["condition", "network"], key=lambda c: c.map(order if c.name ==
+                                                                          "condition" else net)
+                           ).reset_index(drop=True)
+
+
+def analysis_markdown(summary, adjacency_rows, protocol_note):
+    """The analysis for a reader: final test accuracy averaged over trials with their spread, and
+    the adjacency statistics, ours beside the notebook's formula (where the published bar differs
+    and why)."""
+    means = analysis_means(summary)
+    trials = sorted(set(summary.trial))
+    sp, r = float(summary.sparsity.iloc[0]), int(summary["round"].iloc[0])
+    lines = [f"# Lottery tickets: analysis at round {r} ({100 * sp:.1f}% sparse; {protocol_note})",
+             "", f"Final test accuracy (%), mean over trials {trials} [min, max]:", "",
+             "| condition | " + " | ".join(NETWORK_LABELS[n] for n in NETWORKS) + " |",
+             "|---|" + "---|" * len(NETWORKS)]
+    for condition in [c for c in CONDITIONS if c in set(means.condition)]:
+        cells = []
+        for network in NETWORKS:
+            row = means[(means.condition == condition) & (means.network == network)]
+            if row.empty:
+                cells.append("")
+                continue
+            row = row.iloc[0]
+            cells.append(f"{row.test_acc_mean:.1f}" + (f" [{row.test_acc_min:.1f}, "
+                                                       f"{row.test_acc_max:.1f}]"
+                                                       if row.trials > 1 else ""))
+        lines.append(f"| {CONDITION_LABELS[condition]} | " + " | ".join(cells) + " |")
+    lines += ["", "First-layer masks: p(n consecutive inputs all kept) per hidden unit, mean ± SE "
+              "over units. `ours`: the fraction of the 40 - n + 1 windows of n consecutive inputs "
+              "that are all kept; `chance`: the same if each unit's kept inputs were placed at "
+              "random. `notebook formula`: the reference notebook's statistic on the same masks "
+              "(standard error with ddof 0), the one behind the published bar chart; it divides by "
+              "the 40 inputs instead of the windows (slightly lower for both tickets) and, for the "
+              "lottery ticket's 4-adjacency only, multiplies by the random ticket's mask in the last "
+              "factor, so the published 4-adjacency bar of the lottery ticket is lower than the "
+              "ticket's own value (SPEC section 10).", "",
+              "| trial | ticket | n | ours | chance | notebook formula | how the published bar differs |",
+              "|---|---|---|---|---|---|---|"]
+    for a in adjacency_rows.itertuples(index=False):
+        lines.append(f"| {a.trial} | {a.ticket} | {a.n} | {a.mean:.4f} ± {a.se:.4f} | "
+                     f"{a.chance:.4f} | {a.notebook_mean:.4f} ± {a.notebook_se:.4f} | "
+                     f"{a.notebook_differs} |")
+    return "\n".join(lines) + "\n"
 
 
 def check_targets(results, summary, adjacency_rows, low=0.5, high=0.95):
@@ -691,8 +840,10 @@ def plot_asymptotes(history):
     axes[0][0].set_ylim(max(0, lo[lo.index.get_level_values("step") > 0].min() - 5), None)
     axes[0][-1].legend(loc="lower right")
     sp = history.sparsity.iloc[0]
+    trials = history.trial.nunique()
+    spread = f"mean of {trials} trials, bands: min to max" if trials > 1 else "one trial"
     fig.suptitle(f"Tickets at {100 * sp:.1f}% sparsity (round {history['round'].iloc[0]}) on a new "
-                 f"dataset (seed 43): test accuracy vs step")
+                 f"dataset (seed 43): test accuracy vs step ({spread})")
     fig.tight_layout()
     return fig
 
@@ -703,7 +854,7 @@ def plot_adjacency(table):
 
     ns = sorted(set(table.n))
     trials = sorted(set(table.trial))
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    fig, ax = plt.subplots(figsize=(8.0, 3.8))
     width = 0.8 / (2 * len(trials))
     i = 0
     for ticket in ("lottery", "random"):
@@ -715,13 +866,16 @@ def plot_adjacency(table):
                    label=f"{NETWORK_LABELS[ticket]}" + (f", trial {trial}" if len(trials) > 1 else ""))
             ax.plot(xs, t["chance"], "_", color="k", ms=18, mew=2,
                     label="chance given each unit's kept fraction" if i == 0 else None)
+            if "notebook_mean" in t:
+                ax.plot(xs, t["notebook_mean"], "x", color="0.3", ms=6, mew=1.5,
+                        label="reference notebook's formula (published bars)" if i == 0 else None)
             i += 1
     ax.set_xticks(range(len(ns)), [f"{n} adjacent" for n in ns])
     ax.set_yscale("log")
     ax.set_ylabel("p(all kept), per hidden unit (mean ± SE)")
     sp = table.sparsity.iloc[0]
     ax.set_title(f"First-layer masks at {100 * sp:.1f}% sparsity: consecutive kept inputs")
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
     fig.tight_layout()
     return fig
 
@@ -759,8 +913,9 @@ def plot_summary(summary):
         xs = np.arange(len(conditions)) + (i - 1) * width
         ax.bar(xs, mean, width, yerr=err if summary.trial.nunique() > 1 else None,
                color=COLORS[network], label=NETWORK_LABELS[network])
-        for x, v in zip(xs, mean):
-            ax.text(x, v + 0.5, f"{v:.1f}", ha="center", va="bottom", fontsize=7)
+        tops = g.max().reindex(conditions) if summary.trial.nunique() > 1 else mean
+        for x, v, top in zip(xs, mean, tops):
+            ax.text(x, top + 0.4, f"{v:.1f}", ha="center", va="bottom", fontsize=7)
     short = {"baseline": "baseline", "flipped": "sequences\nflipped",
              "shuffled": "positions\nshuffled", "chunks": "chunks swapped\n(3, 4, 1, 2)",
              "reinit": "weights re-initialised,\nmask kept"}
@@ -769,9 +924,10 @@ def plot_summary(summary):
     ax.set_ylim(max(0, lo - 10), min(100, summary.test_acc.max() + 5))
     ax.set_ylabel("final test accuracy (%)")
     sp = summary.sparsity.iloc[0]
+    trials = summary.trial.nunique()
+    spread = f"mean of {trials} trials, bars: min to max" if trials > 1 else "one trial"
     ax.set_title(f"Dense network, random ticket and lottery ticket ({100 * sp:.1f}% sparse) on a new "
-                 f"dataset:\nfinal test accuracy per condition (paper: the lottery ticket's spatial "
-                 f"prior)")
+                 f"dataset:\nfinal test accuracy per condition ({spread})")
     ax.legend(loc="upper right", ncols=3)
     fig.tight_layout()
     return fig

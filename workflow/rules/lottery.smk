@@ -26,7 +26,7 @@ except ValueError as error:
 
 ALL_TARGETS.extend(result(f"lottery/{name}")
                    for name in ("search.csv", "sweep.csv", "analysis.csv", "adjacency.csv",
-                                "targets.md"))
+                                "targets.md", "analysis.md"))
 for _name in ("lottery", "lottery_asymptotes", "lottery_adjacency", "lottery_masks",
               "lottery_summary"):
     ALL_TARGETS.extend(figure(_name))
@@ -86,6 +86,7 @@ rule lottery_tables:
         search=result("lottery/search.csv"),
         sweep=result("lottery/sweep.csv"),
         targets=result("lottery/targets.md"),
+        analysis=result("lottery/analysis.md"),
     params:
         preset=config["preset"],
     log:
