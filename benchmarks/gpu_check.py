@@ -625,7 +625,8 @@ def lottery_jobs(config, datasets, options):
             history, packed, shapes, members_, grid = lottery.search(
                 datasets[config["lottery"]["search"]["dataset"]], ps["hidden"], ps["engine"],
                 ps["trials"], ps["methods"], ps["rounds"], device=device, compile=ps["compile"],
-                checkpoint_dir=None, logger=log)
+                checkpoint_dir=None, logger=log, score_step=ps["score_step"],
+                rank_by=ps["rank_by"], random_ticket=ps["random_ticket"])
         with tempfile.TemporaryDirectory(prefix="gpu_check_lottery_") as tmp:
             path = os.path.join(tmp, "masks.npz")
             lottery.save_mask_store(path, packed, shapes, members_, grid)
@@ -635,7 +636,8 @@ def lottery_jobs(config, datasets, options):
                 analysis, round_ = lottery.analyse(
                     data, store, pa["sparsity"], pa["hidden"], pa["engine"], pa["trials"],
                     pa["reinit_seed"], pa["shuffle_seed"], pa["chunk_order"], group=pa["group"],
-                    device=device, compile=pa["compile"], logger=log)
+                    device=device, compile=pa["compile"], logger=log, init=pa["init"],
+                    init_seed=pa["init_seed"], shuffle=pa["shuffle"])
             adjacency = lottery.adjacency_table(store, round_, pa["trials"], pa["adjacency"])
         return {"search": history, "analysis": analysis, "adjacency": adjacency}
     search_steps = ps["rounds"] * (ps["engine"]["steps"] + 1)

@@ -51,6 +51,95 @@ def test_batched_search_equals_the_plain_loop_of_each_member_float64(data, tiny_
     assert r2.test_loss.nunique() == 2
 
 
+SETTINGS = [(4, "layer", "fresh"), (None, "layer", "nested"), (0, "tensor", "fresh"),
+            (8, "tensor", "nested")]
+
+
+@pytest.mark.parametrize("score_step,rank_by,random_ticket", SETTINGS)
+def test_batched_search_equals_the_plain_loop_under_every_setting_float64(
+        data, score_step, rank_by, random_ticket):
+    settings = dict(score_step=score_step, rank_by=rank_by, random_ticket=random_ticket)
+    history, packed, shapes, members, grid = lottery.search(
+        data, hidden=12, protocol=TINY, trials=(42,), rounds=4, dtype=torch.float64, **settings)
+    final = lottery.final_results(history)
+    for k, (trial, method) in enumerate(members):
+        plain, plain_masks = lottery.search_plain(data, 12, TINY, trial, method, 4, torch.float64,
+                                                  **settings)
+        mine = final[final.method == method]
+        np.testing.assert_allclose(mine.test_loss.values, plain.test_loss.values, rtol=1e-10)
+        np.testing.assert_allclose(mine.test_acc.values, plain.test_acc.values, rtol=1e-10)
+        for r in range(4):
+            for name, shape in shapes.items():
+                np.testing.assert_array_equal(lottery.unpack(packed[r][name][k:k + 1], shape)[0],
+                                              plain_masks[r][name].numpy())
+        for r in range(4):                                   # the keep count of every unit
+            for unit in lottery.ranking_units(list(shapes), rank_by):
+                kept = sum(lottery.unpack(packed[r][n][k:k + 1], shapes[n])[0].sum() for n in unit)
+                numel = sum(int(np.prod(shapes[n])) for n in unit)
+                assert kept == lottery.keep_count(numel, grid[r], rank_by)
+
+
+def test_rank_by_layer_keeps_the_notebook_count_over_weight_and_bias_together():
+    # one layer: weight (2, 3) and bias (2,), 8 entries; sparsity 0.3 drops int(2.4) = 2
+    w = torch.tensor([[[0.5, -0.1, 0.9], [0.05, 2.0, -0.7]]], dtype=torch.float64)
+    b = torch.tensor([[0.01, 1.5]], dtype=torch.float64)
+    params, ones = {"l.weight": w, "l.bias": b}, {"l.weight": torch.ones_like(w),
+                                                  "l.bias": torch.ones_like(b)}
+    new = lottery.next_masks(params, ones, [(0, "magnitude")], 1, 0.3, rank_by="layer")
+    np.testing.assert_array_equal(new["l.weight"][0].numpy(), [[1, 1, 1], [0, 1, 1]])
+    np.testing.assert_array_equal(new["l.bias"][0].numpy(), [0, 1])   # the bias competes too
+    # per tensor the same sparsity keeps round(0.7 * 6) = 4 weights and round(0.7 * 2) = 1 bias
+    new = lottery.next_masks(params, ones, [(0, "magnitude")], 1, 0.3, rank_by="tensor")
+    np.testing.assert_array_equal(new["l.weight"][0].numpy(), [[1, 0, 1], [0, 1, 1]])
+    np.testing.assert_array_equal(new["l.bias"][0].numpy(), [0, 1])
+    assert lottery.keep_count(8, 0.3, "layer") == 6 and lottery.keep_count(8, 0.99, "layer") == 1
+    assert lottery.keep_count(1000, 0.29, "layer") == 1000 - int(0.29 * 1000)
+    assert lottery.ranking_units(["a.weight", "a.bias", "b.weight"], "layer") == \
+        [["a.weight", "a.bias"], ["b.weight"]]
+
+
+def test_fresh_random_tickets_are_not_nested_and_depend_on_the_round_only(data):
+    history, packed, shapes, members, grid = lottery.search(
+        data, hidden=16, protocol=TINY, trials=(42,), methods=("random",), rounds=5,
+        rank_by="layer", random_ticket="fresh")
+    came_back = 0
+    for r in range(1, 4):
+        prev = lottery.unpack(packed[r]["linear2.weight"], shapes["linear2.weight"])[0]
+        now = lottery.unpack(packed[r + 1]["linear2.weight"], shapes["linear2.weight"])[0]
+        came_back += int(((now > 0) & (prev == 0)).sum())
+    assert came_back > 0                                   # pruned entries came back: not nested
+    # round r's fresh random mask is a function of (trial, round, sparsity) alone
+    params = {n: torch.zeros((1, *s)) for n, s in shapes.items()}
+    masks = {n: torch.zeros((1, *s)) for n, s in shapes.items()}     # everything pruned before
+    again = lottery.next_masks(params, masks, [(42, "random")], 3, grid[3], "layer", "fresh")
+    for n, shape in shapes.items():
+        np.testing.assert_array_equal(again[n][0].numpy(), lottery.unpack(packed[3][n], shape)[0])
+    # nested random masks never bring an entry back
+    _, nested, *_ = lottery.search(data, hidden=16, protocol=TINY, trials=(42,),
+                                   methods=("random",), rounds=5, rank_by="layer")
+    for r in range(1, 4):
+        for n, shape in shapes.items():
+            assert np.all(lottery.unpack(nested[r + 1][n], shape) <= lottery.unpack(nested[r][n], shape))
+
+
+def test_scores_come_from_the_weights_at_score_step(data):
+    """Round 1's lottery mask of an 8-step round scored at step 3 is the one of a 3-step round
+    scored at its last step, and differs from the one scored at step 8."""
+    kw = dict(hidden=16, trials=(42,), methods=("magnitude",), rounds=3, dtype=torch.float64,
+              rank_by="layer")
+    _, at3, shapes, *_ = lottery.search(data, protocol=TINY, score_step=3, **kw)
+    _, short, *_ = lottery.search(data, protocol=dict(TINY, steps=3), **kw)
+    _, at8, *_ = lottery.search(data, protocol=TINY, **kw)
+    for n in shapes:
+        np.testing.assert_array_equal(at3[1][n], short[1][n])
+    assert any(not np.array_equal(at3[1][n], at8[1][n]) for n in shapes)
+    with pytest.raises(ValueError, match="score_step"):
+        lottery.search(data, protocol=TINY, score_step=9, **kw)
+    with pytest.raises(ValueError, match="rank_by"):
+        lottery.search(data, protocol=TINY, rank_by="unit", **{k: v for k, v in kw.items()
+                                                                 if k != "rank_by"})
+
+
 def test_masks_are_nested_at_the_target_sparsity_and_keep_the_largest_weights(tiny_search):
     history, packed, shapes, members, grid = tiny_search
     np.testing.assert_allclose(grid, np.linspace(0, 1, 5))
@@ -180,6 +269,83 @@ def test_batched_analysis_members_equal_plain_masked_runs_on_their_views_float64
         row = summary[(summary.condition == condition) & (summary.network == network)].iloc[0]
         assert row.test_loss == pytest.approx(loss, rel=1e-10), (condition, network)
         assert row.test_acc == pytest.approx(acc, rel=1e-10), (condition, network)
+
+
+def test_fresh_analysis_of_two_trials_equals_plain_runs_with_the_documented_seeds_float64(
+        data, tiny_search, tmp_path):
+    """init fresh: trial i starts from torch seed init_seed + i, its re-initialised condition from
+    reinit_seed + i; shuffle notebook: the legacy-stream permutation."""
+    history, packed, shapes, members, grid = tiny_search
+    path = tmp_path / "masks.npz"
+    lottery.save_mask_store(path, packed, shapes, members, grid)
+    store = lottery.MaskStore(path)
+    protocol = {"lr": 0.02, "steps": 4, "eval_every": 2, "batch_size": 500}
+    hist, round_ = lottery.analyse(data, store, 0.5, 16, protocol, trials=(42, 43), reinit_seed=3,
+                                   shuffle_seed=0, init="fresh", init_seed=7, shuffle="notebook",
+                                   conditions=("baseline", "shuffled", "reinit"),
+                                   dtype=torch.float64)
+    summary = lottery.analysis_summary(hist)
+    assert len(summary) == 2 * 3 * 3
+    perm = lottery.notebook_permutation(40, 0)
+    cases = [(42, "baseline", "dense", 7, None, None),
+             (43, "baseline", "lottery", 8, "magnitude", None),
+             (43, "shuffled", "random", 8, "random", lambda x: views.shuffle_positions(x, perm)),
+             (43, "reinit", "lottery", 4, "magnitude", None)]
+    ones = {n: np.ones(s) for n, s in shapes.items()}
+    for trial, condition, network, seed, method, view in cases:
+        mask = ones if method is None else store.masks(round_, trial, method)
+        loss, acc = plain_masked_run(data, 16, protocol, seed, mask, view)
+        row = summary[(summary.trial == trial) & (summary.condition == condition)
+                      & (summary.network == network)].iloc[0]
+        assert row.test_loss == pytest.approx(loss, rel=1e-10), (trial, condition, network)
+        assert row.test_acc == pytest.approx(acc, rel=1e-10), (trial, condition, network)
+    means = lottery.analysis_means(summary)
+    assert set(means.trials) == {2} and (means.test_acc_spread >= 0).all()
+    text = lottery.analysis_markdown(summary, lottery.adjacency_table(store, round_, (42, 43)),
+                                     "test")
+    assert "[" in text and "notebook formula" in text and "random ticket's mask" in text
+
+
+def test_analysis_seeds_follow_the_documented_scheme_and_refuse_repeats():
+    assert lottery.analysis_seeds([42, 43], "rewound", 100, 0) == {42: (42, 0), 43: (43, 1)}
+    assert lottery.analysis_seeds([42, 43], "fresh", 100, 0) == {42: (100, 0), 43: (101, 1)}
+    with pytest.raises(ValueError, match="x.init_seed"):
+        lottery.analysis_seeds([42, 43], "fresh", 42, 0, "x.")      # trial 42 rewound in disguise
+    with pytest.raises(ValueError, match="reinit_seed"):
+        lottery.analysis_seeds([42, 43], "fresh", 100, 100)
+    with pytest.raises(ValueError, match="init"):
+        lottery.analysis_seeds([42], "rewind")
+
+
+def test_notebook_shuffle_is_the_legacy_global_stream_permutation():
+    state = np.random.get_state()
+    try:
+        np.random.seed(0)
+        expected = np.random.permutation(40)
+    finally:
+        np.random.set_state(state)
+    before = np.random.get_state()[1].copy()
+    np.testing.assert_array_equal(lottery.shuffle_permutation(40, 0, "notebook"), expected)
+    np.testing.assert_array_equal(np.random.get_state()[1], before)     # global state untouched
+    np.testing.assert_array_equal(lottery.shuffle_permutation(40, 0, "generator"),
+                                  views.positions_permutation(40, 0))
+    assert not np.array_equal(expected, views.positions_permutation(40, 0))
+    with pytest.raises(ValueError, match="shuffle"):
+        lottery.shuffle_permutation(40, 0, "global")
+
+
+def test_notebook_adjacency_formula_and_its_bug():
+    lot = np.zeros((2, 40))
+    lot[0, 0:4] = 1                  # one window of 4, two of 3, three of 2
+    lot[1, [0, 1, 2, 10]] = 1
+    ran = np.zeros((2, 40))
+    ran[0, 3] = 1                    # the random mask keeps position 3 of unit 0 only
+    np.testing.assert_allclose(lottery.notebook_adjacency(lot, 2), [3 / 40, 2 / 40])
+    np.testing.assert_allclose(lottery.adjacency(lot, 2), [3 / 39, 2 / 39])
+    np.testing.assert_allclose(lottery.notebook_adjacency(lot, 4), [1 / 40, 0])
+    np.testing.assert_allclose(lottery.notebook_adjacency(lot, 4, last=ran), [1 / 40, 0])
+    ran[0, 3] = 0                    # the bug: the window's last factor is the random mask's
+    np.testing.assert_allclose(lottery.notebook_adjacency(lot, 4, last=ran), [0, 0])
 
 
 def test_engine_per_member_inputs_equal_shared_inputs(data):

@@ -1,21 +1,32 @@
-"""Lottery tickets (SPEC section 4): the sparsity sweep and the spatial-prior analysis.
+"""Lottery tickets (SPEC sections 4 and 10): the sparsity sweep and the spatial-prior analysis.
 
 The model is the benchmark MLP (40 -> 500 -> 500 -> 10, residual second layer) with a 0/1 mask on
 every weight and bias, applied in every forward pass (mnist1d.train's `masks`).
 
 Search (`search`): round r trains the masked network from its initial weights for the protocol's
-steps, then scores every parameter and keeps, per parameter tensor, the highest-scoring fraction
-1 - s_{r+1} of sparsity grid s = linspace(0, 1, rounds) for round r + 1; the kept weights go back
-to their initial values and train again. Scores: |final weight| (magnitude: the lottery ticket)
-or uniform random numbers (the random ticket); pruned parameters always score lowest, so masks are
-nested. Every (trial, method) pair is one member of a single ensemble: the four searches of the
-paper protocol (trials 42 and 43, both methods) train together as K = 4 stacked networks, and
-member k computes what `search_plain` (one network, nn.Module + torch.optim.Adam) computes alone.
+steps and reports its last evaluation; the weights at step `score_step` of the round (None: the
+last step) give the scores of round r + 1, which drops the lowest-scoring entries to reach
+sparsity s_{r+1} of the grid s = linspace(0, 1, rounds); the kept weights go back to their
+initial values and train again. Three choices (SPEC section 10; the paper config uses the
+reference notebook's):
+- score_step: the notebook continues from the copy of the model kept at step 1 000 of a
+  1 501-step round, so its scores are the magnitudes at step 1 000, not at the last step;
+- rank_by: "layer" ranks one Linear layer's weight and bias as one vector and drops
+  int(sparsity * len) of it (the notebook); "tensor" ranks every parameter tensor on its own and
+  keeps round((1 - sparsity) * numel) of it;
+- random_ticket: "fresh" draws new uniform scores over every parameter each round, so a pruned
+  entry can come back and masks are not nested (the notebook); "nested" gives pruned entries the
+  lowest score, so masks are nested.
+Magnitude scores are |weight * mask|: pruned entries score lowest and, as the number dropped only
+grows along the grid, the lottery ticket's masks are nested under every setting.
+Every (trial, method) pair is one member of a single ensemble: the four searches of the paper
+protocol (trials 42 and 43, both methods) train together as K = 4 stacked networks, and member k
+computes what `search_plain` (one network, nn.Module + torch.optim.Adam) computes alone.
 The search checkpoints after every round (`checkpoint_dir`); a killed run resumes at the last
 finished round with identical results. Every round's masks are kept (bit-packed, compressed).
 
 Analysis (`analyse`): at the round nearest the target sparsity, dense, random-ticket and
-lottery-ticket networks from the same initialisation train on a new dataset, on its original,
+lottery-ticket networks from one initialisation train on a new dataset, on its original,
 flipped, position-shuffled and chunk-swapped inputs, and with the mask kept but the weights
 re-initialised from another seed; all of them as one ensemble with per-member inputs.
 `adjacency` measures the spatial prior of first-layer masks: per hidden unit, the fraction of
@@ -54,6 +65,10 @@ def sparsity_grid(rounds):
 
 
 PARTS = ("search", "analysis")
+RANK_BY = ("layer", "tensor")
+RANDOM_TICKETS = ("fresh", "nested")
+INITS = ("fresh", "rewound")
+SHUFFLES = ("notebook", "generator")
 
 
 def protocol_from_config(config, part):
@@ -65,18 +80,57 @@ def protocol_from_config(config, part):
     protocol = {"hidden": config["lottery"]["hidden"], "trials": [int(t) for t in section["trials"]],
                 "engine": train.adam_in_order(section), "compile": bool(config["compile"])}
     if part == "search":
-        protocol.update(methods=list(section["methods"]), rounds=section["rounds"])
+        protocol.update(methods=list(section["methods"]), rounds=section["rounds"],
+                        score_step=section["score_step"], rank_by=section["rank_by"],
+                        random_ticket=section["random_ticket"])
+        check_search_settings(protocol["score_step"], protocol["rank_by"],
+                              protocol["random_ticket"], section["steps"], "lottery.search.")
     else:
-        protocol.update({key: section[key] for key in ("sparsity", "reinit_seed", "shuffle_seed",
+        protocol.update({key: section[key] for key in ("sparsity", "init", "init_seed",
+                                                       "reinit_seed", "shuffle", "shuffle_seed",
                                                        "chunk_order", "adjacency")},
                         group=section.get("group"))
+        analysis_seeds(protocol["trials"], protocol["init"], protocol["init_seed"],
+                       protocol["reinit_seed"], "lottery.analysis.")     # checks the seeds
+        if protocol["shuffle"] not in SHUFFLES:
+            raise ValueError(f"lottery.analysis.shuffle: {protocol['shuffle']!r} is not one of "
+                             f"{SHUFFLES}")
     return protocol
 
 
 
-def keep_count(numel, sparsity):
-    """How many of `numel` parameters a tensor keeps at `sparsity`."""
+def check_search_settings(score_step, rank_by, random_ticket, steps, where=""):
+    """Stops with a message naming the key when a search setting is not valid."""
+    if score_step is not None and not (isinstance(score_step, (int, np.integer))
+                                       and 0 <= int(score_step) <= int(steps)):
+        raise ValueError(f"{where}score_step: {score_step!r} must be null or an integer step in "
+                         f"0..{steps} (the round's steps)")
+    if rank_by not in RANK_BY:
+        raise ValueError(f"{where}rank_by: {rank_by!r} is not one of {RANK_BY}")
+    if random_ticket not in RANDOM_TICKETS:
+        raise ValueError(f"{where}random_ticket: {random_ticket!r} is not one of {RANDOM_TICKETS}")
+
+
+def keep_count(numel, sparsity, rank_by="tensor"):
+    """How many of `numel` ranked parameters are kept at `sparsity`: per tensor
+    round((1 - sparsity) * numel); per layer (the notebook's get_mask) numel minus the
+    int(sparsity * numel) lowest-scoring entries it drops."""
+    if rank_by == "layer":
+        return int(numel) - int(float(sparsity) * numel)
     return int(round((1.0 - float(sparsity)) * numel))
+
+
+def ranking_units(names, rank_by):
+    """The parameter names ranked together: one group per tensor, or per layer (the names with
+    the same prefix before the last dot, e.g. linear1.weight and linear1.bias), in order."""
+    if rank_by == "tensor":
+        return [[n] for n in names]
+    if rank_by != "layer":
+        raise ValueError(f"rank_by {rank_by!r} is not one of {RANK_BY}")
+    units = {}
+    for n in names:
+        units.setdefault(n.rsplit(".", 1)[0], []).append(n)
+    return list(units.values())
 
 
 def random_scores(shapes, seed, round_):
@@ -85,35 +139,52 @@ def random_scores(shapes, seed, round_):
     return {name: 1.0 + rng.random(shape) for name, shape in shapes.items()}
 
 
-def next_masks(params, masks, members, round_, sparsity):
-    """The masks of round `round_` (sparsity `sparsity`) from the weights trained in the round before.
+def next_masks(params, masks, members, round_, sparsity, rank_by="tensor",
+               random_ticket="nested"):
+    """The masks of round `round_` (sparsity `sparsity`) from the scoring weights of the round
+    before (its weights at score_step).
 
     params, masks: {name: (K, *shape)}; members: [(trial seed, method)] of the K members.
-    Per member and tensor the `keep_count` highest scores are kept; pruned parameters score -1,
-    below every kept one, so the new mask is a subset of the old one. Ties go to the lower index.
+    Per member and ranking unit (`ranking_units`: a tensor, or a layer's weight and bias as one
+    vector) the `keep_count` highest scores are kept; ties go to the lower index. Magnitude
+    scores are |param * mask|, pruned entries score -1 (below every kept one, so the new mask is
+    a subset of the old one: the notebook's pruned zeros are its lowest scores). Random scores are
+    uniform from a generator of (trial, round): under "nested" pruned entries score -1 too; under
+    "fresh" every entry gets a new score and a pruned one can come back, so round r's random
+    ticket does not depend on any other round (the rounds are independent of each other).
     """
     out = {}
+    names = list(params)
     shapes = {name: tuple(p.shape[1:]) for name, p in params.items()}
     randoms = {k: random_scores(shapes, trial, round_)
                for k, (trial, method) in enumerate(members) if method == "random"}
-    for name, p in params.items():
-        K, numel = p.shape[0], p[0].numel()
-        keep = keep_count(numel, sparsity)
+    K = len(members)
+    for unit in ranking_units(names, rank_by):
+        sizes = [params[n][0].numel() for n in unit]
+        numel = sum(sizes)
+        keep = keep_count(numel, sparsity, rank_by)
         scores = torch.empty(K, numel, dtype=torch.float64)
+        old = torch.cat([masks[n].reshape(K, -1).cpu() > 0 for n in unit], dim=1)
         for k, (trial, method) in enumerate(members):
             if method == "magnitude":
-                scores[k] = (p[k].detach() * masks[name][k]).abs().reshape(-1).double().cpu()
+                scores[k] = torch.cat([(params[n][k].detach() * masks[n][k]).abs().reshape(-1)
+                                       .double().cpu() for n in unit])
+                scores[k][~old[k]] = -1.0
             elif method == "random":
-                scores[k] = torch.from_numpy(randoms[k][name].reshape(-1))
+                scores[k] = torch.cat([torch.from_numpy(randoms[k][n].reshape(-1)) for n in unit])
+                if random_ticket == "nested":
+                    scores[k][~old[k]] = -1.0
+                elif random_ticket != "fresh":
+                    raise ValueError(f"random_ticket {random_ticket!r} is not one of "
+                                     f"{RANDOM_TICKETS}")
             else:
                 raise ValueError(f"lottery method {method!r} is not one of {METHODS}")
-        old = masks[name].reshape(K, numel).cpu() > 0
-        scores[~old] = -1.0
         order = torch.argsort(scores, dim=1, descending=True, stable=True)
-        new = torch.zeros(K, numel, dtype=p.dtype)
+        new = torch.zeros(K, numel, dtype=params[unit[0]].dtype)
         new.scatter_(1, order[:, :keep], 1.0)
-        out[name] = new.view_as(p).to(p.device)
-    return out
+        for n, part in zip(unit, torch.split(new, sizes, dim=1)):
+            out[n] = part.reshape(params[n].shape).to(params[n].device)
+    return {n: out[n] for n in names}
 
 
 # --- the mask store: every round's masks, bit-packed ---------------------------------------
@@ -181,9 +252,9 @@ def members_of(trials, methods):
     return [(int(t), m) for t in trials for m in methods]
 
 
-def _fingerprint(spec, protocol, members, rounds, dtype):
+def _fingerprint(spec, protocol, members, rounds, dtype, settings):
     return json.dumps({"spec": spec, "protocol": protocol, "members": members, "rounds": rounds,
-                       "dtype": str(dtype)}, sort_keys=True, default=str)
+                       "dtype": str(dtype), "settings": settings}, sort_keys=True, default=str)
 
 
 def _load_checkpoint(directory, fingerprint, logger):
@@ -227,8 +298,11 @@ def _save_checkpoint(directory, fingerprint, rounds_done, packed_next, history):
 
 def search(data, hidden=500, protocol=None, trials=(42, 43), methods=METHODS, rounds=100,
            device="cpu", dtype=torch.float32, compile=False, checkpoint_dir=None, logger=None,
-           on_round=None):
+           on_round=None, score_step=None, rank_by="tensor", random_ticket="nested"):
     """Iterative pruning of every (trial, method) member at once.
+
+    score_step, rank_by, random_ticket: see the module docstring and `next_masks` (the defaults
+    are the scores of the last step, per-tensor ranking and nested random masks).
 
     Returns (history, masks, shapes, members, grid).
     history: one row per round, member and evaluation step: round, sparsity (target),
@@ -245,7 +319,10 @@ def search(data, hidden=500, protocol=None, trials=(42, 43), methods=METHODS, ro
     tensors = train.as_tensors(data, device, dtype)
     init = models.init_params(spec, [t for t, _ in members], dtype, device)
     shapes = {name: tuple(p.shape[1:]) for name, p in init.items()}
-    fingerprint = _fingerprint(spec, protocol, members, rounds, dtype)
+    check_search_settings(score_step, rank_by, random_ticket, protocol["steps"])
+    settings = {"score_step": score_step, "rank_by": rank_by, "random_ticket": random_ticket}
+    fingerprint = _fingerprint(spec, protocol, members, rounds, dtype, settings)
+    last_step = protocol["steps"] if score_step is None else int(score_step)
 
     masks = {name: torch.ones_like(p) for name, p in init.items()}
     packed, history, start = [{n: pack(m) for n, m in masks.items()}], [], 0
@@ -278,6 +355,8 @@ def search(data, hidden=500, protocol=None, trials=(42, 43), methods=METHODS, ro
         for step in range(protocol["steps"] + 1):
             xb, yb = batches(step)
             batch_loss = step_fn(params, state, xb, yb)
+            if step == last_step:        # the weights that score the next round
+                scoring = {name: (p * masks[name]).detach().clone() for name, p in params.items()}
             if step % protocol["eval_every"] == 0 or step == protocol["steps"]:
                 train_loss, train_acc = train.evaluate(spec, params, tensors["x"], tensors["y"], masks)
                 test_loss, test_acc = train.evaluate(spec, params, tensors["x_test"],
@@ -293,7 +372,7 @@ def search(data, hidden=500, protocol=None, trials=(42, 43), methods=METHODS, ro
         history.append(frame.drop(columns="member"))
         packed_next = None
         if r + 1 < rounds:
-            new = next_masks(params, masks, members, r + 1, grid[r + 1])
+            new = next_masks(scoring, masks, members, r + 1, grid[r + 1], rank_by, random_ticket)
             for name in masks:
                 masks[name].copy_(new[name])
             packed_next = {n: pack(m) for n, m in masks.items()}
@@ -321,9 +400,10 @@ def final_results(history):
 # --- the plain reference: one network, nn.Module and torch.optim ----------------------------
 
 def search_plain(data, hidden, protocol, trial, method, rounds, dtype=torch.float32,
-                 step_hook=None):
+                 step_hook=None, score_step=None, rank_by="tensor", random_ticket="nested"):
     """The straightforward loop of one search: final (test loss, test accuracy) per round and
-    the masks of every round. Masks multiply the module's parameters in every forward pass
+    the masks of every round; the next round's scores come from a copy of the weights taken
+    after the update of step `score_step` (None: the last step). Masks multiply the module's parameters in every forward pass
     (torch.func.functional_call), Adam is torch.optim.Adam; the baseline of the benchmark and the
     reference of the equality tests."""
     spec, protocol = spec_of(hidden), train.protocol_of(protocol)
@@ -350,6 +430,8 @@ def search_plain(data, hidden, protocol, trial, method, rounds, dtype=torch.floa
             opt.zero_grad()
             loss.backward()
             opt.step()
+            if step == (protocol["steps"] if score_step is None else score_step):
+                kept_copy = {n: p.detach().clone() for n, p in net.named_parameters()}
             if step_hook is not None:
                 step_hook()
         with torch.no_grad():
@@ -357,21 +439,37 @@ def search_plain(data, hidden, protocol, trial, method, rounds, dtype=torch.floa
             out.append({"round": r, "test_loss": F.cross_entropy(out_test, t["y_test"]).item(),
                         "test_acc": 100.0 * (out_test.argmax(-1) == t["y_test"]).double().mean().item()})
         if r + 1 < rounds:
-            params = {n: p.detach()[None] for n, p in net.named_parameters()}
+            params = {n: p[None] for n, p in kept_copy.items()}
             new = next_masks(params, {n: m[None] for n, m in masks.items()}, [(trial, method)],
-                             r + 1, grid[r + 1])
+                             r + 1, grid[r + 1], rank_by, random_ticket)
             masks = {n: m[0] for n, m in new.items()}
     return pd.DataFrame(out), all_masks
 
 
 # --- the analysis ---------------------------------------------------------------------------
 
-def view_of(condition, shuffle_seed, chunk_order, length=40):
+def notebook_permutation(length, seed):
+    """The reference notebook's shuffle: np.random.seed(seed); np.random.permutation(length), i.e.
+    NumPy's legacy Mersenne-Twister stream (a RandomState, so the global state is left alone)."""
+    return np.random.RandomState(int(seed)).permutation(int(length))
+
+
+def shuffle_permutation(length, seed, shuffle="generator"):
+    """The fixed permutation of the shuffled condition: "notebook" (`notebook_permutation`) or
+    "generator" (mnist1d.views.positions_permutation: NumPy's default_rng(seed))."""
+    if shuffle == "notebook":
+        return notebook_permutation(length, seed)
+    if shuffle == "generator":
+        return views.positions_permutation(length, seed)
+    raise ValueError(f"lottery shuffle {shuffle!r} is not one of {SHUFFLES}")
+
+
+def view_of(condition, shuffle_seed, chunk_order, length=40, shuffle="generator"):
     """The input rearrangement of a condition (a function of x), or None."""
     if condition == "flipped":
         return views.flip
     if condition == "shuffled":
-        perm = views.positions_permutation(length, shuffle_seed)
+        perm = shuffle_permutation(length, shuffle_seed, shuffle)
         return lambda x: views.shuffle_positions(x, perm)
     if condition == "chunks":
         return lambda x: views.swap_chunks(x, tuple(chunk_order))
@@ -380,18 +478,47 @@ def view_of(condition, shuffle_seed, chunk_order, length=40):
     raise ValueError(f"lottery condition {condition!r} is not one of {CONDITIONS}")
 
 
+def analysis_seeds(trials, init="rewound", init_seed=100, reinit_seed=0, where=""):
+    """{trial: (seed of the initialisation, seed of the re-initialised condition)}.
+
+    Trial i (its position in `trials`) starts its dense, random and lottery networks from
+    - init "rewound": the search's own initial weights (torch seed = the trial);
+    - init "fresh": a new initialisation, torch seed init_seed + i (the notebook's analysis calls
+      set_seed(42 + t), which does not seed torch, so its networks do not start from the search's
+      weights; seeded here so that a run can be repeated);
+    and the re-initialised condition ("mask kept, weights re-initialised") from torch seed
+    reinit_seed + i (the notebook: set_seed(42 + t + 1), again a new initialisation).
+    Stops naming the key when a seed would repeat the search's or the baseline's initialisation.
+    """
+    if init not in INITS:
+        raise ValueError(f"{where}init: {init!r} is not one of {INITS}")
+    out = {}
+    for i, trial in enumerate(int(t) for t in trials):
+        base = trial if init == "rewound" else int(init_seed) + i
+        reinit = int(reinit_seed) + i
+        if init == "fresh" and base in [int(t) for t in trials]:
+            raise ValueError(f"{where}init_seed: {init_seed} gives trial {trial} the torch seed "
+                             f"{base} of a search's initialisation; init: fresh needs another one")
+        if reinit == base:
+            raise ValueError(f"{where}reinit_seed: {reinit_seed} gives trial {trial}'s re-initialised "
+                             f"condition its own initialisation (seed {base})")
+        out[trial] = (base, reinit)
+    return out
+
+
 def analysis_members(trials, conditions=CONDITIONS, networks=NETWORKS):
     return [(int(t), c, n) for t in trials for c in conditions for n in networks]
 
 
-def analysis_setup(data, store, round_, hidden, members, reinit_seed, shuffle_seed, chunk_order,
-                   dtype=torch.float32):
-    """Stacked inputs, initial parameters and masks of every (trial, condition, network) member."""
+def analysis_setup(data, store, round_, hidden, members, seeds, shuffle_seed, chunk_order,
+                   dtype=torch.float32, shuffle="generator"):
+    """Stacked inputs, initial parameters and masks of every (trial, condition, network) member;
+    seeds: `analysis_seeds`."""
     spec = spec_of(hidden)
     xs, xts, inits, masks = [], [], [], []
     init_of = {}
     for trial, condition, network in members:
-        seed = reinit_seed if condition == "reinit" else trial
+        seed = seeds[trial][1] if condition == "reinit" else seeds[trial][0]
         if seed not in init_of:
             init_of[seed] = models.init_params(spec, [seed], dtype)
         inits.append(init_of[seed])
@@ -401,7 +528,7 @@ def analysis_setup(data, store, round_, hidden, members, reinit_seed, shuffle_se
             method = "magnitude" if network == "lottery" else "random"
             masks.append({n: torch.from_numpy(m).to(dtype)
                           for n, m in store.masks(round_, trial, method).items()})
-        view = view_of(condition, shuffle_seed, chunk_order, data["x"].shape[-1])
+        view = view_of(condition, shuffle_seed, chunk_order, data["x"].shape[-1], shuffle)
         xs.append(view(data["x"]) if view else data["x"])
         xts.append(view(data["x_test"]) if view else data["x_test"])
     stacked = {"x": np.stack(xs), "x_test": np.stack(xts), "y": data["y"], "y_test": data["y_test"]}
@@ -412,23 +539,30 @@ def analysis_setup(data, store, round_, hidden, members, reinit_seed, shuffle_se
 
 def analyse(data, store, sparsity=0.92, hidden=500, protocol=None, trials=(42,), reinit_seed=0,
             shuffle_seed=0, chunk_order=(2, 3, 0, 1), conditions=CONDITIONS, group=None,
-            device="cpu", dtype=torch.float32, compile=False, logger=None):
+            device="cpu", dtype=torch.float32, compile=False, logger=None, init="rewound",
+            init_seed=100, shuffle="generator"):
     """Train every (trial, condition, network); returns (history, round).
+
+    init, init_seed, reinit_seed: the initial weights (`analysis_seeds`); shuffle: the shuffled
+    condition's permutation (`shuffle_permutation`).
 
     The networks train as ensembles of `group` members (None: all of them at once); grouping
     changes the speed only, never the result (each member is independent of the others).
     """
     round_ = store.nearest_round(sparsity)
+    seeds = analysis_seeds(trials, init, init_seed, reinit_seed)
     members = analysis_members(trials, conditions)
     group = len(members) if group is None else int(group)
     if logger is not None:
         logger.info(f"analysis at round {round_} (target sparsity {store.sparsity[round_]:.4f}); "
-                    f"{len(members)} networks in ensembles of {group}: {members}")
+                    f"{len(members)} networks in ensembles of {group}: {members}; init {init}, "
+                    f"torch seeds (initial, re-initialised) per trial {seeds}; shuffle {shuffle} "
+                    f"{shuffle_permutation(data['x'].shape[-1], shuffle_seed, shuffle).tolist()}")
     histories = []
     for first in range(0, len(members), group):
         chunk = members[first:first + group]
-        stacked, params, masks = analysis_setup(data, store, round_, hidden, chunk, reinit_seed,
-                                                shuffle_seed, chunk_order, dtype)
+        stacked, params, masks = analysis_setup(data, store, round_, hidden, chunk, seeds,
+                                                shuffle_seed, chunk_order, dtype, shuffle)
         history, _ = train.train(stacked, spec_of(hidden), protocol, seeds=list(range(len(chunk))),
                                  device=device, dtype=dtype, compile=compile, masks=masks,
                                  params=params, logger=logger)
@@ -470,21 +604,53 @@ def chance_adjacency(mask1, n):
     return out
 
 
+def notebook_adjacency(mask1, n, last=None):
+    """The reference notebook's adjacency statistic, per hidden unit: the number of windows of n
+    consecutive kept inputs divided by the number of inputs L (not by the L - n + 1 windows).
+    `last`: the mask whose entries make each window's last factor (None: mask1 itself); the
+    notebook's 4-adjacency of the lottery ticket takes it from the random ticket's mask (a bug)."""
+    m = (np.asarray(mask1) > 0).astype(np.float64)
+    tail = m if last is None else (np.asarray(last) > 0).astype(np.float64)
+    L = m.shape[1]
+    prod = np.ones((m.shape[0], L - n + 1))
+    for i in range(n):
+        prod = prod * (tail if i == n - 1 else m)[:, i:L - n + 1 + i]
+    return prod.sum(1) / L
+
+
+def notebook_adjacency_note(n, length, buggy):
+    """How the notebook's statistic behind the published bar differs from ours (SPEC 10)."""
+    note = f"divides by the {length} inputs, not the {length - n + 1} windows"
+    if buggy:
+        note += ("; the last factor comes from the random ticket's mask (a bug), which lowers "
+                 "the published bar")
+    return note
+
+
 def adjacency_table(store, round_, trials, ns=(2, 3, 4), layer="linear1.weight"):
-    """Mean and standard error over hidden units of the adjacency of first-layer masks."""
+    """Mean and standard error over hidden units of the adjacency of first-layer masks, the
+    chance level, and beside them the notebook's formula on the same masks (`notebook_mean`,
+    `notebook_se` with ddof 0 as the notebook; `notebook_differs` says how it differs)."""
     rows = []
     for trial in trials:
+        have = {m: (int(trial), m) in store.members for m in METHODS}
+        random_mask = store.masks(round_, trial, "random")[layer] if have["random"] else None
         for method in METHODS:
-            if (int(trial), method) not in store.members:
+            if not have[method]:
                 continue
             mask = store.masks(round_, trial, method)[layer]
+            ticket = TICKET[method]
             for n in ns:
                 p = adjacency(mask, n)
+                buggy = ticket == "lottery" and n == 4 and random_mask is not None
+                q = notebook_adjacency(mask, n, random_mask if buggy else None)
                 rows.append({"round": round_, "sparsity": float(store.sparsity[round_]),
-                             "trial": int(trial), "ticket": TICKET[method], "n": int(n),
+                             "trial": int(trial), "ticket": ticket, "n": int(n),
                              "mean": p.mean(), "se": p.std(ddof=1) / np.sqrt(len(p)),
                              "units": len(p), "kept_fraction": float(mask.mean()),
-                             "chance": float(np.mean(chance_adjacency(mask, n)))})
+                             "chance": float(np.mean(chance_adjacency(mask, n))),
+                             "notebook_mean": q.mean(), "notebook_se": q.std() / np.sqrt(len(q)),
+                             "notebook_differs": notebook_adjacency_note(n, mask.shape[1], buggy)})
     return pd.DataFrame(rows)
 
 
@@ -504,6 +670,63 @@ def sweep_table(results):
                 test_loss_mean=("test_loss", "mean"), test_loss_min=("test_loss", "min"),
                 test_loss_max=("test_loss", "max"), trials=("trial", "nunique")).reset_index()
     return out
+
+
+def analysis_means(summary):
+    """Final test accuracy and loss per condition and network: mean over the trials, min, max and
+    the spread (max - min) between them."""
+    g = summary.groupby(["condition", "network"])
+    out = g.agg(round=("round", "first"), sparsity=("sparsity", "first"),
+                trials=("trial", "nunique"), test_acc_mean=("test_acc", "mean"),
+                test_acc_min=("test_acc", "min"), test_acc_max=("test_acc", "max"),
+                test_loss_mean=("test_loss", "mean")).reset_index()
+    out["test_acc_spread"] = out.test_acc_max - out.test_acc_min
+    order = {c: i for i, c in enumerate(CONDITIONS)}
+    net = {n: i for i, n in enumerate(NETWORKS)}
+    return out.sort_values(["condition", "network"], key=lambda c: c.map(order if c.name ==
+                                                                          "condition" else net)
+                           ).reset_index(drop=True)
+
+
+def analysis_markdown(summary, adjacency_rows, protocol_note):
+    """The analysis for a reader: final test accuracy averaged over trials with their spread, and
+    the adjacency statistics, ours beside the notebook's formula (where the published bar differs
+    and why)."""
+    means = analysis_means(summary)
+    trials = sorted(set(summary.trial))
+    sp, r = float(summary.sparsity.iloc[0]), int(summary["round"].iloc[0])
+    lines = [f"# Lottery tickets: analysis at round {r} ({100 * sp:.1f}% sparse; {protocol_note})",
+             "", f"Final test accuracy (%), mean over trials {trials} [min, max]:", "",
+             "| condition | " + " | ".join(NETWORK_LABELS[n] for n in NETWORKS) + " |",
+             "|---|" + "---|" * len(NETWORKS)]
+    for condition in [c for c in CONDITIONS if c in set(means.condition)]:
+        cells = []
+        for network in NETWORKS:
+            row = means[(means.condition == condition) & (means.network == network)]
+            if row.empty:
+                cells.append("")
+                continue
+            row = row.iloc[0]
+            cells.append(f"{row.test_acc_mean:.1f}" + (f" [{row.test_acc_min:.1f}, "
+                                                       f"{row.test_acc_max:.1f}]"
+                                                       if row.trials > 1 else ""))
+        lines.append(f"| {CONDITION_LABELS[condition]} | " + " | ".join(cells) + " |")
+    lines += ["", "First-layer masks: p(n consecutive inputs all kept) per hidden unit, mean ± SE "
+              "over units. `ours`: the fraction of the 40 - n + 1 windows of n consecutive inputs "
+              "that are all kept; `chance`: the same if each unit's kept inputs were placed at "
+              "random. `notebook formula`: the reference notebook's statistic on the same masks "
+              "(standard error with ddof 0), the one behind the published bar chart; it divides by "
+              "the 40 inputs instead of the windows (slightly lower for both tickets) and, for the "
+              "lottery ticket's 4-adjacency only, multiplies by the random ticket's mask in the last "
+              "factor, so the published 4-adjacency bar of the lottery ticket is lower than the "
+              "ticket's own value (SPEC section 10).", "",
+              "| trial | ticket | n | ours | chance | notebook formula | how the published bar differs |",
+              "|---|---|---|---|---|---|---|"]
+    for a in adjacency_rows.itertuples(index=False):
+        lines.append(f"| {a.trial} | {a.ticket} | {a.n} | {a.mean:.4f} ± {a.se:.4f} | "
+                     f"{a.chance:.4f} | {a.notebook_mean:.4f} ± {a.notebook_se:.4f} | "
+                     f"{a.notebook_differs} |")
+    return "\n".join(lines) + "\n"
 
 
 def check_targets(results, summary, adjacency_rows, low=0.5, high=0.95):
@@ -617,8 +840,10 @@ def plot_asymptotes(history):
     axes[0][0].set_ylim(max(0, lo[lo.index.get_level_values("step") > 0].min() - 5), None)
     axes[0][-1].legend(loc="lower right")
     sp = history.sparsity.iloc[0]
+    trials = history.trial.nunique()
+    spread = f"mean of {trials} trials, bands: min to max" if trials > 1 else "one trial"
     fig.suptitle(f"Tickets at {100 * sp:.1f}% sparsity (round {history['round'].iloc[0]}) on a new "
-                 f"dataset (seed 43): test accuracy vs step")
+                 f"dataset (seed 43): test accuracy vs step ({spread})")
     fig.tight_layout()
     return fig
 
@@ -629,7 +854,7 @@ def plot_adjacency(table):
 
     ns = sorted(set(table.n))
     trials = sorted(set(table.trial))
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    fig, ax = plt.subplots(figsize=(8.0, 3.8))
     width = 0.8 / (2 * len(trials))
     i = 0
     for ticket in ("lottery", "random"):
@@ -641,13 +866,16 @@ def plot_adjacency(table):
                    label=f"{NETWORK_LABELS[ticket]}" + (f", trial {trial}" if len(trials) > 1 else ""))
             ax.plot(xs, t["chance"], "_", color="k", ms=18, mew=2,
                     label="chance given each unit's kept fraction" if i == 0 else None)
+            if "notebook_mean" in t:
+                ax.plot(xs, t["notebook_mean"], "x", color="0.3", ms=6, mew=1.5,
+                        label="reference notebook's formula (published bars)" if i == 0 else None)
             i += 1
     ax.set_xticks(range(len(ns)), [f"{n} adjacent" for n in ns])
     ax.set_yscale("log")
     ax.set_ylabel("p(all kept), per hidden unit (mean ± SE)")
     sp = table.sparsity.iloc[0]
     ax.set_title(f"First-layer masks at {100 * sp:.1f}% sparsity: consecutive kept inputs")
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
     fig.tight_layout()
     return fig
 
@@ -685,8 +913,9 @@ def plot_summary(summary):
         xs = np.arange(len(conditions)) + (i - 1) * width
         ax.bar(xs, mean, width, yerr=err if summary.trial.nunique() > 1 else None,
                color=COLORS[network], label=NETWORK_LABELS[network])
-        for x, v in zip(xs, mean):
-            ax.text(x, v + 0.5, f"{v:.1f}", ha="center", va="bottom", fontsize=7)
+        tops = g.max().reindex(conditions) if summary.trial.nunique() > 1 else mean
+        for x, v, top in zip(xs, mean, tops):
+            ax.text(x, top + 0.4, f"{v:.1f}", ha="center", va="bottom", fontsize=7)
     short = {"baseline": "baseline", "flipped": "sequences\nflipped",
              "shuffled": "positions\nshuffled", "chunks": "chunks swapped\n(3, 4, 1, 2)",
              "reinit": "weights re-initialised,\nmask kept"}
@@ -695,9 +924,10 @@ def plot_summary(summary):
     ax.set_ylim(max(0, lo - 10), min(100, summary.test_acc.max() + 5))
     ax.set_ylabel("final test accuracy (%)")
     sp = summary.sparsity.iloc[0]
+    trials = summary.trial.nunique()
+    spread = f"mean of {trials} trials, bars: min to max" if trials > 1 else "one trial"
     ax.set_title(f"Dense network, random ticket and lottery ticket ({100 * sp:.1f}% sparse) on a new "
-                 f"dataset:\nfinal test accuracy per condition (paper: the lottery ticket's spatial "
-                 f"prior)")
+                 f"dataset:\nfinal test accuracy per condition ({spread})")
     ax.legend(loc="upper right", ncols=3)
     fig.tight_layout()
     return fig

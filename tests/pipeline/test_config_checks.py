@@ -29,6 +29,13 @@ def test_bad_lottery_config_names_the_key(tmp_path):
     assert "lottery.search.dataset" in proc.stdout + proc.stderr
 
 
+def test_a_lottery_score_step_beyond_the_round_names_the_key(tmp_path):
+    proc = run_snakemake(tmp_path, "-n", "all", "--config", "preset=smoke",
+                         "lottery={'search': {'score_step': 21}}", check=False)
+    assert proc.returncode != 0
+    assert "lottery.search.score_step" in proc.stdout + proc.stderr
+
+
 def test_a_sweep_value_the_generator_cannot_use_names_the_key(tmp_path):
     proc = run_snakemake(tmp_path, "sweeps", "-n", "--config", "preset=smoke",
                          "sweeps={translation: {values: [0, 12]}}", check=False)

@@ -52,6 +52,7 @@ TRAINING_KEYS = [
     ({"pooling": {"lr": 0.02}}, {"pooling_train": 2}),
     ({"double_descent": {"epochs": 3}}, {"dd_train": 3}),
     ({"lottery": {"analysis": {"steps": 30}}}, {"lottery_analysis": 1}),
+    ({"lottery": {"search": {"rank_by": "tensor"}}}, {"lottery_search": 1, "lottery_analysis": 1}),
     ({"ssl": {"temperature": 0.4}}, {"ssl_train": 1, "ssl_variant": 2}),
     ({"metalearn": {"lr": {"outer_lr": 0.2}}}, {"metalearn_lr": 1}),
     # the fit is its own job: refitting does not rerun the activation job

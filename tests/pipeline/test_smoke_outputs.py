@@ -59,7 +59,10 @@ def test_smoke_lottery_outputs(smoke_run):
     results = pd.read_csv(smoke_run / SMOKE / "lottery/search.csv")
     assert len(results) == 4 * 4 and set(results.method) == {"magnitude", "random"}
     summary = pd.read_csv(smoke_run / SMOKE / "lottery/analysis.csv")
-    assert len(summary) == 15
+    assert len(summary) == 2 * 15 and set(summary.trial) == {42, 43}     # both trials (smoke)
+    adjacency = pd.read_csv(smoke_run / SMOKE / "lottery/adjacency.csv")
+    assert {"notebook_mean", "notebook_differs"} <= set(adjacency.columns)
+    assert "notebook formula" in (smoke_run / SMOKE / "lottery/analysis.md").read_text()
     assert (smoke_run / SMOKE / "lottery/masks.npz").stat().st_size > 0
     assert not (smoke_run / SMOKE / "lottery/checkpoint").exists()
     assert "| target |" in (smoke_run / SMOKE / "lottery/targets.md").read_text()

@@ -18,9 +18,15 @@ if sorted(LOT["analysis"]["chunk_order"]) != list(range(len(LOT["analysis"]["chu
     raise WorkflowError("config key 'lottery.analysis.chunk_order': must be a permutation of "
                         f"0..n-1 with n dividing 40, got {LOT['analysis']['chunk_order']}")
 
+try:
+    LOTTERY_PROTOCOL = {_part: lottery_lib.protocol_from_config(config, _part)
+                        for _part in lottery_lib.PARTS}
+except ValueError as error:
+    raise WorkflowError(f"config key {error}") from None   # the message starts with the key
+
 ALL_TARGETS.extend(result(f"lottery/{name}")
                    for name in ("search.csv", "sweep.csv", "analysis.csv", "adjacency.csv",
-                                "targets.md"))
+                                "targets.md", "analysis.md"))
 for _name in ("lottery", "lottery_asymptotes", "lottery_adjacency", "lottery_masks",
               "lottery_summary"):
     ALL_TARGETS.extend(figure(_name))
@@ -33,7 +39,7 @@ rule lottery_search:
         history=result("lottery/search_history.csv"),
         masks=result("lottery/masks.npz"),
     params:
-        protocol=lottery_lib.protocol_from_config(config, "search"),
+        protocol=LOTTERY_PROTOCOL["search"],
         checkpoint=result("lottery/checkpoint"),
         device=config["device"],
     threads: job_threads("lottery")
@@ -57,7 +63,7 @@ rule lottery_analysis:
         summary=result("lottery/analysis.csv"),
         adjacency=result("lottery/adjacency.csv"),
     params:
-        protocol=lottery_lib.protocol_from_config(config, "analysis"),
+        protocol=LOTTERY_PROTOCOL["analysis"],
         device=config["device"],
     threads: job_threads("lottery")
     resources:
@@ -80,6 +86,7 @@ rule lottery_tables:
         search=result("lottery/search.csv"),
         sweep=result("lottery/sweep.csv"),
         targets=result("lottery/targets.md"),
+        analysis=result("lottery/analysis.md"),
     params:
         preset=config["preset"],
     log:

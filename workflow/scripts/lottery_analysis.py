@@ -13,7 +13,8 @@ with device.job_device(snakemake.params.device, snakemake.resources) as where:
     history, round_ = lottery.analyse(
         load_dataset(snakemake.input.data), store, p["sparsity"], p["hidden"], p["engine"],
         p["trials"], p["reinit_seed"], p["shuffle_seed"], p["chunk_order"], group=p["group"],
-        device=where, compile=p["compile"], logger=log)
+        device=where, compile=p["compile"], logger=log, init=p["init"], init_seed=p["init_seed"],
+        shuffle=p["shuffle"])
 adjacency = lottery.adjacency_table(store, round_, p["trials"], p["adjacency"])
 write_csv(history, snakemake.output.history)
 write_csv(lottery.analysis_summary(history), snakemake.output.summary)
