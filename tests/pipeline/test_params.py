@@ -35,6 +35,7 @@ PLOTTING_KEYS = [
     ({"double_descent": {"threshold_tolerance": 2.0}},
      {"dd_aggregate", "dd_figures", "paper_comparison"}),
     ({"tsne": {"perplexity": 20}}, {"tsne_figure", "ssl_figure"}),
+    ({"tsne": {"logistic": "raw"}}, {"tsne_baselines", "tsne_figure", "paper_comparison"}),
     ({"comparison": {"accuracy": 7.0}}, {"paper_comparison"}),
 ]
 
