@@ -52,6 +52,8 @@ TRAINING_KEYS = [
     ({"benchmark": {"steps": 60}}, {"benchmark_train": 8}),
     ({"pooling": {"lr": 0.02}}, {"pooling_train": 2}),
     ({"double_descent": {"epochs": 3}}, {"dd_train": 3}),
+    # the other label noise: new noisy datasets (both levels), so every job retrains
+    ({"double_descent": {"label_noise": "seeded"}}, {"dd_noisy_dataset": 2, "dd_train": 3}),
     ({"lottery": {"analysis": {"steps": 30}}}, {"lottery_analysis": 1}),
     ({"ssl": {"temperature": 0.4}}, {"ssl_train": 1, "ssl_variant": 2}),
     ({"metalearn": {"lr": {"outer_lr": 0.2}}}, {"metalearn_lr": 1}),

@@ -39,6 +39,7 @@ rule dd_noisy_dataset:
     params:
         rate=lambda wildcards: float(wildcards.dd_noise),
         seed=DD["noise_seed"],
+        method=DD["label_noise"],
     log:
         result("logs/double_descent/data_noise{dd_noise}.log"),
     benchmark:
