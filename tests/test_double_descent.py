@@ -160,6 +160,10 @@ def test_thresholds_and_summary_on_a_known_table():
     assert dd.find_thresholds(table, 4000, tolerance=0.0).set_index("noise").loc[0.0, "threshold_size"] == 100
     text = dd.summary_markdown(table, t.reset_index(), 4000, reference_width=300)
     assert "MLP cross-entropy, noise 0.15: peak 50.0% at size 100; at width 300: 30.0%; peak minus that: +20.0 points; rise from the dip: +10.0" in text
+    section = {"label_noise": "notebook", "noise_seed": 0}
+    noted = dd.summary_markdown(table, t.reset_index(), 4000, label_noise=dd.label_noise_text(section))
+    assert "Label noise: the notebook's draw" in noted.splitlines()[0]
+    assert "noise_seed 5" in dd.label_noise_text(dict(section, label_noise="seeded", noise_seed=5))
     never = table.assign(train_error=table.train_error + 20)      # no model fits its training set
     assert not dd.find_thresholds(never, 4000).interpolates.any()
 

@@ -389,11 +389,21 @@ def find_thresholds(table, n_train, tolerance=1.0, num_classes=NUM_CLASSES):
     return pd.DataFrame(rows, columns=THRESHOLD_COLUMNS)
 
 
-def summary_markdown(table, thresholds, n_train, reference_width=300):
-    """The targets of the issue, measured: thresholds vs n and n*K, peak heights."""
+def label_noise_text(section):
+    """How the config's `double_descent:` section draws its label noise, in words (summary.md)."""
+    if section["label_noise"] == "notebook":
+        return ("the notebook's draw (NumPy's global stream continued after generating the "
+                "dataset; label_noise: notebook)")
+    return f"seeded (numpy Generator, noise_seed {section['noise_seed']}; label_noise: seeded)"
+
+
+def summary_markdown(table, thresholds, n_train, reference_width=300, label_noise=None):
+    """The targets of the issue, measured: thresholds vs n and n*K, peak heights; `label_noise`
+    (label_noise_text) says how the noisy labels were drawn."""
+    noise = f" Label noise: {label_noise}." if label_noise else ""
     lines = [f"n = {n_train} training examples, K = {NUM_CLASSES} outputs: n = {n_train:,}, "
-             f"n*K = {n_train * NUM_CLASSES:,} parameters. Epochs: {int(table['epochs'].max())}.",
-             "", "| arch | loss | noise | seed | threshold (size, parameters) | interpolates "
+             f"n*K = {n_train * NUM_CLASSES:,} parameters. Epochs: {int(table['epochs'].max())}."
+             f"{noise}", "", "| arch | loss | noise | seed | threshold (size, parameters) | interpolates "
              "(train-error floor %) | / n | / n*K | dip (size: test %) | peak (size: test %) | "
              "largest size (test %) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in thresholds.itertuples():

@@ -54,6 +54,7 @@ TRAINING_KEYS = [
     ({"double_descent": {"epochs": 3}}, {"dd_train": 3}),
     # the other label noise: new noisy datasets (both levels), so every job retrains
     ({"double_descent": {"label_noise": "seeded"}}, {"dd_noisy_dataset": 2, "dd_train": 3}),
+    ({"double_descent": {"noise_seed": 3}}, {}),     # unused by the notebook's label noise
     ({"lottery": {"analysis": {"steps": 30}}}, {"lottery_analysis": 1}),
     ({"ssl": {"temperature": 0.4}}, {"ssl_train": 1, "ssl_variant": 2}),
     ({"metalearn": {"lr": {"outer_lr": 0.2}}}, {"metalearn_lr": 1}),
