@@ -501,12 +501,18 @@ class Datasets:
                      f"({time.perf_counter() - t0:.1f} s)")
         return self.made[name]
 
-    def noisy(self, name, rate, seed):
-        """Dataset `name` with label noise `rate` (seed `seed`): dd_noisy_dataset's dataset."""
-        key = ("noisy", name, float(rate), int(seed))
+    def noisy(self, name, rate, seed, method="seeded"):
+        """Dataset `name` with label noise `rate` (`method` as config double_descent.label_noise;
+        seed `seed` for seeded): dd_noisy_dataset's dataset."""
+        key = ("noisy", name, float(rate), int(seed), method)
         if key not in self.made:
             data = self[name]
-            self.made[key] = dict(data, y=double_descent.noisy_labels(data["y"], rate, seed))
+            if method == "notebook":
+                args = get_dataset_args(as_dict=True) | dict(self.config["datasets"][name] or {})
+                y = double_descent.notebook_noisy_labels(data["y"], rate, args)
+            else:
+                y = double_descent.noisy_labels(data["y"], rate, seed)
+            self.made[key] = dict(data, y=y)
         return self.made[key]
 
 
@@ -653,7 +659,8 @@ def double_descent_jobs(config, datasets, options):
         p = double_descent.protocol_from_config(config, job["name"])
 
         def run(device, timer, log, p=p):
-            data = {noise: datasets.noisy(section["dataset"], noise, section["noise_seed"])
+            data = {noise: datasets.noisy(section["dataset"], noise, section["noise_seed"],
+                                          section.get("label_noise", "seeded"))
                     for noise in p["job"]["noises"]}
             with timer():
                 history = double_descent.train_job(p["job"], data, p, device=device,

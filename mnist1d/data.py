@@ -68,12 +68,13 @@ def get_templates():
             "y": np.arange(len(x))}
 
 
-def draw_randomness(num_examples, args):
+def draw_randomness(num_examples, args, rng=None):
     """Every random draw of `num_examples` examples, taken in the reference order.
 
     Per example the reference draws: rand (padding), rand (scale), choice (translation),
     randn(L) (correlated noise), randn(L) (iid noise), rand (shear). Two consecutive randn(L)
     calls give the same numbers as one randn(2 L), and choice(m) the same as randint(0, m).
+    The draws come from NumPy's global legacy generator, or from `rng` (a RandomState) if given.
     """
     low, high = args.padding
     length = args.template_len + high
@@ -83,7 +84,8 @@ def draw_randomness(num_examples, args):
     gaussians = np.empty((num_examples, 2 * length))
     shears = np.empty(num_examples)
     # the global generator's bound methods: rand/randn are these with extra argument handling
-    uniform, randint, normal = np.random.random_sample, np.random.randint, np.random.standard_normal
+    source = np.random if rng is None else rng
+    uniform, randint, normal = source.random_sample, source.randint, source.standard_normal
     for i in range(num_examples):
         pads[i] = low + int(uniform() * (high - low + 1))
         scales[i] = uniform()
@@ -91,6 +93,24 @@ def draw_randomness(num_examples, args):
         gaussians[i] = normal(2 * length)
         shears[i] = uniform()
     return pads, scales, shifts, gaussians, shears
+
+
+def stream_after_generation(args):
+    """A RandomState in the state that make_dataset(args) leaves NumPy's global generator in
+    (default templates): seeded with args.seed, then every draw of generation in the reference
+    order (the examples, the example permutation, shuffle_seq's permutation). A notebook that
+    goes on drawing from np.random right after make_dataset (the double-descent notebook's label
+    noise) continues this stream. `args` is a dict or ObjectView of get_dataset_args() keys;
+    missing keys take the defaults."""
+    given = dict(args.__dict__ if isinstance(args, ObjectView) else args)
+    args = ObjectView(get_dataset_args(as_dict=True) | given)
+    num_examples = check_dataset_args(args, len(TEMPLATE_VALUES))
+    rng = np.random.RandomState(int(args.seed))
+    draw_randomness(num_examples, args, rng)
+    rng.permutation(num_examples)
+    if args.shuffle_seq:
+        rng.permutation(args.final_seq_length)
+    return rng
 
 
 def numpy_examples(label_ix, table, args):
@@ -196,13 +216,45 @@ def check_dataset_args(args, num_labels):
     if not _is_integer(args.seed) or not 0 <= args.seed <= MAX_SEED:
         raise ValueError(f"make_dataset: seed must be an integer from 0 to 2**32 - 1, "
                          f"got {args.seed!r}")
+    permutation_seed = getattr(args, "column_permutation_seed", None)
+    if permutation_seed is not None and not (_is_integer(permutation_seed)
+                                             and 0 <= permutation_seed <= MAX_SEED):
+        raise ValueError(f"make_dataset: column_permutation_seed must be null or an integer from "
+                         f"0 to 2**32 - 1, got {permutation_seed!r}")
     return num_examples
+
+
+def column_permutation(seed, length):
+    """The reference notebooks' position shuffle: `np.random.seed(seed);
+    np.random.permutation(length)` (NumPy's legacy stream, here from a private RandomState with
+    the same seed, so that the global generator is left alone)."""
+    return np.random.RandomState(int(seed)).permutation(int(length))
+
+
+def permute_columns(dataset, seed):
+    """`dataset` with the columns of x and x_test (and the position coordinates t) permuted by
+    column_permutation(seed, length): the classification notebook's shuffled benchmark variant,
+    applied to the finished (normalised) data as the notebook applies it to the frozen data.
+
+    The notebook leaves `t` as it was (it only trains on x); here t is permuted too, so that t[j]
+    stays the coordinate of column j. The arrays stay row-major (a column gather leaves them
+    column-major, on which torch.compile's CUDA CNN step trained nothing: benchmarks/gpu_check.py).
+    """
+    order = column_permutation(seed, np.shape(dataset["x"])[1])
+    out = dict(dataset)
+    for key in ("x", "x_test", "t"):
+        out[key] = np.ascontiguousarray(np.asarray(dataset[key])[..., order])
+    return out
 
 
 def make_dataset(args=None, template=None):
     """Generate MNIST-1D; returns dict(x, x_test, y, y_test, t, templates).
 
-    The arguments are checked first: a value the generator cannot use raises ValueError naming it.
+    Besides get_dataset_args()'s keys, `args` may hold `column_permutation_seed` (absent or None:
+    no permutation): the finished dataset's positions permuted as the reference notebooks shuffle
+    the frozen data (`permute_columns`; unlike `shuffle_seq`, whose permutation is drawn from the
+    generation stream). The arguments are checked first: a value the generator cannot use
+    raises ValueError naming it.
     """
     templates = get_templates() if template is None else template
     args = get_dataset_args() if args is None else args
@@ -236,8 +288,13 @@ def make_dataset(args=None, template=None):
     xs /= std
 
     split = int(num_examples * args.train_split)
-    return {"x": xs[:split], "x_test": xs[split:], "y": ys[:split], "y_test": ys[split:],
-            "t": t, "templates": templates}
+    dataset = {"x": xs[:split], "x_test": xs[split:], "y": ys[:split], "y_test": ys[split:],
+               "t": t, "templates": templates}
+    permutation_seed = getattr(args, "column_permutation_seed", None)
+    if permutation_seed is not None:
+        # After the global stream is done with (it stays where the reference generator leaves it)
+        dataset = permute_columns(dataset, permutation_seed)
+    return dataset
 
 
 def get_dataset(args, path=None, verbose=True, download=True, regenerate=False, **kwargs):

@@ -251,3 +251,69 @@ def test_numpy_integer_arguments_are_accepted(generator):
     same = make_dataset(ObjectView(dict(numpy_typed)))
     reference = make_dataset(ObjectView(dict(a | {"iid_noise_scale": float(np.float32(2e-2))})))
     assert_same_dataset(same, reference, tol=0)
+
+
+# --- the notebooks' position shuffle (dataset option column_permutation_seed) --------------------
+
+def test_column_permutation_is_the_notebooks_shuffle_of_the_finished_data(generator):
+    """datasets.shuffled: the classification notebook's np.random.seed(42);
+    np.random.permutation(40) applied to the columns of the unshuffled data, row-major, labels
+    and the global stream untouched."""
+    a = get_dataset_args(as_dict=True) | {"num_samples": 600}
+    plain = make_dataset(ObjectView(dict(a)))
+    state_plain = np.random.get_state()
+    shuffled = make_dataset(ObjectView(a | {"column_permutation_seed": 42}))
+    state_shuffled = np.random.get_state()
+    np.random.seed(42)
+    order = np.random.permutation(40)
+    assert sorted(order) == list(range(40)) and not np.array_equal(order, np.arange(40))
+    for key in ("x", "x_test"):
+        np.testing.assert_array_equal(shuffled[key], plain[key][:, order])
+        assert shuffled[key].flags["C_CONTIGUOUS"], key
+    np.testing.assert_array_equal(shuffled["t"], plain["t"][order])
+    np.testing.assert_array_equal(shuffled["y"], plain["y"])
+    np.testing.assert_array_equal(shuffled["y_test"], plain["y_test"])
+    assert all(np.array_equal(p, s) for p, s in zip(state_plain, state_shuffled))
+    other = make_dataset(ObjectView(a | {"column_permutation_seed": 0}))
+    assert not np.array_equal(other["x"], shuffled["x"])
+    none = make_dataset(ObjectView(a | {"column_permutation_seed": None}))
+    np.testing.assert_array_equal(none["x"], plain["x"])
+
+
+def test_column_permutation_of_the_frozen_data(frozen):
+    """The shuffled benchmark variant equals the notebook's cell on the frozen pickle."""
+    from mnist1d.data import permute_columns
+    np.random.seed(42)
+    order = np.random.permutation(frozen["x"].shape[1])
+    args = get_dataset_args(as_dict=True) | {"column_permutation_seed": 42}
+    made = make_dataset(ObjectView(args))
+    np.testing.assert_allclose(made["x"], frozen["x"][:, order], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(made["x_test"], frozen["x_test"][:, order], rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(permute_columns(frozen, 42)["x"], frozen["x"][:, order])
+
+
+@pytest.mark.parametrize("bad", [-1, 2 ** 32, 1.5, "42", True])
+def test_a_bad_column_permutation_seed_is_named(bad):
+    a = get_dataset_args(as_dict=True) | {"num_samples": 100, "column_permutation_seed": bad}
+    with pytest.raises(ValueError, match="column_permutation_seed"):
+        make_dataset(ObjectView(a))
+
+
+@pytest.mark.parametrize("overrides", [{"num_samples": 700, "train_split": 0.25},
+                                       {"num_samples": 300, "seed": 7, "shuffle_seq": True,
+                                        "padding": [0, 3]}])
+def test_stream_after_generation_is_where_make_dataset_leaves_numpy(overrides, generator):
+    """The double-descent notebook draws its label noise from the global stream right after
+    make_dataset: stream_after_generation rebuilds that state (both generators, and the plain
+    per-example reference, leave it there)."""
+    from mnist1d.data import stream_after_generation
+    a = get_dataset_args(as_dict=True) | overrides
+    expected = stream_after_generation(a).get_state()
+    make_dataset(ObjectView(dict(a)))
+    after_fast = np.random.get_state()
+    plain_make_dataset(dict(a), get_templates())
+    after_plain = np.random.get_state()
+    for state in (after_fast, after_plain):
+        assert state[0] == expected[0] and state[2:] == expected[2:]
+        np.testing.assert_array_equal(state[1], expected[1])
+    assert stream_after_generation(a).random_sample() == stream_after_generation(a).random_sample()

@@ -114,7 +114,9 @@ def test_noisy_dataset_is_stored_with_its_noise(tmp_path, small):
 
 
 def test_grids_and_parameter_counts():
-    assert dd.mlp_widths()[:3] == [2, 3, 4] and dd.mlp_widths()[-1] == 300
+    # the notebook's grid: np.unique(np.geomspace(2, 300, 20, dtype=int)), truncated
+    assert dd.mlp_widths() == [2, 3, 4, 5, 7, 9, 12, 16, 21, 27, 36, 47, 61, 80, 104, 135, 177,
+                               230, 300]
     assert dd.cnn_channels()[:3] == [2, 4, 6] and dd.cnn_channels()[-3:] == [90, 95, 100]
     assert len(dd.cnn_channels()) == 29
     for h in (2, 50, 300):
@@ -158,6 +160,10 @@ def test_thresholds_and_summary_on_a_known_table():
     assert dd.find_thresholds(table, 4000, tolerance=0.0).set_index("noise").loc[0.0, "threshold_size"] == 100
     text = dd.summary_markdown(table, t.reset_index(), 4000, reference_width=300)
     assert "MLP cross-entropy, noise 0.15: peak 50.0% at size 100; at width 300: 30.0%; peak minus that: +20.0 points; rise from the dip: +10.0" in text
+    section = {"label_noise": "notebook", "noise_seed": 0}
+    noted = dd.summary_markdown(table, t.reset_index(), 4000, label_noise=dd.label_noise_text(section))
+    assert "Label noise: the notebook's draw" in noted.splitlines()[0]
+    assert "noise_seed 5" in dd.label_noise_text(dict(section, label_noise="seeded", noise_seed=5))
     never = table.assign(train_error=table.train_error + 20)      # no model fits its training set
     assert not dd.find_thresholds(never, 4000).interpolates.any()
 
@@ -178,3 +184,39 @@ def test_figures_draw_every_panel(tmp_path):
     fig = dd.plot_losses(table, thresholds, 4000)
     assert len(fig.axes) == 2
     assert any("n*K = 40,000" in t.get_text() for t in fig.axes[0].texts)
+
+
+def test_notebook_label_noise_continues_the_generation_stream():
+    """label_noise: notebook: after make_dataset (seed 42) NumPy's global stream goes on, for
+    each training label in order random_sample() < p -> randint(0, 10), as the notebook does."""
+    from mnist1d.data import get_dataset_args, make_dataset
+    from mnist1d.utils import ObjectView
+    args = get_dataset_args(as_dict=True) | {"num_samples": 1000, "train_split": 0.25}
+    data = make_dataset(ObjectView(dict(args)))
+    y = data["y"].copy()
+    for i in range(len(y)):                      # the notebook's cell, on the global stream
+        if np.random.random_sample() < 0.15:
+            y[i] = np.random.randint(0, 10)
+    np.random.seed(123)                          # the replay does not read the global state
+    made = dd.notebook_noisy_labels(data["y"], 0.15, args)
+    np.testing.assert_array_equal(made, y)
+    assert 0.05 < (made != data["y"]).mean() < 0.25
+    np.testing.assert_array_equal(dd.notebook_noisy_labels(data["y"], 0.0, args), data["y"])
+    with pytest.raises(ValueError, match="seeded"):   # labels of another dataset
+        dd.notebook_noisy_labels(data["y"][:-1], 0.15, args)
+
+
+def test_notebook_noisy_dataset_records_its_method(tmp_path):
+    from mnist1d.data import get_dataset_args, make_dataset
+    from mnist1d.utils import ObjectView
+    args = get_dataset_args(as_dict=True) | {"num_samples": 400, "train_split": 0.5}
+    source = make_dataset(ObjectView(dict(args)))
+    store.save_dataset(source, args, tmp_path / "src.npz")
+    made = dd.make_noisy_dataset(tmp_path / "src.npz", 0.15, 0, tmp_path / "noisy.npz",
+                                 method="notebook")
+    np.testing.assert_array_equal(made["y"], dd.notebook_noisy_labels(source["y"], 0.15, args))
+    recorded = store.read_args(tmp_path / "noisy.npz")
+    assert recorded["label_noise_method"] == "notebook" and "label_noise_seed" not in recorded
+    assert recorded["label_noise"] == 0.15 and recorded["num_samples"] == 400
+    with pytest.raises(ValueError, match="label_noise"):
+        dd.make_noisy_dataset(tmp_path / "src.npz", 0.15, 0, tmp_path / "x.npz", method="other")

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from mnist1d import data as data_lib
 from mnist1d import models, store, train
 from mnist1d import seed_chunks as chunks
 
@@ -45,8 +46,10 @@ THRESHOLD_COLUMNS = ["arch", "loss", "noise", "seed", "threshold_size", "thresho
 # --- grids and models ----------------------------------------------------------------------------
 
 def mlp_widths(low=2, high=300, points=20):
-    """The unique integers (rounded) of a `points`-point geometric grid from low to high."""
-    return [int(h) for h in np.unique(np.round(np.geomspace(low, high, points)).astype(int))]
+    """The double-descent notebook's width grid: np.unique(np.geomspace(low, high, points,
+    dtype=int)), i.e. the points truncated (not rounded) and duplicates dropped: 2, 3, 4, 5, 7,
+    9, 12, 16, 21, 27, 36, 47, 61, 80, 104, 135, 177, 230, 300 (19 widths) by default."""
+    return [int(h) for h in np.unique(np.geomspace(low, high, points, dtype=int))]
 
 
 def cnn_channels():
@@ -92,13 +95,52 @@ def noisy_labels(y, rate, seed, num_classes=NUM_CLASSES):
     return np.where(replace, random_class, y).astype(y.dtype)
 
 
-def make_noisy_dataset(source_path, rate, seed, out_path):
-    """The dataset at `source_path` with noisy training labels, stored (with the rate, the seed
-    and the source's arguments recorded) so that every model reads the same noisy labels."""
+LABEL_NOISE_METHODS = ("notebook", "seeded")
+
+
+def notebook_noisy_labels(y, rate, generation_args, num_classes=NUM_CLASSES):
+    """The double-descent notebook's label noise: right after make_dataset(generation_args) it
+    goes on drawing from NumPy's global stream, for each training label in order
+    `if random_sample() < rate: label = randint(0, num_classes)`. The stream is rebuilt exactly
+    (mnist1d.data.stream_after_generation: seeded with the dataset's seed, then every draw of
+    generation replayed), so the labels are those the notebook trained on, provided the notebook
+    drew nothing else in between (it does not: it loads the frozen pickle, then generates, then
+    draws the noise). Each noise rate starts from that same state, as if it were the notebook's."""
+    y = np.array(y, copy=True)
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"label noise rate {rate!r} is not in [0, 1]")
+    rng = data_lib.stream_after_generation(generation_args)
+    args = data_lib.get_dataset_args(as_dict=True) | dict(generation_args)
+    n_train = int(args["num_samples"] // NUM_CLASSES * NUM_CLASSES * args["train_split"])
+    if len(y) != n_train:
+        raise ValueError(f"label_noise notebook: {len(y)} training labels, but the recorded "
+                         f"generation arguments make {n_train}: the dataset was not made by "
+                         f"make_dataset from them (use label_noise: seeded)")
+    for i in range(len(y)):
+        if rng.random_sample() < rate:
+            y[i] = rng.randint(0, num_classes)
+    return y
+
+
+def make_noisy_dataset(source_path, rate, seed, out_path, method="seeded"):
+    """The dataset at `source_path` with noisy training labels, stored (with the rate, the
+    method or seed, and the source's arguments recorded) so that every model reads the same
+    noisy labels. `method` (config `double_descent.label_noise`): "notebook" continues the
+    generation stream of the source's recorded arguments (notebook_noisy_labels; `seed` unused),
+    "seeded" draws from `seed` (noisy_labels)."""
+    if method not in LABEL_NOISE_METHODS:
+        raise ValueError(f"double_descent.label_noise must be one of {LABEL_NOISE_METHODS}, "
+                         f"got {method!r}")
     data = store.load_dataset(source_path)
-    noisy = dict(data, y=noisy_labels(data["y"], rate, seed))
-    args = dict(store.read_args(source_path), label_noise=float(rate), label_noise_seed=int(seed))
-    store.save_dataset(noisy, args, out_path)
+    source_args = store.read_args(source_path)
+    if method == "notebook":
+        y = notebook_noisy_labels(data["y"], rate, source_args)
+        record = {"label_noise_method": "notebook"}
+    else:
+        y = noisy_labels(data["y"], rate, seed)
+        record = {"label_noise_seed": int(seed)}
+    noisy = dict(data, y=y)
+    store.save_dataset(noisy, dict(source_args, label_noise=float(rate), **record), out_path)
     return noisy
 
 
@@ -347,11 +389,21 @@ def find_thresholds(table, n_train, tolerance=1.0, num_classes=NUM_CLASSES):
     return pd.DataFrame(rows, columns=THRESHOLD_COLUMNS)
 
 
-def summary_markdown(table, thresholds, n_train, reference_width=300):
-    """The targets of the issue, measured: thresholds vs n and n*K, peak heights."""
+def label_noise_text(section):
+    """How the config's `double_descent:` section draws its label noise, in words (summary.md)."""
+    if section["label_noise"] == "notebook":
+        return ("the notebook's draw (NumPy's global stream continued after generating the "
+                "dataset; label_noise: notebook)")
+    return f"seeded (numpy Generator, noise_seed {section['noise_seed']}; label_noise: seeded)"
+
+
+def summary_markdown(table, thresholds, n_train, reference_width=300, label_noise=None):
+    """The targets of the issue, measured: thresholds vs n and n*K, peak heights; `label_noise`
+    (label_noise_text) says how the noisy labels were drawn."""
+    noise = f" Label noise: {label_noise}." if label_noise else ""
     lines = [f"n = {n_train} training examples, K = {NUM_CLASSES} outputs: n = {n_train:,}, "
-             f"n*K = {n_train * NUM_CLASSES:,} parameters. Epochs: {int(table['epochs'].max())}.",
-             "", "| arch | loss | noise | seed | threshold (size, parameters) | interpolates "
+             f"n*K = {n_train * NUM_CLASSES:,} parameters. Epochs: {int(table['epochs'].max())}."
+             f"{noise}", "", "| arch | loss | noise | seed | threshold (size, parameters) | interpolates "
              "(train-error floor %) | / n | / n*K | dip (size: test %) | peak (size: test %) | "
              "largest size (test %) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in thresholds.itertuples():

@@ -35,6 +35,7 @@ PLOTTING_KEYS = [
     ({"double_descent": {"threshold_tolerance": 2.0}},
      {"dd_aggregate", "dd_figures", "paper_comparison"}),
     ({"tsne": {"perplexity": 20}}, {"tsne_figure", "ssl_figure"}),
+    ({"tsne": {"logistic": "raw"}}, {"tsne_baselines", "tsne_figure", "paper_comparison"}),
     ({"comparison": {"accuracy": 7.0}}, {"paper_comparison"}),
 ]
 
@@ -51,6 +52,9 @@ TRAINING_KEYS = [
     ({"benchmark": {"steps": 60}}, {"benchmark_train": 8}),
     ({"pooling": {"lr": 0.02}}, {"pooling_train": 2}),
     ({"double_descent": {"epochs": 3}}, {"dd_train": 3}),
+    # the other label noise: new noisy datasets (both levels), so every job retrains
+    ({"double_descent": {"label_noise": "seeded"}}, {"dd_noisy_dataset": 2, "dd_train": 3}),
+    ({"double_descent": {"noise_seed": 3}}, {}),     # unused by the notebook's label noise
     ({"lottery": {"analysis": {"steps": 30}}}, {"lottery_analysis": 1}),
     ({"lottery": {"search": {"rank_by": "tensor"}}}, {"lottery_search": 1, "lottery_analysis": 1}),
     ({"ssl": {"temperature": 0.4}}, {"ssl_train": 1, "ssl_variant": 2}),

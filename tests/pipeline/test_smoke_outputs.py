@@ -51,6 +51,9 @@ def test_smoke_double_descent_outputs(smoke_run):
     noisy = store.load_dataset(smoke_run / SMOKE / "double_descent/data/noise0.15.npz")
     clean = store.load_dataset(smoke_run / SMOKE / "data/samples16k.npz")
     assert 0.10 < (noisy["y"] != clean["y"]).mean() < 0.17
+    # label_noise: notebook, the generation stream of samples16k continued
+    np.testing.assert_array_equal(noisy["y"], dd.notebook_noisy_labels(
+        clean["y"], 0.15, store.read_args(smoke_run / SMOKE / "data/samples16k.npz")))
     np.testing.assert_array_equal(noisy["y_test"], clean["y_test"])
     assert "job mlp_mse_g0" in (smoke_run / SMOKE / "logs/double_descent/mlp_mse_g0.log").read_text()
 
@@ -70,7 +73,8 @@ def test_smoke_lottery_outputs(smoke_run):
 
 def test_smoke_tsne_ssl_pooling_outputs(smoke_run):
     table = pd.read_csv(smoke_run / SMOKE / "tsne/baselines.csv")
-    assert list(table.method) == ["kNN (k=10, Euclidean)", "logistic regression"]
+    assert list(table.method) == ["kNN (k=10, Euclidean)",
+                                  "logistic regression (standardised inputs, tol 1e-2)"]
     assert table.test_acc.between(0, 100).all()
     log = (smoke_run / SMOKE / "logs/tsne/figure.log").read_text()
     assert "MNIST panel is not produced" in log

@@ -38,7 +38,9 @@ rule dd_noisy_dataset:
         result("double_descent/data/noise{dd_noise}.npz"),
     params:
         rate=lambda wildcards: float(wildcards.dd_noise),
-        seed=DD["noise_seed"],
+        # noise_seed only where it is used: with notebook noise it reruns nothing
+        seed=DD["noise_seed"] if DD["label_noise"] == "seeded" else None,
+        method=DD["label_noise"],
     log:
         result("logs/double_descent/data_noise{dd_noise}.log"),
     benchmark:
@@ -81,6 +83,7 @@ rule dd_aggregate:
     params:
         threshold_tolerance=DD["threshold_tolerance"],
         reference_width=DD["reference_width"],
+        label_noise=dd_lib.label_noise_text(DD),
     log:
         result("logs/double_descent/aggregate.log"),
     benchmark:

@@ -10,7 +10,8 @@ history = double_descent.combine([pd.read_csv(path) for path in snakemake.input.
 n_train = len(load_dataset(snakemake.input.data)["x"])
 table = double_descent.aggregate(history)
 thresholds = double_descent.find_thresholds(table, n_train, snakemake.params.threshold_tolerance)
-summary = double_descent.summary_markdown(table, thresholds, n_train, snakemake.params.reference_width)
+summary = double_descent.summary_markdown(table, thresholds, n_train, snakemake.params.reference_width,
+                                          label_noise=snakemake.params.label_noise)
 write_csv(history, snakemake.output.history)
 write_csv(table, snakemake.output.csv)
 write_csv(thresholds, snakemake.output.thresholds)
