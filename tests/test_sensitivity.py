@@ -115,8 +115,8 @@ def test_lottery_search_gap_per_band_and_best_minus_dense():
     band = f["lottery - random, sparsity 25-50 %"]          # rounds at 0.3, 0.4
     assert band["mean"] == pytest.approx(3.0) and band["std"] == pytest.approx(math.sqrt(2))
     assert band["n"] == 2 and band["kind"] == "effect"
-    # 0-25 % holds round 0 (lottery = dense 90 vs random 80: +10) and 0.1, 0.2
-    assert f["lottery - random, sparsity 0-25 %"]["mean"] == pytest.approx((10 + 2 * 3) / 3)
+    # 0-25 % holds 0.1 and 0.2, not round 0 (the dense network, lottery 90 vs random 80)
+    assert f["lottery - random, sparsity 0-25 %"]["mean"] == pytest.approx(3.0)
     assert f["lottery - random, sparsity 95-100 %"]["n"] == 2     # the last round, s = 1
     # the best lottery ticket is round 1 (80 - 3 + gap) against dense 90
     assert f["best lottery ticket - dense"]["mean"] == pytest.approx(77 + 3 - 90)
@@ -183,9 +183,11 @@ def stats(mean, std=math.nan, n=1):
 @pytest.mark.parametrize("kind,paper,alt,word", [
     ("effect", stats(3.0, 1.0, 2), stats(4.0, 1.0, 2), "survives"),          # 1 <= 2 sqrt(2)
     ("effect", stats(3.0, 0.5, 2), stats(6.0, 0.5, 2), "changes: size"),     # 3 > 1.41
-    ("effect", stats(1.0, 2.0, 2), stats(-1.0, 2.0, 2), "changes: sign"),
+    ("effect", stats(1.0, 0.2, 2), stats(-1.0, 0.2, 2), "changes: sign"),
+    ("effect", stats(1.0, 2.0, 2), stats(-1.0, 2.0, 2), "unresolved: sign differs within the spread"),
+    ("effect", stats(0.0, 0.0, 2), stats(0.0, 0.0, 2), "survives"),
     ("effect", stats(-0.05), stats(-0.01), "survives (sign only)"),
-    ("effect", stats(-0.05), stats(0.02), "changes: sign"),
+    ("effect", stats(-0.05), stats(0.02), "changes: sign (sign only)"),
     ("level", stats(0.9), stats(1.2), "no spread"),
     ("level", stats(80.0, 1.0, 3), stats(70.0, 1.0, 3), "changes: size"),
     ("level", stats(80.0, 1.0, 3), stats(math.nan, math.nan, 0), "missing"),
@@ -207,7 +209,7 @@ def test_compare_markdown_and_figure(tmp_path):
     assert df["verdict"].tolist() == ["survives", "missing"]
     assert df["finding"][0] == "linear probe, best layer (conv3) / alternative: output"
     text = sensitivity.markdown(df, "smoke")
-    assert "## a choice (`ssl.temperature`)" in text and "80.0 ± 1.0 (n=3)" in text
+    assert "## a choice (`ssl.temperature`)" in text and "80.00 ± 1.00 (n=3)" in text
     assert "survives 1, missing 1" in text
     fig = sensitivity.plot(df)
     fig.savefig(tmp_path / "f.png")

@@ -178,10 +178,11 @@ def findings_lottery_search(history, random_from=None):
     wide = final.pivot_table(index=["trial", "round", "sparsity"], columns="method",
                              values="test_acc").reset_index()
     gap = wide["magnitude"] - wide["random"]
+    pruned = wide["round"] > wide.groupby("trial")["round"].transform("min")   # not the dense round
     out = []
     for i, (low, high) in enumerate(BANDS):
         last = i == len(BANDS) - 1
-        inside = (wide["sparsity"] >= low - 1e-9) & ((wide["sparsity"] <= high + 1e-9) if last
+        inside = pruned & (wide["sparsity"] >= low - 1e-9) & ((wide["sparsity"] <= high + 1e-9) if last
                                                      else (wide["sparsity"] < high - 1e-9))
         if inside.any():
             per_trial = gap[inside].groupby(wide["trial"][inside]).mean()
@@ -262,13 +263,14 @@ def verdict(kind, paper, alternative):
     if math.isnan(diff):
         return diff, spread, "missing"
     same_sign = np.sign(paper["mean"]) == np.sign(alternative["mean"])
-    if kind == "effect" and not same_sign:
-        return diff, spread, "changes: sign"
     if not have_spread:
-        return diff, spread, "survives (sign only)" if kind == "effect" else "no spread"
-    if abs(diff) <= spread:
-        return diff, spread, "survives"
-    return diff, spread, "changes: size"
+        if kind == "effect":
+            return diff, spread, "survives (sign only)" if same_sign else "changes: sign (sign only)"
+        return diff, spread, "no spread"
+    within = abs(diff) <= spread
+    if kind == "effect" and not same_sign:
+        return diff, spread, "changes: sign" if not within else "unresolved: sign differs within the spread"
+    return diff, spread, "survives" if within else "changes: size"
 
 
 def compare(facts, paper_findings, alternative_findings):
@@ -296,18 +298,22 @@ def table(rows):
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _cell(mean, std, n):
+DIGITS = {"points": 2, "loss": 3}
+
+
+def _cell(mean, std, n, unit):
     if math.isnan(mean):
         return "-"
-    text = f"{mean:.3f}" if abs(mean) < 10 else f"{mean:.1f}"
-    if not math.isnan(std):
-        text += f" ± {std:.3f}" if abs(mean) < 10 else f" ± {std:.1f}"
+    d = DIGITS.get(unit, 3)
+    text = f"{mean:.{d}f}" + ("" if math.isnan(std) else f" ± {std:.{d}f}")
     return f"{text} (n={n})"
 
 
 RULE = ("Verdict: an effect (a difference whose sign is the finding) survives when its sign is "
-        "the same under both settings and the means differ by at most 2 sqrt(std_paper^2 + "
-        "std_alternative^2); a level survives when the means differ by at most that spread. "
+        "the same under both settings and the means differ by at most the spread 2 sqrt(std_paper^2 "
+        "+ std_alternative^2); its sign changes when the signs differ and the means differ by "
+        "more than the spread (within it: unresolved); a level survives when the means differ by "
+        "at most the spread, else its size changes. "
         "Values are mean ± std over trials (lottery) or seeds (SSL); the activation is one run "
         "(no spread: an effect is judged by its sign alone, a level is not judged). Accuracies "
         "and their differences in percentage points.")
@@ -327,15 +333,22 @@ def markdown(df, preset):
                   "| finding | paper | alternative | difference | spread | verdict |",
                   "|---|---|---|---|---|---|"]
         for _, x in g.iterrows():
-            spread = "-" if math.isnan(x["spread"]) else f"{x['spread']:.3f}"
+            d = DIGITS.get(x["unit"], 3)
+            spread = "-" if math.isnan(x["spread"]) else f"{x['spread']:.{d}f}"
+            diff = "-" if math.isnan(x["difference"]) else f"{x['difference']:+.{d}f}"
             lines.append(f"| {x['finding']} ({x['unit']}) | "
-                         f"{_cell(x['paper_mean'], x['paper_std'], x['paper_n'])} | "
-                         f"{_cell(x['alternative_mean'], x['alternative_std'], x['alternative_n'])} | "
-                         f"{x['difference']:+.3f} | {spread} | {x['verdict']} |")
+                         f"{_cell(x['paper_mean'], x['paper_std'], x['paper_n'], x['unit'])} | "
+                         f"{_cell(x['alternative_mean'], x['alternative_std'], x['alternative_n'], x['unit'])} | "
+                         f"{diff} | {spread} | {x['verdict']} |")
         lines.append("")
     counts = df["verdict"].value_counts()
     lines.append("Verdicts: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + ".")
     return "\n".join(lines) + "\n"
+
+
+SHORT_VERDICTS = {"changes: sign": "sign changes", "changes: size": "size changes",
+                  "changes: sign (sign only)": "sign changes (sign only)",
+                  "unresolved: sign differs within the spread": "unresolved"}
 
 
 def plot(df):
@@ -352,7 +365,7 @@ def plot(df):
                for i in range(nrows)]
     fig, axes = plt.subplots(nrows, ncols, figsize=(6.2 * ncols, 0.9 + sum(0.32 * h + 0.9 for h in heights)),
                              gridspec_kw={"height_ratios": heights}, squeeze=False)
-    style = {"paper": dict(color="tab:red", marker="o", label="paper (notebook)"),
+    style = {"paper": dict(color="tab:red", marker="o", label="paper setting (config.yaml)"),
              "alternative": dict(color="tab:blue", marker="s", label="alternative")}
     for ax, (c, g) in zip(axes.flat, panels):
         y = np.arange(len(g))[::-1]
@@ -363,9 +376,12 @@ def plot(df):
         if (g["kind"] == "effect").any():
             ax.axvline(0, color="0.6", lw=0.8, zorder=0)
         ax.set_yticks(y)
-        ax.set_yticklabels([f"{f}  [{v}]" for f, v in zip(g["finding"], g["verdict"])], fontsize=8)
+        ax.set_yticklabels([f"{f}  [{SHORT_VERDICTS.get(v, v)}]"
+                            for f, v in zip(g["finding"], g["verdict"])], fontsize=8)
+        ax.set_ylim(-0.6, len(g) - 0.4)
         r = g.iloc[0]
-        ax.set_title(f"{r['label']}: {r['paper_value']} vs {r['alternative_value']}", fontsize=9)
+        ax.set_title(f"{r['label']}\n{r['key']}: {r['paper_value']} (paper) vs "
+                     f"{r['alternative_value']}", fontsize=9)
         ax.set_xlabel("percentage points (mean ± std)")
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
