@@ -58,6 +58,23 @@ def test_a_null_alternative_is_set_not_dropped():
     assert sensitivity.describe(config, "g")["alternative_value"] == "null"
 
 
+def test_also_changes_further_keys_together():
+    config = with_choices(resolved_config("smoke"), both={
+        "key": "ssl.temperature", "alternative": 0.1, "experiment": "ssl",
+        "also": {"ssl.max_shift": 5}})
+    sensitivity.check(config)
+    alt = sensitivity.alternative_config(config, "both")
+    assert (alt["ssl"]["temperature"], alt["ssl"]["max_shift"]) == (0.1, 5)
+    facts = sensitivity.describe(config, "both")
+    assert facts["key"] == "ssl.temperature + ssl.max_shift"
+    assert (facts["paper_value"], facts["alternative_value"]) == ("0.5, 10", "0.1, 5")
+    bad = with_choices(resolved_config("smoke"), both={
+        "key": "ssl.temperature", "alternative": 0.1, "experiment": "ssl",
+        "also": {"ssl.max_shiftt": 5}})
+    with pytest.raises(ValueError, match=r"sensitivity\.choices\.both\.also\.ssl\.max_shiftt'"):
+        sensitivity.check(bad)
+
+
 @pytest.mark.parametrize("entry,message", [
     ({"key": "lottery.search.score_stepp", "alternative": None, "experiment": "lottery_search"},
      "sensitivity.choices.bad.key': the configuration has no key 'lottery.search.score_stepp'"),

@@ -2,8 +2,9 @@
 
 `config.yaml`'s `sensitivity.choices` names choices, each one config key (a dotted path such as
 `lottery.search.score_step`), the value it takes in the alternative setting, and the experiment
-whose job it feeds (`lottery_search`, `lottery_analysis`, `metalearn_afunc`, `ssl`). The
-alternative configuration is the resolved configuration with that one key changed
+whose job it feeds (`lottery_search`, `lottery_analysis`, `metalearn_afunc`, `ssl`); `also` may
+change further keys of the same experiment together with it (e.g. the SSL shift and loss as one
+choice). The alternative configuration is the resolved configuration with that key changed
 (`alternative_config`); its job computes with the experiment's own `protocol_from_config` of it
 (`protocol`), through the same workflow script as the main job. A choice of the lottery search may
 list `methods: [magnitude]` when it changes only the magnitude scores: the alternative search then
@@ -77,24 +78,29 @@ def get_key(config, key):
     return node
 
 
+def changes(c):
+    """[(dotted key, alternative value)] of one choice entry: its key, then those of `also`."""
+    return [(c["key"], c["alternative"]), *dict(c.get("also") or {}).items()]
+
+
 def check(config):
-    """Every choice names an existing key of its experiment's section and a value other than the
-    configured one; a lottery-search `methods` reuse is magnitude alone. Raises ValueError naming
-    the config key."""
+    """Every choice names existing keys of its experiment's section (`key` and those of `also`)
+    and, for `key`, a value other than the configured one; a lottery-search `methods` reuse is
+    magnitude alone. Raises ValueError naming the config key."""
     for name, c in choices(config).items():
         where = f"config key 'sensitivity.choices.{name}"
         if c["experiment"] not in EXPERIMENTS:
             raise ValueError(f"{where}.experiment': {c['experiment']!r} is not one of {EXPERIMENTS}")
-        key = c["key"]
-        if not any(key == p or key.startswith(p) for p in KEY_PREFIXES[c["experiment"]]):
-            raise ValueError(f"{where}.key': {key!r} is not read by experiment "
-                             f"{c['experiment']!r} (keys under {KEY_PREFIXES[c['experiment']]})")
-        current = get_key(config, key)
-        if current is _MISSING:
-            raise ValueError(f"{where}.key': the configuration has no key {key!r}")
-        if current == c["alternative"]:
+        for i, (key, _) in enumerate(changes(c)):
+            field = f"{where}.key'" if i == 0 else f"{where}.also.{key}'"
+            if not any(key == p or key.startswith(p) for p in KEY_PREFIXES[c["experiment"]]):
+                raise ValueError(f"{field}: {key!r} is not read by experiment "
+                                 f"{c['experiment']!r} (keys under {KEY_PREFIXES[c['experiment']]})")
+            if get_key(config, key) is _MISSING:
+                raise ValueError(f"{field}: the configuration has no key {key!r}")
+        if get_key(config, c["key"]) == c["alternative"]:
             raise ValueError(f"{where}.alternative': {c['alternative']!r} is the configured value "
-                             f"of {key!r} already; the alternative must differ")
+                             f"of {c['key']!r} already; the alternative must differ")
         if "methods" in c:
             if c["experiment"] != "lottery_search" or list(c["methods"]) != ["magnitude"]:
                 raise ValueError(f"{where}.methods': only a lottery_search choice may set it, and "
@@ -105,14 +111,15 @@ def check(config):
 
 
 def alternative_config(config, name):
-    """The whole configuration with choice `name`'s key set to its alternative value."""
+    """The whole configuration with choice `name`'s keys set to their alternative values."""
     c = choice(config, name)
     alt = copy.deepcopy(config)
-    *path, last = c["key"].split(".")
-    node = alt
-    for part in path:
-        node = node[part]
-    node[last] = copy.deepcopy(c["alternative"])
+    for key, value in changes(c):
+        *path, last = key.split(".")
+        node = alt
+        for part in path:
+            node = node[part]
+        node[last] = copy.deepcopy(value)
     if "methods" in c:
         alt["lottery"]["search"]["methods"] = list(c["methods"])
     return alt
@@ -136,9 +143,11 @@ def protocol(config, name):
 def describe(config, name):
     """The plain facts of a choice the table names: label, key, both values, experiment."""
     c = choice(config, name)
-    return {"choice": name, "label": c.get("label", name), "key": c["key"],
-            "paper_value": _text(get_key(config, c["key"])),
-            "alternative_value": _text(c["alternative"]), "experiment": c["experiment"]}
+    keys = changes(c)
+    return {"choice": name, "label": c.get("label", name), "key": " + ".join(k for k, _ in keys),
+            "paper_value": ", ".join(_text(get_key(config, k)) for k, _ in keys),
+            "alternative_value": ", ".join(_text(v) for _, v in keys),
+            "experiment": c["experiment"]}
 
 
 def _text(value):
