@@ -80,8 +80,6 @@ def test_also_changes_further_keys_together():
      "sensitivity.choices.bad.key': the configuration has no key 'lottery.search.score_stepp'"),
     ({"key": "ssl.temperature", "alternative": 0.1, "experiment": "lottery_search"},
      "sensitivity.choices.bad.key': 'ssl.temperature' is not read by experiment 'lottery_search'"),
-    ({"key": "ssl.temperature", "alternative": 0.5, "experiment": "ssl"},
-     "sensitivity.choices.bad.alternative'"),
     ({"key": "ssl.temperature", "alternative": 0.1, "experiment": "ssl", "methods": ["magnitude"]},
      "sensitivity.choices.bad.methods'"),
     ({"key": "ssl.temperature", "alternative": 0.1, "experiment": "tsne"},
@@ -231,3 +229,12 @@ def test_compare_markdown_and_figure(tmp_path):
     fig = sensitivity.plot(df)
     fig.savefig(tmp_path / "f.png")
     assert (tmp_path / "f.png").stat().st_size > 0
+
+
+def test_a_choice_whose_alternative_is_configured_is_left_out_not_an_error():
+    config = with_choices(resolved_config("smoke"),
+                          same={"key": "ssl.temperature", "alternative": 0.5, "experiment": "ssl"},
+                          other={"key": "ssl.temperature", "alternative": 0.1, "experiment": "ssl"})
+    sensitivity.check(config)
+    assert list(sensitivity.choices(config)) == ["other"]
+    assert sensitivity.inactive(config) == ["same"]

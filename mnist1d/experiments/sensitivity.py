@@ -50,9 +50,22 @@ _MISSING = object()
 
 # --- configuration ----------------------------------------------------------------------------
 
-def choices(config):
-    """name -> entry of `sensitivity.choices` (empty without the section)."""
+def declared(config):
+    """name -> entry of `sensitivity.choices` as written (empty without the section)."""
     return dict((config.get("sensitivity") or {}).get("choices") or {})
+
+
+def choices(config):
+    """name -> entry of the choices that run: a choice whose alternative already is the configured
+    value (a user who switched the paper setting, e.g. `--config` with the former protocol) has
+    nothing to compare and is left out rather than stopping every run."""
+    return {n: c for n, c in declared(config).items()
+            if get_key(config, c["key"]) is _MISSING or get_key(config, c["key"]) != c["alternative"]}
+
+
+def inactive(config):
+    """The names of the declared choices left out by `choices`."""
+    return [n for n in declared(config) if n not in choices(config)]
 
 
 def names(config, experiment=None):
@@ -84,10 +97,10 @@ def changes(c):
 
 
 def check(config):
-    """Every choice names existing keys of its experiment's section (`key` and those of `also`)
-    and, for `key`, a value other than the configured one; a lottery-search `methods` reuse is
-    magnitude alone. Raises ValueError naming the config key."""
-    for name, c in choices(config).items():
+    """Every declared choice names existing keys of its experiment's section (`key` and those of
+    `also`); a lottery-search `methods` reuse is magnitude alone. Raises ValueError naming the
+    config key. (A choice whose alternative is the configured value is inactive: `choices`.)"""
+    for name, c in declared(config).items():
         where = f"config key 'sensitivity.choices.{name}"
         if c["experiment"] not in EXPERIMENTS:
             raise ValueError(f"{where}.experiment': {c['experiment']!r} is not one of {EXPERIMENTS}")
@@ -98,9 +111,6 @@ def check(config):
                                  f"{c['experiment']!r} (keys under {KEY_PREFIXES[c['experiment']]})")
             if get_key(config, key) is _MISSING:
                 raise ValueError(f"{field}: the configuration has no key {key!r}")
-        if get_key(config, c["key"]) == c["alternative"]:
-            raise ValueError(f"{where}.alternative': {c['alternative']!r} is the configured value "
-                             f"of {c['key']!r} already; the alternative must differ")
         if "methods" in c:
             if c["experiment"] != "lottery_search" or list(c["methods"]) != ["magnitude"]:
                 raise ValueError(f"{where}.methods': only a lottery_search choice may set it, and "
