@@ -63,12 +63,12 @@ def test_sensitivity_runs_the_alternatives_beside_a_smoke_run(smoke_run, tmp_pat
             log = (results / "logs" / "sensitivity" / name / f"{c['experiment']}.log").read_text()
             field = c["key"].rsplit(".", 1)[1]
             assert f"'{field}': {c['alternative']!r}" in log, log[:2000]
-    # the protocol is the job's params: another alternative value reruns that job alone
+    # the protocol is the job's params: another alternative setting reruns that job alone
     ssl_choices = sensitivity.names(CONFIG, "ssl")
     if ssl_choices:
         extra = tmp_path / "other.yaml"
         extra.write_text(yaml.safe_dump({"preset": "smoke", "sensitivity": {"choices": {
-            ssl_choices[0]: {"alternative": 0.3}}}}))
+            ssl_choices[0]: {"also": {"ssl.temperature": 0.3}}}}}))
         plan = run_snakemake(workdir, "sensitivity", "-n", "--configfile", str(extra))
         assert job_counts(plan.stdout + plan.stderr) == {
             "sensitivity_ssl": 1, "sensitivity_table": 1, "sensitivity": 1}
