@@ -497,7 +497,7 @@ def plot_guillotine(table, variants=None):
             color, marker, ls = GUILLOTINE_STYLES.get(model, (f"C{i}", "o", ":"))
             n_proj = sum(1 for layer in part.layer if layer.startswith("hidden") or layer == "output")
             label = f"{model} ({n_proj} projector layer{'s' if n_proj != 1 else ''}, " \
-                    f"{part.n_seeds.max()} seeds)"
+                    f"{part.n_seeds.max()} seed{'s' if part.n_seeds.max() != 1 else ''})"
             ax.errorbar(part.depth, part["mean"], yerr=part["std"], color=color, marker=marker,
                         ls=ls, capsize=3, label=label)
             best = part.loc[part["mean"].idxmax()]
