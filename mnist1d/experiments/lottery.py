@@ -872,6 +872,10 @@ def plot_adjacency(table):
             i += 1
     ax.set_xticks(range(len(ns)), [f"{n} adjacent" for n in ns])
     ax.set_yscale("log")
+    positive = [v for v in table["mean"] if v > 0]
+    if positive:   # a mean of (almost) zero, e.g. no unit keeping 4 adjacent inputs, and its
+        # error bar would stretch the log axis down to 1e-20
+        ax.set_ylim(bottom=max(min(positive) / 10, 1e-6))
     ax.set_ylabel("p(all kept), per hidden unit (mean ± SE)")
     sp = table.sparsity.iloc[0]
     ax.set_title(f"First-layer masks at {100 * sp:.1f}% sparsity: consecutive kept inputs")
