@@ -1,6 +1,8 @@
 """Compare every table of two result folders (e.g. a preset's run before and after a change).
 
     python benchmarks/compare_tables.py results_before/smoke results/smoke
+    python benchmarks/compare_tables.py --write-digests tests/pipeline/golden/smoke.json results/smoke
+    python benchmarks/compare_tables.py --digests tests/pipeline/golden/smoke.json results/smoke
 
 Files are matched by their path relative to each folder; CSV/TSV tables are compared exactly
 after dropping timing columns (wall-clock seconds, dates, host names), .npz arrays exactly, .md
@@ -9,6 +11,9 @@ from run to run by design. Prints one line per differing or missing file and a s
 when anything differs.
 """
 import argparse
+import hashlib
+import json
+import platform
 import re
 import sys
 from pathlib import Path
@@ -49,11 +54,69 @@ def difference(a, b):
     return ""
 
 
+def digest(path):
+    """A SHA-256 of what `difference` compares: arrays, text, or the table without its timing
+    columns (written back in one canonical CSV form)."""
+    h = hashlib.sha256()
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as z:
+            for key in sorted(z.files):
+                h.update(key.encode() + str(z[key].dtype).encode() + str(z[key].shape).encode())
+                h.update(np.ascontiguousarray(z[key]).tobytes())
+    elif path.suffix == ".md":
+        h.update(path.read_bytes())
+    else:
+        frame = pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",")
+        frame = frame[[c for c in frame.columns if not VOLATILE.search(str(c))]]
+        h.update(frame.to_csv(index=False, float_format="%r").encode())
+    return h.hexdigest()
+
+
+def machine():
+    """What float32 results depend on besides the code: the CPU, its kernels, torch."""
+    import torch
+    model = next((line.split(":", 1)[1].strip() for line in
+                  Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
+                 platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
+    return {"cpu": model, "machine": platform.machine(), "torch": torch.__version__,
+            "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+
+
+def digests(root):
+    return {name: digest(path) for name, path in sorted(tables(root).items())}
+
+
+def check_digests(recorded, root):
+    """Problems (one line each) of the tables under `root` against recorded digests; tables the
+    record does not know (new intermediate files) are not problems."""
+    mine = tables(root)
+    problems = [f"missing: {name}" for name in recorded["tables"] if name not in mine]
+    problems += [f"differs: {name}" for name, d in recorded["tables"].items()
+                 if name in mine and digest(mine[name]) != d]
+    return problems
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("before")
-    parser.add_argument("after")
+    parser.add_argument("before", help="a result folder, or with --digests/--write-digests the "
+                                       "digest file")
+    parser.add_argument("after", help="the result folder to compare")
+    parser.add_argument("--write-digests", action="store_true",
+                        help="record the digests of AFTER's tables (and the machine) in BEFORE")
+    parser.add_argument("--digests", action="store_true",
+                        help="compare AFTER's tables with the digests recorded in BEFORE")
     args = parser.parse_args(argv)
+    if args.write_digests:
+        Path(args.before).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.before).write_text(json.dumps({"machine": machine(), "tables": digests(args.after)},
+                                                indent=1) + "\n")
+        return 0
+    if args.digests:
+        problems = check_digests(json.loads(Path(args.before).read_text()), args.after)
+        for line in problems:
+            print(line)
+        print(f"{len(problems)} problems ({args.after} vs the digests in {args.before})")
+        return 1 if problems else 0
     left, right = tables(args.before), tables(args.after)
     problems = [f"only in {args.before}: {name}" for name in sorted(set(left) - set(right))]
     problems += [f"only in {args.after}: {name}" for name in sorted(set(right) - set(left))]

@@ -386,3 +386,73 @@ def test_compiled_search_step_follows_masks_changed_in_place(data):
     compiled, *_ = lottery.search(data, compile=True, **kwargs)
     cols = ["train_loss", "test_loss", "test_acc"]
     np.testing.assert_allclose(compiled[cols].values, eager[cols].values, rtol=1e-10)
+
+
+# --- the search and the analysis as one-member jobs: the same numbers, bit for bit ----------
+
+SEGMENT_PROTOCOL = {"lr": 0.02, "steps": 12, "eval_every": 4}
+
+
+@pytest.mark.parametrize("random_ticket", ["fresh", "nested"])
+def test_search_segments_merge_to_the_one_ensemble_search_exactly_float32(data, tmp_path,
+                                                                          random_ticket):
+    """Each (trial, method) member alone, its rounds cut into segments (chained through the
+    masks a segment leaves, or independent for fresh random tickets), merged: identical to the
+    four-member search, history and masks, in float32 (the pipeline's dtype)."""
+    trials, methods, rounds = (42, 43), lottery.METHODS, 7
+    settings = dict(score_step=8, rank_by="layer", random_ticket=random_ticket)
+    whole = lottery.search(data, 16, SEGMENT_PROTOCOL, trials, methods, rounds, **settings)
+    segments = lottery.search_segments(trials, methods, rounds, random_ticket, analysis_round=4,
+                                       rounds_per_job=3)
+    chained = [s for s in segments if s["after"] is not None]
+    assert chained and all(s["method"] == "magnitude" or random_ticket == "nested" for s in chained)
+    parts, stores = [], {}
+    for seg in segments:
+        start = stores[seg["after"]].next_packed() if seg["after"] else None
+        history, packed, shapes, members, grid = lottery.search(
+            data, 16, SEGMENT_PROTOCOL, (seg["trial"],), (seg["method"],), rounds,
+            first_round=seg["first"], stop_round=seg["stop"], start_masks=start, **settings)
+        path = tmp_path / f"{random_ticket}_{seg['name']}.npz"
+        trained = packed[:seg["stop"] - seg["first"]]
+        nxt = packed[-1] if seg["stop"] < rounds else None
+        lottery.save_mask_store(path, trained, shapes, members, grid, seg["first"], nxt)
+        stores[seg["name"]] = lottery.MaskStore(path)
+        parts.append((history, stores[seg["name"]]))
+    merged = lottery.merge_segments(parts, trials, methods, rounds)
+    pd.testing.assert_frame_equal(merged[0], whole[0], check_exact=True)
+    assert merged[3] == whole[3] and merged[2] == whole[2]
+    assert len(merged[1]) == len(whole[1]) == rounds
+    for mine, theirs in zip(merged[1], whole[1]):
+        for name in theirs:
+            np.testing.assert_array_equal(mine[name], theirs[name])
+    seg = lottery.segment_with_round(segments, 43, "magnitude", 4)
+    assert seg["first"] <= 4 < seg["stop"] and stores[seg["name"]].masks(4, 43, "magnitude")
+    with pytest.raises(KeyError, match="round 6"):
+        stores[seg["name"]].masks(6, 43, "magnitude")
+
+
+def test_a_segment_after_round_zero_needs_the_masks_it_continues(data):
+    with pytest.raises(ValueError, match="start_masks"):
+        lottery.search(data, 16, SEGMENT_PROTOCOL, (42,), ("magnitude",), 5, first_round=2)
+    with pytest.raises(ValueError, match="rounds_per_job"):
+        lottery.search_segments((42,), lottery.METHODS, 5, "fresh", 3, 0)
+
+
+def test_analysis_parts_merge_to_the_one_ensemble_analysis_exactly_float32(data, tmp_path):
+    history, packed, shapes, members, grid = lottery.search(
+        data, 16, SEGMENT_PROTOCOL, (42, 43), lottery.METHODS, 5, score_step=8, rank_by="layer",
+        random_ticket="fresh")
+    lottery.save_mask_store(tmp_path / "m.npz", packed, shapes, members, grid)
+    store = lottery.MaskStore(tmp_path / "m.npz")
+    kwargs = dict(sparsity=0.7, hidden=16, protocol={"lr": 0.02, "steps": 10, "eval_every": 5,
+                                                     "batch_size": 50},
+                  trials=(42, 43), init="fresh", init_seed=100, shuffle="notebook")
+    whole, round_ = lottery.analyse(data, store, **kwargs)
+    parts = []
+    for trial, network in lottery.analysis_parts((42, 43)):
+        mine, r = lottery.analyse(data, None if network == "dense" else store, part=(trial, network),
+                                  grid=grid, **kwargs)
+        assert r == round_
+        parts.append(mine)
+    pd.testing.assert_frame_equal(lottery.merge_analysis(parts[::-1], (42, 43)), whole,
+                                  check_exact=True)

@@ -202,9 +202,16 @@ def unpack(packed, shape):
     return bits.reshape(packed.shape[0], *shape).astype(np.float32)
 
 
-def save_mask_store(path, rounds_masks, shapes, members, sparsity):
-    """One compressed .npz with the masks of every round: mask/<name> (R, K, nbytes)."""
+def save_mask_store(path, rounds_masks, shapes, members, sparsity, first_round=0, next_masks=None):
+    """One compressed .npz with the masks of every round: mask/<name> (R, K, nbytes).
+
+    A search segment (`search_segments`) stores its rounds first_round.. and, where a later
+    segment continues it, the masks of the round after its last (next/<name>)."""
     arrays = {f"mask/{name}": np.stack([m[name] for m in rounds_masks]) for name in shapes}
+    if first_round:
+        arrays["first_round"] = np.array(int(first_round))
+    if next_masks is not None:
+        arrays.update({f"next/{name}": next_masks[name] for name in shapes})
     arrays.update({f"shape/{name}": np.array(shape) for name, shape in shapes.items()})
     arrays["names"] = np.array(list(shapes))
     arrays["trial"] = np.array([t for t, _ in members])
@@ -227,7 +234,8 @@ class MaskStore:
         self.shapes = {n: tuple(int(s) for s in self.arrays[f"shape/{n}"]) for n in self.names}
         self.members = [(int(t), str(m)) for t, m in zip(self.arrays["trial"], self.arrays["method"])]
         self.sparsity = self.arrays["sparsity"]
-        self.rounds = self.arrays[f"mask/{self.names[0]}"].shape[0]
+        self.first = int(self.arrays.get("first_round", 0))
+        self.rounds = self.first + self.arrays[f"mask/{self.names[0]}"].shape[0]
 
     def member(self, trial, method):
         try:
@@ -238,12 +246,24 @@ class MaskStore:
 
     def masks(self, round_, trial, method):
         k = self.member(trial, method)
-        return {n: unpack(self.arrays[f"mask/{n}"][round_, k:k + 1], self.shapes[n])[0]
+        if not self.first <= round_ < self.rounds:
+            raise KeyError(f"round {round_} is not in this mask store (rounds {self.first} to "
+                           f"{self.rounds - 1})")
+        return {n: unpack(self.arrays[f"mask/{n}"][round_ - self.first, k:k + 1], self.shapes[n])[0]
                 for n in self.names}
+
+    def next_packed(self):
+        """The packed masks {name: (K, nbytes)} of the round after the stored ones."""
+        return {n: self.arrays[f"next/{n}"] for n in self.names}
 
     def nearest_round(self, sparsity):
         """The round whose target sparsity is nearest `sparsity` (the first on a tie)."""
-        return int(np.argmin(np.abs(self.sparsity[:self.rounds] - sparsity)))
+        return nearest_round(self.sparsity, sparsity)
+
+
+def nearest_round(grid, sparsity):
+    """The round of `grid` (target sparsity per round) nearest `sparsity`, the first on a tie."""
+    return int(np.argmin(np.abs(np.asarray(grid) - sparsity)))
 
 
 # --- the search ---------------------------------------------------------------------------
@@ -257,7 +277,7 @@ def _fingerprint(spec, protocol, members, rounds, dtype, settings):
                        "dtype": str(dtype), "settings": settings}, sort_keys=True, default=str)
 
 
-def _load_checkpoint(directory, fingerprint, logger):
+def _load_checkpoint(directory, fingerprint, logger, first_round=0):
     state_file = Path(directory) / "state.json"
     if not state_file.exists():
         return None
@@ -268,7 +288,7 @@ def _load_checkpoint(directory, fingerprint, logger):
         return None
     done = int(state["rounds_done"])
     packed = []
-    for r in range(done + 1):
+    for r in range(first_round, done + 1):
         path = Path(directory) / f"masks_{r:04d}.npz"
         if r == done and not path.exists():     # the search had finished: no next round
             break
@@ -298,16 +318,23 @@ def _save_checkpoint(directory, fingerprint, rounds_done, packed_next, history):
 
 def search(data, hidden=500, protocol=None, trials=(42, 43), methods=METHODS, rounds=100,
            device="cpu", dtype=torch.float32, compile=False, checkpoint_dir=None, logger=None,
-           on_round=None, score_step=None, rank_by="tensor", random_ticket="nested"):
+           on_round=None, score_step=None, rank_by="tensor", random_ticket="nested",
+           first_round=0, stop_round=None, start_masks=None):
     """Iterative pruning of every (trial, method) member at once.
 
     score_step, rank_by, random_ticket: see the module docstring and `next_masks` (the defaults
     are the scores of the last step, per-tensor ranking and nested random masks).
+    first_round, stop_round: train rounds first_round .. stop_round - 1 only (a segment of the
+    search, `search_segments`); a segment that does not start at round 0 starts from
+    `start_masks` (packed, {name: (K, nbytes)}: the masks the segment before it left), except
+    when every member is a fresh random ticket, whose masks depend on no other round.
+    Members are independent of each other: member k's numbers are the same in any ensemble.
 
     Returns (history, masks, shapes, members, grid).
     history: one row per round, member and evaluation step: round, sparsity (target),
     kept (fraction of parameters kept), trial, method, step and the engine's metrics.
-    masks: one {name: (K, nbytes) packed} per round (the masks that round trained with);
+    masks: one {name: (K, nbytes) packed} per round (the masks that round trained with), from
+    first_round on, and last the masks of round stop_round when it is not the last round;
     shapes: {name: shape of one member's tensor}; members: [(trial, method)]; grid: the target
     sparsity of every round.
     `on_round(r)` is called after round r is finished and checkpointed.
@@ -320,23 +347,41 @@ def search(data, hidden=500, protocol=None, trials=(42, 43), methods=METHODS, ro
     init = models.init_params(spec, [t for t, _ in members], dtype, device)
     shapes = {name: tuple(p.shape[1:]) for name, p in init.items()}
     check_search_settings(score_step, rank_by, random_ticket, protocol["steps"])
-    settings = {"score_step": score_step, "rank_by": rank_by, "random_ticket": random_ticket}
+    stop = rounds if stop_round is None else int(stop_round)
+    if not 0 <= int(first_round) < stop <= rounds:
+        raise ValueError(f"search rounds {first_round}..{stop}: not within 0..{rounds}")
+    first_round = int(first_round)
+    settings = {"score_step": score_step, "rank_by": rank_by, "random_ticket": random_ticket,
+                "first_round": first_round, "stop_round": stop}
     fingerprint = _fingerprint(spec, protocol, members, rounds, dtype, settings)
     last_step = protocol["steps"] if score_step is None else int(score_step)
 
     masks = {name: torch.ones_like(p) for name, p in init.items()}
-    packed, history, start = [{n: pack(m) for n, m in masks.items()}], [], 0
+    if first_round > 0:
+        if start_masks is not None:
+            for name in masks:
+                masks[name].copy_(torch.from_numpy(unpack(start_masks[name], shapes[name])))
+        elif random_ticket == "fresh" and all(m == "random" for _, m in members):
+            new = next_masks(init, masks, members, first_round, grid[first_round], rank_by,
+                             random_ticket)
+            for name in masks:
+                masks[name].copy_(new[name])
+        else:
+            raise ValueError(f"search from round {first_round}: the masks of that round "
+                             f"(start_masks) are needed")
+    packed, history, start = [{n: pack(m) for n, m in masks.items()}], [], first_round
     if checkpoint_dir is not None:
-        found = _load_checkpoint(checkpoint_dir, fingerprint, logger)
+        found = _load_checkpoint(checkpoint_dir, fingerprint, logger, first_round)
         if found is not None:
             start, packed, old = found
             history = [old] if len(old) else []
-            for name in masks if start < rounds else ():
-                masks[name].copy_(torch.from_numpy(unpack(packed[start][name], shapes[name])))
+            for name in masks if start < stop else ():
+                masks[name].copy_(torch.from_numpy(unpack(packed[start - first_round][name],
+                                                          shapes[name])))
             if logger is not None:
-                logger.info(f"resuming after {start} finished rounds from {checkpoint_dir}")
+                logger.info(f"resuming after round {start - 1} from {checkpoint_dir}")
         else:
-            _save_masks(Path(checkpoint_dir), 0, packed[0])
+            _save_masks(Path(checkpoint_dir), first_round, packed[0])
     params = {name: p.clone() for name, p in init.items()}
     state = train.init_state(params, protocol)
     step_fn = train.make_step(spec, protocol, masks, compile)   # masks change in place per round
@@ -344,7 +389,7 @@ def search(data, hidden=500, protocol=None, trials=(42, 43), methods=METHODS, ro
     numel = sum(p[0].numel() for p in init.values())
 
     t0 = time.perf_counter()
-    for r in range(start, rounds):
+    for r in range(start, stop):
         with torch.no_grad():
             for name in params:
                 params[name].copy_(init[name])
@@ -389,6 +434,77 @@ def search(data, hidden=500, protocol=None, trials=(42, 43), methods=METHODS, ro
         if on_round is not None:
             on_round(r)
     return pd.concat(history, ignore_index=True), packed, shapes, members, grid
+
+
+# --- the search as jobs: one member per job, the rounds in segments ---------------------------
+
+def search_segments(trials, methods, rounds, random_ticket, analysis_round, rounds_per_job):
+    """The search split into jobs of one (trial, method) member and a range of rounds each.
+
+    Members never interact (member k computes the same numbers in any ensemble), so each is its
+    own job. A lottery ticket's rounds (and a nested random ticket's) form a chain: round r + 1
+    prunes round r's network. Its chain is cut once, after the round the analysis trains
+    (`analysis_round`), so the analysis starts while the chain's last rounds still train. A fresh
+    random ticket's rounds are independent: chunks of `rounds_per_job` rounds.
+    Returns [{"name", "trial", "method", "first", "stop", "after"}] (rounds first..stop - 1;
+    `after`: the segment whose last masks this one starts from, or None).
+    """
+    if int(rounds_per_job) < 1:
+        raise ValueError(f"rounds_per_job: must be >= 1, got {rounds_per_job}")
+    out = []
+    for trial in trials:
+        for method in methods:
+            independent = method == "random" and random_ticket == "fresh"
+            if independent:
+                bounds = list(range(0, rounds, int(rounds_per_job))) + [rounds]
+            else:
+                bounds = sorted({0, min(int(analysis_round) + 1, rounds), rounds})
+            before = None
+            for first, stop in zip(bounds, bounds[1:]):
+                name = f"{method}_{int(trial)}_{first:03d}-{stop - 1:03d}"
+                out.append({"name": name, "trial": int(trial), "method": method, "first": first,
+                            "stop": stop, "after": None if independent else before})
+                before = name
+    return out
+
+
+def segment_with_round(segments, trial, method, round_):
+    """The segment that trains `round_` of member (trial, method)."""
+    for seg in segments:
+        if (seg["trial"], seg["method"]) == (int(trial), method) and seg["first"] <= round_ < seg["stop"]:
+            return seg
+    raise KeyError(f"no search segment trains round {round_} of trial {trial}, {method}")
+
+
+def merge_segments(parts, trials, methods, rounds):
+    """The whole search from its segments: parts [(history, MaskStore)] -> (history, masks,
+    shapes, members, grid) exactly as `search` of every member at once returns them (rows in its
+    order: round, member, step; masks stacked in its member order)."""
+    members = members_of(trials, methods)
+    index = {m: k for k, m in enumerate(members)}
+    history = pd.concat([h for h, _ in parts], ignore_index=True)
+    key = history["round"].to_numpy() * len(members) + np.array(
+        [index[(int(t), m)] for t, m in zip(history.trial, history.method)], dtype=np.int64)
+    history = history.iloc[np.argsort(key, kind="stable")].reset_index(drop=True)
+    stores = [store for _, store in parts]
+    shapes, grid = stores[0].shapes, np.asarray(stores[0].sparsity)
+    owner = {}
+    for store in stores:
+        for trial, method in store.members:
+            for r in range(store.first, store.rounds):
+                owner[(trial, method, r)] = store
+    missing = [(t, m, r) for t, m in members for r in range(rounds) if (t, m, r) not in owner]
+    if missing:
+        raise ValueError(f"search segments: no segment holds round {missing[0][2]} of trial "
+                         f"{missing[0][0]}, {missing[0][1]} ({len(missing)} rounds missing)")
+    packed = []
+    for r in range(rounds):
+        rows = {}
+        for name in shapes:
+            rows[name] = np.stack([owner[(t, m, r)].arrays[f"mask/{name}"][
+                r - owner[(t, m, r)].first, owner[(t, m, r)].member(t, m)] for t, m in members])
+        packed.append(rows)
+    return history, packed, shapes, members, grid
 
 
 def final_results(history):
@@ -540,21 +656,30 @@ def analysis_setup(data, store, round_, hidden, members, seeds, shuffle_seed, ch
 def analyse(data, store, sparsity=0.92, hidden=500, protocol=None, trials=(42,), reinit_seed=0,
             shuffle_seed=0, chunk_order=(2, 3, 0, 1), conditions=CONDITIONS, group=None,
             device="cpu", dtype=torch.float32, compile=False, logger=None, init="rewound",
-            init_seed=100, shuffle="generator"):
+            init_seed=100, shuffle="generator", part=None, grid=None):
     """Train every (trial, condition, network); returns (history, round).
 
     init, init_seed, reinit_seed: the initial weights (`analysis_seeds`); shuffle: the shuffled
     condition's permutation (`shuffle_permutation`).
+    part: (trial, network) to train only that trial's networks of that kind (one job of
+    `analysis_parts`; the seeds still follow the trial's place in `trials`); store may then be
+    None for the dense networks, with `grid` (the search's target sparsity per round) giving
+    the round.
 
     The networks train as ensembles of `group` members (None: all of them at once); grouping
     changes the speed only, never the result (each member is independent of the others).
     """
-    round_ = store.nearest_round(sparsity)
+    grid = store.sparsity if grid is None else np.asarray(grid)
+    round_ = nearest_round(grid, sparsity)
     seeds = analysis_seeds(trials, init, init_seed, reinit_seed)
     members = analysis_members(trials, conditions)
+    if part is not None:
+        members = [m for m in members if (m[0], m[2]) == (int(part[0]), part[1])]
+        if not members:
+            raise ValueError(f"analysis part {part}: no such trial and network")
     group = len(members) if group is None else int(group)
     if logger is not None:
-        logger.info(f"analysis at round {round_} (target sparsity {store.sparsity[round_]:.4f}); "
+        logger.info(f"analysis at round {round_} (target sparsity {grid[round_]:.4f}); "
                     f"{len(members)} networks in ensembles of {group}: {members}; init {init}, "
                     f"torch seeds (initial, re-initialised) per trial {seeds}; shuffle {shuffle} "
                     f"{shuffle_permutation(data['x'].shape[-1], shuffle_seed, shuffle).tolist()}")
@@ -572,9 +697,25 @@ def analyse(data, store, sparsity=0.92, hidden=500, protocol=None, trials=(42,),
         history.insert(0, "trial", [chunk[k][0] for k in history["member"]])
         histories.append(history.drop(columns="member"))
     history = pd.concat(histories, ignore_index=True)
-    history.insert(0, "sparsity", float(store.sparsity[round_]))
+    history.insert(0, "sparsity", float(grid[round_]))
     history.insert(0, "round", round_)
     return history, round_
+
+
+def analysis_parts(trials):
+    """The analysis as jobs: one per (trial, network), its five conditions as one ensemble. The
+    dense networks need no search; the lottery networks need the search's chain only up to the
+    analysed round."""
+    return [(int(t), n) for t in trials for n in NETWORKS]
+
+
+def merge_analysis(histories, trials, conditions=CONDITIONS):
+    """The analysis parts' histories as one, in the order `analyse` of all of them gives."""
+    index = {m: k for k, m in enumerate(analysis_members(trials, conditions))}
+    history = pd.concat(histories, ignore_index=True)
+    key = np.array([index[(int(t), c, n)] for t, c, n in
+                    zip(history.trial, history.condition, history.network)], dtype=np.int64)
+    return history.iloc[np.argsort(key, kind="stable")].reset_index(drop=True)
 
 
 def analysis_summary(history):

@@ -11,7 +11,7 @@ from conftest import run_snakemake
 # (it reads the timing file of every job that reruns).
 BOOKKEEPING = {"run_config", "timing", "all"}
 TRAINING = {"benchmark_train", "pooling_train", "ssl_train", "ssl_variant", "dd_train",
-            "lottery_search", "lottery_analysis", "metalearn_lr", "metalearn_afunc",
+            "lottery_search_segment", "lottery_analysis_part", "metalearn_lr", "metalearn_afunc",
             "metalearn_afunc_fit", "dataset", "dd_noisy_dataset"}
 
 
@@ -55,8 +55,13 @@ TRAINING_KEYS = [
     # the other label noise: new noisy datasets (both levels), so every job retrains
     ({"double_descent": {"label_noise": "seeded"}}, {"dd_noisy_dataset": 2, "dd_train": 3}),
     ({"double_descent": {"noise_seed": 3}}, {}),     # unused by the notebook's label noise
-    ({"lottery": {"analysis": {"steps": 30}}}, {"lottery_analysis": 1}),
-    ({"lottery": {"search": {"rank_by": "tensor"}}}, {"lottery_search": 1, "lottery_analysis": 1}),
+    ({"lottery": {"analysis": {"steps": 30}}}, {"lottery_analysis_part": 6}),
+    # the dense networks of the analysis need no mask: they stay
+    ({"lottery": {"search": {"rank_by": "tensor"}}},
+     {"lottery_search_segment": 6, "lottery_analysis_part": 4}),
+    # fresh random tickets in chunks of 2 rounds: new random jobs, the same numbers
+    ({"lottery": {"search": {"rounds_per_job": 2}}},
+     {"lottery_search_segment": 4, "lottery_analysis_part": 2}),
     ({"ssl": {"temperature": 0.4}}, {"ssl_train": 1, "ssl_variant": 2}),
     ({"metalearn": {"lr": {"outer_lr": 0.2}}}, {"metalearn_lr": 1}),
     # the fit is its own job: refitting does not rerun the activation job

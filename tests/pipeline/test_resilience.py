@@ -34,8 +34,11 @@ POLL = 0.01                  # seconds between looks at the checkpoint files
 CHECKPOINTED = {
     "metalearn_afunc": (f"{SMOKE}/metalearn/checkpoints/afunc.pt", f"{SMOKE}/metalearn/afunc_steps.csv",
                         f"{SMOKE}/logs/metalearn/afunc.log", "resuming from"),
-    "lottery_search": (f"{SMOKE}/lottery/checkpoint/state.json", f"{SMOKE}/lottery/search_history.csv",
-                       f"{SMOKE}/logs/lottery/search.log", "resuming after"),
+    # the lottery ticket's chain of trial 42 up to the analysed round (smoke: rounds 0..2)
+    "lottery_search_segment": (f"{SMOKE}/lottery/checkpoint/magnitude_42_000-002/state.json",
+                               f"{SMOKE}/lottery/search/magnitude_42_000-002.csv",
+                               f"{SMOKE}/logs/lottery/search_magnitude_42_000-002.log",
+                               "resuming after"),
 }
 
 

@@ -1,9 +1,11 @@
 """What the smoke preset's `all` made, experiment by experiment (the session's one smoke run)."""
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import SMOKE
+from conftest import REPO, SMOKE
 from mnist1d import store
 from mnist1d.experiments import double_descent as dd
 from mnist1d.experiments import metalearn_afunc as afunc
@@ -135,3 +137,21 @@ def test_smoke_metalearn_outputs(smoke_run):
     assert fit.activation.tolist() == ["fitted", "learned", *afunc.BASELINES]
     assert fit.final_test_acc.between(0, 100).all() and fit.fit_rms.iloc[0] < 0.5
     assert len(pd.read_csv(smoke_run / SMOKE / "metalearn/afunc_fit_pieces.csv")) == 6
+
+
+def test_smoke_tables_are_the_recorded_ones(smoke_run):
+    """Every table of a smoke run equals the one recorded before the pipeline's jobs were split
+    and reordered for speed (issue 19): timing changes, numbers never. float32 results depend on
+    the CPU and torch, so the record holds on the machine it was made on (this project's)."""
+    import importlib.util
+    import json
+    spec = importlib.util.spec_from_file_location("compare_tables",
+                                                  REPO / "benchmarks" / "compare_tables.py")
+    compare = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compare)
+    recorded = json.loads((Path(__file__).parent / "golden" / "smoke.json").read_text())
+    if compare.machine() != recorded["machine"]:
+        pytest.skip(f"recorded on {recorded['machine']}, this machine is {compare.machine()}")
+    problems = compare.check_digests(recorded, smoke_run / SMOKE)
+    assert not problems, problems
+    assert len(recorded["tables"]) > 70

@@ -1,11 +1,15 @@
-# Lottery tickets (SPEC section 4): the pruning search (all trials and methods as one ensemble,
-# checkpointed every round), the analysis at about 92 % sparsity, tables and five figures.
+# Lottery tickets (SPEC section 4): the pruning search as one-thread jobs of one (trial, method)
+# each (a lottery ticket's rounds are a chain, a fresh random ticket's independent chunks; every
+# job checkpointed per round), merged into one history and mask store; the analysis at about 92 %
+# sparsity as one job per (trial, network), merged; tables and five figures.
 import mnist1d.experiments.lottery as lottery_lib
 
 LOT = config["lottery"]
-# The search then the analysis is the pipeline's longest chain of jobs: start it before the
-# double-descent jobs (their priorities are 0 .. number of jobs), so it does not come last.
+# The lottery ticket's chain up to the analysed round, then the analysis of its lottery networks,
+# is the pipeline's longest chain of jobs: it starts first (the double-descent jobs' priorities
+# are 0 .. number of jobs); the other lottery jobs come next, longest first.
 LONGEST_CHAIN_PRIORITY = 1000
+LOTTERY_PRIORITY = 900
 for _part in lottery_lib.PARTS:
     require_datasets(f"lottery.{_part}.dataset", LOT[_part]["dataset"])
 _missing = set(LOT["analysis"]["trials"]) - set(LOT["search"]["trials"])
@@ -32,31 +36,120 @@ for _name in ("lottery", "lottery_asymptotes", "lottery_adjacency", "lottery_mas
     ALL_TARGETS.extend(figure(_name))
 
 
+LOTTERY_ANALYSIS_ROUND = lottery_lib.nearest_round(
+    lottery_lib.sparsity_grid(LOT["search"]["rounds"]), LOT["analysis"]["sparsity"])
+LOTTERY_SEGMENTS = {s["name"]: s for s in lottery_lib.search_segments(
+    LOTTERY_PROTOCOL["search"]["trials"], LOTTERY_PROTOCOL["search"]["methods"],
+    LOT["search"]["rounds"], LOT["search"]["random_ticket"], LOTTERY_ANALYSIS_ROUND,
+    LOT["search"].get("rounds_per_job", 25))}
+LOTTERY_PARTS = {f"{t}_{n}": (t, n) for t, n in lottery_lib.analysis_parts(LOT["analysis"]["trials"])}
+
+
+def lottery_segment_protocol(wildcards):
+    """What one search job computes with: the search protocol for its member and rounds."""
+    seg = LOTTERY_SEGMENTS[wildcards.segment]
+    return {**LOTTERY_PROTOCOL["search"], "trials": [seg["trial"]], "methods": [seg["method"]],
+            "first_round": seg["first"], "stop_round": seg["stop"]}
+
+
+def lottery_segment_inputs(wildcards):
+    seg = LOTTERY_SEGMENTS[wildcards.segment]
+    inputs = {"data": dataset_file(LOT["search"]["dataset"])}
+    if seg["after"]:
+        inputs["start"] = result(f"lottery/search/{seg['after']}.npz")
+    return inputs
+
+
+def lottery_segment_priority(wildcards):
+    seg = LOTTERY_SEGMENTS[wildcards.segment]
+    on_chain = seg["method"] == "magnitude" and seg["first"] <= LOTTERY_ANALYSIS_ROUND < seg["stop"]
+    return LONGEST_CHAIN_PRIORITY if on_chain else LOTTERY_PRIORITY
+
+
+def lottery_part_priority(wildcards):
+    on_chain = LOTTERY_PARTS[wildcards.part][1] == "lottery"
+    return LONGEST_CHAIN_PRIORITY if on_chain else LOTTERY_PRIORITY
+
+
+def lottery_part_inputs(wildcards):
+    trial, network = LOTTERY_PARTS[wildcards.part]
+    inputs = {"data": dataset_file(LOT["analysis"]["dataset"])}
+    if network != "dense":
+        method = "magnitude" if network == "lottery" else "random"
+        seg = lottery_lib.segment_with_round(LOTTERY_SEGMENTS.values(), trial, method,
+                                             LOTTERY_ANALYSIS_ROUND)
+        inputs["masks"] = result(f"lottery/search/{seg['name']}.npz")
+    return inputs
+
+
+rule lottery_search_segment:
+    input:
+        unpack(lottery_segment_inputs),
+    output:
+        history=result("lottery/search/{segment}.csv"),
+        masks=result("lottery/search/{segment}.npz"),
+    params:
+        protocol=lottery_segment_protocol,
+        checkpoint=lambda wildcards: result(f"lottery/checkpoint/{wildcards.segment}"),
+        device=config["device"],
+    wildcard_constraints:
+        segment="|".join(LOTTERY_SEGMENTS),
+    threads: job_threads("lottery")
+    resources:
+        **job_resources("lottery", gpu=True),
+    priority: lottery_segment_priority
+    log:
+        result("logs/lottery/search_{segment}.log"),
+    benchmark:
+        result("timing/lottery/search_{segment}.tsv")
+    script:
+        "../scripts/lottery_search_segment.py"
+
+
 rule lottery_search:
     input:
-        dataset_file(LOT["search"]["dataset"]),
+        histories=[result(f"lottery/search/{name}.csv") for name in LOTTERY_SEGMENTS],
+        masks=[result(f"lottery/search/{name}.npz") for name in LOTTERY_SEGMENTS],
     output:
         history=result("lottery/search_history.csv"),
         masks=result("lottery/masks.npz"),
     params:
         protocol=LOTTERY_PROTOCOL["search"],
-        checkpoint=result("lottery/checkpoint"),
-        device=config["device"],
-    threads: job_threads("lottery")
-    resources:
-        **job_resources("lottery", gpu=True),
-    priority: LONGEST_CHAIN_PRIORITY
     log:
         result("logs/lottery/search.log"),
     benchmark:
         result("timing/lottery/search.tsv")
     script:
-        "../scripts/lottery_search.py"
+        "../scripts/lottery_search_merge.py"
+
+
+rule lottery_analysis_part:
+    input:
+        unpack(lottery_part_inputs),
+    output:
+        history=result("lottery/analysis/{part}.csv"),
+    params:
+        protocol=lambda wildcards: {**LOTTERY_PROTOCOL["analysis"],
+                                    "part": list(LOTTERY_PARTS[wildcards.part]),
+                                    "grid": lottery_lib.sparsity_grid(LOT["search"]["rounds"]).tolist()},
+        device=config["device"],
+    wildcard_constraints:
+        part="|".join(LOTTERY_PARTS),
+    threads: job_threads("lottery")
+    resources:
+        **job_resources("lottery", gpu=True),
+    priority: lottery_part_priority
+    log:
+        result("logs/lottery/analysis_{part}.log"),
+    benchmark:
+        result("timing/lottery/analysis_{part}.tsv")
+    script:
+        "../scripts/lottery_analysis_part.py"
 
 
 rule lottery_analysis:
     input:
-        data=dataset_file(LOT["analysis"]["dataset"]),
+        histories=[result(f"lottery/analysis/{part}.csv") for part in LOTTERY_PARTS],
         masks=result("lottery/masks.npz"),
     output:
         history=result("lottery/analysis_history.csv"),
@@ -64,17 +157,12 @@ rule lottery_analysis:
         adjacency=result("lottery/adjacency.csv"),
     params:
         protocol=LOTTERY_PROTOCOL["analysis"],
-        device=config["device"],
-    threads: job_threads("lottery")
-    resources:
-        **job_resources("lottery", gpu=True),
-    priority: LONGEST_CHAIN_PRIORITY
     log:
         result("logs/lottery/analysis.log"),
     benchmark:
         result("timing/lottery/analysis.tsv")
     script:
-        "../scripts/lottery_analysis.py"
+        "../scripts/lottery_analysis_merge.py"
 
 
 rule lottery_tables:

@@ -17,6 +17,8 @@ TIMING_WILDCARDS = {
     "dd_job": list(DD_JOBS),
     "dd_noise": [dd_lib.noise_tag(n) for n in DD_NOISES],
     "ssl_variant": SSL_VARIANTS,
+    "segment": list(LOTTERY_SEGMENTS),
+    "part": list(LOTTERY_PARTS),
 }
 
 
