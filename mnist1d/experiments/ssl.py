@@ -278,15 +278,8 @@ def make_step(s, protocol, compile=False):
                                      s["temperature"])
         return losses.sum(), losses.detach()
 
-    grad_fn = torch.func.grad_and_value(loss, has_aux=True)
-
-    def step(params, state, xb, shifts, slopes, offsets):
-        grads, (_, losses) = grad_fn(params, xb, shifts, slopes, offsets)
-        with torch.no_grad():
-            train.update(params, grads, state, protocol)
-        return losses
-
-    return torch.compile(step, dynamic=False) if compile else step
+    return train.gradient_step(
+        loss, lambda params, grads, state: train.update(params, grads, state, protocol), compile)
 
 
 def train_ssl(x, seeds, settings=None, device="cpu", dtype=torch.float32, compile=False,

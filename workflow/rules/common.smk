@@ -49,6 +49,11 @@ if workflow.is_main_process:
 
 # Final targets; each rule file adds its own, and `rule all` asks for them.
 ALL_TARGETS = []
+# Snakemake starts ready jobs of higher priority first. A single job of many minutes that nothing
+# waits for (the activation metalearning) must not start last and leave a core idle at the end;
+# the lottery chain (lottery.smk) comes before it, the double-descent jobs (0 .. their number,
+# longest first) after it.
+LONG_JOB_PRIORITY = 100
 # Rules whose jobs are not part of `all` (e.g. the sweeps): the timing of `all` leaves them out.
 OUTSIDE_ALL_RULES = set()
 

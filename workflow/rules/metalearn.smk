@@ -48,6 +48,7 @@ rule metalearn_afunc:
     threads: job_threads("metalearn")
     resources:
         **job_resources("metalearn", gpu=True),
+    priority: LONG_JOB_PRIORITY
     log:
         result("logs/metalearn/afunc.log"),
     benchmark:
