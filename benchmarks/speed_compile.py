@@ -241,7 +241,8 @@ def child(args):
     import torch
     torch.set_num_threads(1)
     config = resolved_config(args.preset)
-    job = job_of(args.kind, config, {"dd_job": args.dd_job, "pooling_variant": args.pooling_variant})
+    job = job_of(args.kind, config,
+                 {"dd_job": args.dd_job, "pooling_variant": args.pooling_variant})
     timed = args.timed_steps
     out = {"kind": args.kind, "mode": args.mode, "steps": job.steps, "note": job.note,
            "timed_steps": timed, "torch": torch.__version__, "threads": torch.get_num_threads()}
@@ -375,7 +376,8 @@ def print_table(rows, preset):
     print(f"{'':<17}{'':>8}{'compile s':>15}{'ms/step':>16}{'':>6}{'job, seconds':>27}"
           f"{'even':>9}  cold")
     for r in rows:
-        print(f"{r['kind']:<17}{r['steps']:>8}{r['cold_compile_s']:>8.1f}{r['warm_compile_s']:>7.1f}"
+        print(f"{r['kind']:<17}{r['steps']:>8}{r['cold_compile_s']:>8.1f}"
+              f"{r['warm_compile_s']:>7.1f}"
               f"{r['compiled_ms']:>8.2f}{r['eager_ms']:>8.2f}{r['speedup']:>6.2f}"
               f"{r['eager_job_s']:>9.1f}{r['warm_job_s']:>9.1f}"
               f"{r['cold_job_s']:>9.1f}{r['break_even_steps']:>9.0f}  "
@@ -485,7 +487,8 @@ def main(argv=None):
             failed.append(kind)
             continue
         rows.append(row)
-        print(f"{kind}{' ' + dd_job if dd_job else ''}: compile cold {row['cold_compile_s']:.1f} s, "
+        print(f"{kind}{' ' + dd_job if dd_job else ''}: compile cold "
+              f"{row['cold_compile_s']:.1f} s, "
               f"warm {row['warm_compile_s']:.1f} s; {row['compiled_ms']:.2f} ms/step compiled, "
               f"{row['eager_ms']:.2f} eager; {row['steps']} steps: pays back cold "
               f"{'yes' if row['pays_cold'] else 'NO'} ({time.perf_counter() - t_start:.0f} s "
