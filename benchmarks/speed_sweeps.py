@@ -10,9 +10,9 @@ Runs `snakemake --cores N sweeps --config preset=P` from scratch (a new temporar
 the jobs' `benchmark:` files (RESULTS/timing/sweeps/*.tsv), the summed job wall and CPU time,
 split into datasets, training (per sweep) and tables/figures. The issue's target: the paper
 preset's sweeps together cost less than the paper's `all` (49 min with one seed on an idle 2-core
-machine, README "Timing"). --compile on|off overrides `sweeps.defaults.compile` through a config
-overlay (compile on: cold compiles unless torch's inductor cache already holds the shapes; run it
-twice to see the warm-cache cost).
+machine, README "Timing"). --compile on|off overrides `sweeps.defaults.compile` (on: and the
+top-level `compile` for sweeps) through a config overlay (compile on: cold compiles unless
+torch's inductor cache already holds the shapes; run it twice to see the warm-cache cost).
 """
 import argparse
 import os
@@ -58,7 +58,10 @@ def main():
     extra = []
     if args.compile is not None:
         overlay = Path(tempfile.mkdtemp(prefix="speed_sweeps_cfg_")) / "compile.yaml"
-        overlay.write_text(f"sweeps: {{defaults: {{compile: {str(args.compile == 'on').lower()}}}}}\n")
+        text = f"sweeps: {{defaults: {{compile: {str(args.compile == 'on').lower()}}}}}\n"
+        if args.compile == "on":     # the top-level switch for sweeps too (quick: compile false)
+            text += "compile: {sweeps: true}\n"
+        overlay.write_text(text)
         extra += ["--configfile", str(overlay)]
     extra += [arg for path in args.configfile for arg in ("--configfile", str(Path(path).resolve()))]
     if args.in_repo:

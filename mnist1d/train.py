@@ -50,6 +50,35 @@ HISTORY_COLUMNS = ["seed", "step", "train_loss", "test_loss", "train_acc", "test
 EVAL_CHUNK = 1000             # examples per evaluation forward (bounds the GRU's memory)
 
 
+# The experiments whose training steps torch.compile can compile: the keys of the config's
+# top-level `compile` when it is a mapping (README, "Compiling").
+COMPILED_EXPERIMENTS = ("benchmark", "pooling", "double_descent", "lottery", "ssl", "metalearn",
+                        "sweeps")
+
+
+def compile_for(config, experiment):
+    """Whether `experiment`'s jobs compile their training step, from the pipeline config's
+    top-level `compile`: true or false (every experiment), or a mapping experiment -> true/false
+    (an experiment it does not name is not compiled). A bad value raises ValueError naming the
+    key (`compile` or `compile.EXPERIMENT`)."""
+    if experiment not in COMPILED_EXPERIMENTS:
+        raise ValueError(f"compile_for: {experiment!r} is not one of {COMPILED_EXPERIMENTS}")
+    value = config.get("compile", False)
+    if isinstance(value, bool):
+        return value
+    if not isinstance(value, dict):
+        raise ValueError(f"config key 'compile': {value!r} is neither true/false nor a mapping "
+                         f"experiment -> true/false ({', '.join(COMPILED_EXPERIMENTS)})")
+    unknown = sorted(set(value) - set(COMPILED_EXPERIMENTS), key=str)
+    if unknown:
+        raise ValueError(f"config key 'compile.{unknown[0]}': no such experiment; the mapping "
+                         f"names some of {', '.join(COMPILED_EXPERIMENTS)}")
+    chosen = value.get(experiment, False)
+    if not isinstance(chosen, bool):
+        raise ValueError(f"config key 'compile.{experiment}': {chosen!r} is not true or false")
+    return chosen
+
+
 def batches_per_epoch(n_train, batch_size):
     """Batches in one epoch over n_train examples (the last one smaller when it does not divide)."""
     return -(-int(n_train) // int(batch_size))

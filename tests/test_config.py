@@ -126,3 +126,132 @@ def test_a_number_given_for_a_null_of_config_yaml_is_a_number():
     assert resolved["pooling"]["seeds"] == paper_config()["pooling"]["seeds"]
     # text that is no YAML number stays text, and the schema names the key
     assert typed_like({"a": {"b": "two"}}, {"a": {"b": None}}) == {"a": {"b": "two"}}
+
+
+# --- compile: true/false for every experiment, or a mapping experiment -> true/false ----------
+
+def test_compile_for_a_boolean_is_every_experiment():
+    from mnist1d.train import COMPILED_EXPERIMENTS, compile_for
+    for value in (True, False):
+        assert {compile_for({"compile": value}, e) for e in COMPILED_EXPERIMENTS} == {value}
+    assert compile_for({}, "ssl") is False                       # no key: nothing compiles
+
+
+def test_compile_for_a_mapping_names_experiments_and_leaves_the_others_eager():
+    from mnist1d.train import compile_for
+    config = {"compile": {"lottery": True, "double_descent": False}}
+    assert compile_for(config, "lottery") is True
+    assert compile_for(config, "double_descent") is False
+    assert compile_for(config, "benchmark") is False             # not named: not compiled
+
+
+@pytest.mark.parametrize("value, key", [
+    ({"double_descent": "yes"}, "compile.double_descent"),
+    ({"dd": True}, "compile.dd"),
+    ("sometimes", "compile"),
+    (1, "compile"),
+])
+def test_compile_for_a_bad_value_names_the_key(value, key):
+    from mnist1d.train import compile_for
+    with pytest.raises(ValueError, match=f"config key '{key}'"):
+        compile_for({"compile": value}, "double_descent")
+
+
+def test_compile_for_an_unknown_experiment_is_an_error():
+    from mnist1d.train import compile_for
+    with pytest.raises(ValueError, match="tsne"):
+        compile_for({"compile": True}, "tsne")
+
+
+def every_compiled_protocol(config):
+    """experiment -> the `compile` of each of its jobs' protocols (as the rules pass them)."""
+    from mnist1d.experiments import (benchmark, double_descent, lottery, metalearn_afunc, pooling,
+                                     ssl, sweeps)
+    dd_job = double_descent.plan_jobs(config["double_descent"])[0]["name"]
+    sweep = sweeps.names(config)[0]
+    value = str(sweeps.settings(config, sweep)["values"][0])
+    return {
+        "benchmark": [benchmark.protocol_from_config(config, m, v)["compile"]
+                      for m in config["benchmark"]["models"] for v in ("normal", "shuffled")],
+        "pooling": [pooling.protocol_from_config(config, v)["compile"]
+                    for v in config["pooling"]["variants"]],
+        "double_descent": [double_descent.protocol_from_config(config, dd_job)["compile"]],
+        "lottery": [lottery.protocol_from_config(config, p)["compile"] for p in lottery.PARTS],
+        "ssl": [ssl.protocol_from_config(config)["compile"]]
+               + [ssl.variant_protocol(config, v)["compile"] for v in config["ssl"]["variants"]],
+        "metalearn": [metalearn_afunc.protocol_from_config(config)["implementation"] == "compiled"],
+        "sweeps": [sweeps.protocol_from_config(config, sweep, value,
+                                               sweeps.chunks(config, sweep)[0])["compile"]],
+    }
+
+
+@pytest.mark.parametrize("experiment", ["benchmark", "pooling", "double_descent", "lottery", "ssl",
+                                        "metalearn", "sweeps"])
+def test_every_protocol_takes_its_experiments_compile_choice(experiment):
+    from conftest import resolved_config
+    config = resolved_config("paper")
+    config["metalearn"]["afunc"]["implementation"] = "compiled"
+    config["sweeps"]["defaults"]["compile"] = True       # the sweep's own switch allows it
+    config["compile"] = {experiment: True}
+    chosen = every_compiled_protocol(config)
+    assert all(chosen[experiment]) and chosen[experiment]
+    assert not any(v for name, values in chosen.items() if name != experiment for v in values)
+    config["compile"] = True
+    assert all(v for values in every_compiled_protocol(config).values() for v in values)
+
+
+def test_a_sweep_compiles_only_where_its_own_switch_allows_it():
+    from conftest import resolved_config
+    config = resolved_config("paper")
+    config["compile"] = {"sweeps": True}
+    config["sweeps"]["defaults"]["compile"] = False
+    assert every_compiled_protocol(config)["sweeps"] == [False]
+
+
+@pytest.mark.parametrize("preset", ["quick", "smoke"])
+def test_quick_and_smoke_compile_nothing(preset):
+    from conftest import resolved_config
+    from mnist1d.train import COMPILED_EXPERIMENTS, compile_for
+    config = resolved_config(preset)
+    assert config["compile"] is False
+    assert not any(compile_for(config, e) for e in COMPILED_EXPERIMENTS)
+
+
+def config_schema_message(config):
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+    try:
+        validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    except WorkflowError as e:
+        return describe_validation_error(e.__context__)
+    return None
+
+
+@pytest.mark.parametrize("value, expected", [
+    (True, None), (False, None), ({}, None), ({"double_descent": False, "lottery": True}, None),
+    ({"double_descent": "yes"}, "config key 'compile.double_descent'"),
+    ({"dd": True}, "'dd' was unexpected"),
+    ("sometimes", "config key 'compile'"),
+])
+def test_schema_takes_a_boolean_or_a_mapping_and_names_a_bad_key(value, expected):
+    from conftest import resolved_config
+    config = resolved_config("paper")
+    config["compile"] = value
+    message = config_schema_message(config)
+    if expected is None:
+        assert message is None, message
+    else:
+        assert message is not None and expected in message, message
+
+
+def test_compile_on_the_command_line_is_a_boolean_or_a_mapping():
+    from snakemake.cli import parse_config
+    for text in ("compile=false", "compile=False"):
+        command_line = parse_config([text])
+        resolved = resolve(snakemake_config(command_line), command_line, PRESETS_DIR)
+        assert resolved["compile"] is False
+    command_line = parse_config(["compile={ssl: false}"])
+    resolved = resolve(snakemake_config(command_line), command_line, PRESETS_DIR)
+    paper = paper_config()["compile"]
+    assert resolved["compile"] == ({**paper, "ssl": False} if isinstance(paper, dict)
+                                   else {"ssl": False})

@@ -16,6 +16,7 @@ from mnist1d.experiments import afunc_kernels as kernels
 from mnist1d.experiments import metalearn_afunc as afunc
 from mnist1d.experiments import metalearn_common as common
 from mnist1d.experiments import metalearn_lr as lr_exp
+from mnist1d import train
 from mnist1d.data import get_dataset_args, make_dataset
 from mnist1d.utils import ObjectView
 
@@ -327,7 +328,8 @@ def test_protocols_are_json_and_hold_exactly_the_job_settings(preset):
     assert set(act) == set(afunc.AfuncConfig.__dataclass_fields__) | {"baselines"}
     # every other key of the section is one of these, except the rule's input
     assert set(config["metalearn"]["afunc"]) - set(act) == {"dataset"}
-    assert act["implementation"] == ("compiled" if config["compile"] else "fused")
+    assert act["implementation"] == ("compiled" if train.compile_for(config, "metalearn")
+                                     else "fused")
     assert afunc.AfuncConfig.from_dict(act).implementation == act["implementation"]
     section = config["metalearn"]["afunc"]
     assert afunc.figure_settings(config) == {"sample_range": section["sample_range"],
@@ -361,7 +363,9 @@ def test_protocols_ignore_keys_the_jobs_do_not_compute_with(path, value):
 @pytest.mark.parametrize("path, value", [
     ("metalearn.lr.outer_lr", 0.2), ("metalearn.lr.start_lrs", [1.0]),
     ("metalearn.afunc.inner_lr", 0.02), ("metalearn.afunc.baselines", ["relu"]),
-    ("metalearn.afunc.sample_range", 4.0), ("compile", False),
+    ("metalearn.afunc.sample_range", 4.0),
+    # the paper preset's choice for metalearn, flipped: `compiled` <-> `fused`
+    ("compile", {"metalearn": not train.compile_for(resolved_config("paper"), "metalearn")}),
     ("metalearn.afunc.inner_init", "fresh"), ("metalearn.afunc.noise_in_g", False)])
 def test_protocols_follow_the_keys_the_jobs_compute_with(path, value):
     config = resolved_config("paper")

@@ -40,7 +40,8 @@ def protocol_from_config(config, model, variant, chunk=""):
     spec = models.spec_for(model, config.get("models"), input_size=sequence_length(dataset))
     return {"model": model, "variant": variant, "spec": spec,
             "seeds": chunks.chunk_seeds(section, chunk, "benchmark"),
-            "engine": train.adam_in_order(section), "compile": bool(config["compile"])}
+            "engine": train.adam_in_order(section),
+            "compile": train.compile_for(config, "benchmark")}
 
 
 

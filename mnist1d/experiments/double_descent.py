@@ -215,7 +215,7 @@ def protocol_from_config(config, job_name):
     section = config["double_descent"]
     jobs = {job["name"]: job for job in plan_jobs(section)}
     return {"job": jobs[job_name], **{key: section[key] for key in TRAINING_KEYS},
-            "compile": bool(config["compile"])}
+            "compile": train.compile_for(config, "double_descent")}
 
 
 def engine_protocol(settings, loss, n_train):

@@ -78,7 +78,7 @@ def protocol_from_config(config, part):
         raise ValueError(f"lottery part {part!r} is not one of {PARTS}")
     section = config["lottery"][part]
     protocol = {"hidden": config["lottery"]["hidden"], "trials": [int(t) for t in section["trials"]],
-                "engine": train.adam_in_order(section), "compile": bool(config["compile"])}
+                "engine": train.adam_in_order(section), "compile": train.compile_for(config, "lottery")}
     if part == "search":
         protocol.update(methods=list(section["methods"]), rounds=section["rounds"],
                         score_step=section["score_step"], rank_by=section["rank_by"],

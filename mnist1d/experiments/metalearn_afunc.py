@@ -58,6 +58,7 @@ from mnist1d.experiments.afunc_kernels import (ActivationTable, inner_run_fast, 
 from mnist1d.experiments.metalearn_common import (batch_slices, data_digest, generator, linear_init,
                                                   reference_linear_init, seed_for, to_tensors)
 from mnist1d.io import atomic_path
+from mnist1d.train import compile_for
 
 BASELINES = ("relu", "swish", "elu", "softplus", "tanh", "sigmoid")
 IMPLEMENTATIONS = ("plain", "fused", "compiled")
@@ -116,8 +117,9 @@ class AfuncConfig:
 def resolve_implementation(implementation, compile):
     """The implementation a job runs: `compiled` falls back to `fused` where compiling is off.
 
-    (The quick and smoke presets set the top-level `compile: false`, so they do not wait for
-    compiles; `fused` computes the same thing uncompiled.)
+    (`compile` is the top-level config's choice for metalearn, train.compile_for: the quick and
+    smoke presets set `compile: false`, so they do not wait for compiles; `fused` computes the
+    same thing uncompiled.)
     """
     if implementation not in IMPLEMENTATIONS:
         raise ValueError(f"config key 'metalearn.afunc.implementation': {implementation!r} is not "
@@ -129,7 +131,8 @@ def protocol_from_config(config):
     """The settings the activation job computes with, from the whole resolved pipeline config.
 
     A plain JSON-able dict: every AfuncConfig field from `metalearn.afunc`, `implementation`
-    resolved against the top-level `compile` (resolve_implementation), and `baselines`, the
+    resolved against the top-level `compile` for metalearn (train.compile_for,
+    resolve_implementation), and `baselines`, the
     activations afunc_baselines compares. The rule passes exactly this to the job (params
     `protocol`), so the job reruns when one of these changes and only then;
     `metalearn.afunc.dataset` names the rule's input instead.
@@ -137,7 +140,7 @@ def protocol_from_config(config):
     section = config["metalearn"]["afunc"]
     protocol = {name: section[name] for name in AfuncConfig.__dataclass_fields__}
     protocol["implementation"] = resolve_implementation(section["implementation"],
-                                                        config.get("compile", False))
+                                                        compile_for(config, "metalearn"))
     protocol["baselines"] = list(section["baselines"])
     return protocol
 

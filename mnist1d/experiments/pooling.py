@@ -37,7 +37,7 @@ def protocol_from_config(config, variant, chunk=""):
     return {"variant": variant, "datasets": list(section["datasets"]),
             "seeds": chunks.chunk_seeds(section, chunk, "pooling"), "channels": section["channels"],
             "train_eval_every": section["train_eval_every"], "engine": train.adam_in_order(section),
-            "compile": bool(config["compile"])}
+            "compile": train.compile_for(config, "pooling")}
 
 
 def figure_settings(config):

@@ -57,7 +57,8 @@ def protocol_from_config(config):
     section = config["ssl"]
     return {"settings": {k: section[k] for k in DEFAULTS if k in section},
             "seeds": [int(s) for s in section["seeds"]], "knn_k": section["knn_k"],
-            "probe_max_iter": section["probe_max_iter"], "compile": bool(config["compile"])}
+            "probe_max_iter": section["probe_max_iter"],
+            "compile": train.compile_for(config, "ssl")}
 
 
 def variant_protocol(config, name):

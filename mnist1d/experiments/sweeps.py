@@ -172,7 +172,7 @@ def protocol_from_config(config, name, text, chunk):
                        for m in s["models"]},
             "seeds": seed_chunks.chunk_seeds(s, chunk, f"sweeps.{name}"),
             "engine": train.adam_in_order(s),
-            "compile": bool(s["compile"])}
+            "compile": train.compile_for(config, "sweeps") and bool(s["compile"])}
 
 
 def run(data, protocol, device="cpu", logger=None):

@@ -5,6 +5,8 @@ from pathlib import Path
 import yaml
 
 PRESETS = ("paper", "quick", "smoke")
+# Keys whose value is true/false or a mapping (compile: every experiment, or per experiment)
+BOOL_OR_MAPPING = ("compile",)
 
 
 def deep_merge(base, override):
@@ -86,6 +88,10 @@ def typed_like(value, reference, key=""):
     that is a YAML number, boolean or null becomes that.
     """
     if isinstance(value, str):
+        if isinstance(reference, dict) and key in BOOL_OR_MAPPING:
+            parsed = _yaml_or_text(value)
+            if isinstance(parsed, bool):       # `--config compile=false` as text
+                return parsed
         if isinstance(reference, dict):
             value = _mapping_from_text(value, reference, key)
         elif isinstance(reference, bool):

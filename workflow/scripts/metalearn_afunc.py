@@ -13,7 +13,7 @@ log = job_logger("metalearn_afunc", snakemake.log[0])
 set_threads(snakemake.threads)
 keep_freed_memory()
 # metalearn_afunc.protocol_from_config(config): `implementation` is already resolved (`compiled`
-# runs as `fused` where the top-level `compile` is false: quick, smoke presets)
+# runs as `fused` where the top-level `compile` is false for metalearn: quick, smoke presets)
 protocol = dict(snakemake.params.protocol)
 cfg = AfuncConfig.from_dict(protocol)
 data = load_dataset(snakemake.input[0])
