@@ -54,6 +54,9 @@ ALL_TARGETS = []
 # the lottery chain (lottery.smk) comes before it, the double-descent jobs (0 .. their number,
 # longest first) after it.
 LONG_JOB_PRIORITY = 100
+# A job's priority does not pass to the jobs making its inputs: the datasets (a second each) come
+# before everything, or the lottery chain would wait for its dataset behind every other job.
+DATA_PRIORITY = 2000
 # Rules whose jobs are not part of `all` (e.g. the sweeps): the timing of `all` leaves them out.
 OUTSIDE_ALL_RULES = set()
 

@@ -22,6 +22,7 @@ rule dataset:
         **job_resources("data"),
     group:
         job_group("data")
+    priority: DATA_PRIORITY
     script:
         "../scripts/make_dataset.py"
 

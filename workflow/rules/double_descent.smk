@@ -41,6 +41,7 @@ rule dd_noisy_dataset:
         # noise_seed only where it is used: with notebook noise it reruns nothing
         seed=DD["noise_seed"] if DD["label_noise"] == "seeded" else None,
         method=DD["label_noise"],
+    priority: DATA_PRIORITY
     log:
         result("logs/double_descent/data_noise{dd_noise}.log"),
     benchmark:
