@@ -160,3 +160,30 @@ def test_rule_files_import_only_light_modules(rules):
     unknown = imported - set(LIGHT_MODULES) - HEAVY_MODULES - {"mnist1d.pipeline"}
     assert not unknown, (f"{rules.name} imports {sorted(unknown)}: add it to LIGHT_MODULES "
                          "(test_startup.py) so that its imports are checked")
+
+
+RUNTIME = r"""
+import sys
+import numpy as np
+from mnist1d import specs
+from mnist1d.experiments import afunc_fit, double_descent, metalearn_afunc, pooling
+assert [specs.count_parameters(m) for m in ("logistic", "mlp", "cnn", "gru")] == [410, 15210, 5210, 5134]
+assert double_descent.n_parameters("mlp", 10) == 40 * 10 + 10 + 100 + 10 + 100 + 10
+fit = afunc_fit.PiecewiseLinear([0.0], [0.0, 1.0], [0.0, 0.0])
+assert np.allclose(fit(np.array([-1.0, 2.0])), [0.0, 2.0])
+for name in metalearn_afunc.BASELINES:
+    metalearn_afunc.baseline_curve(name, np.linspace(-5, 5, 11))
+pooling.spec_of("max")
+print(sorted(m for m in ("torch", "numba", "sklearn") if m in sys.modules))
+"""
+
+
+def test_what_the_figure_and_table_jobs_call_runs_without_torch():
+    """Not only the imports: the parameter counts of the summaries, the activation fit and the
+    baseline curves of the figures run without loading torch."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    out = subprocess.run([sys.executable, "-c", RUNTIME], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split()[-1] == "[]", out.stdout

@@ -11,6 +11,8 @@ of the outer loop (afunc_function.csv), with the notebook's breakpoints by defau
 instead. The fitted f is then trained by the same inner loop, from the same initialisation and
 noise as the learned f and the baselines (metalearn_afunc.evaluate_activation).
 """
+import sys
+
 import numpy as np
 import pandas as pd
 
@@ -48,9 +50,8 @@ class PiecewiseLinear:
                              f"{len(self.slopes)} slopes and {len(self.intercepts)} intercepts")
 
     def __call__(self, z):
-        import torch
-
-        if not torch.is_tensor(z):
+        torch = sys.modules.get("torch")   # not imported: z is no tensor (the figure needs no torch)
+        if torch is None or not torch.is_tensor(z):
             i = np.searchsorted(self.knots, np.asarray(z, float), side="right")
             return self.slopes[i] * z + self.intercepts[i]
         knots = torch.as_tensor(self.knots, dtype=z.dtype, device=z.device)
