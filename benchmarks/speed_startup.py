@@ -7,8 +7,8 @@ Snakemake runs every job of a `script:` rule in a fresh Python interpreter: its 
 (`from snakemake.logging import logger`, `from snakemake.iocontainers import Snakemake`, the
 unpickled job object) and then the script, whose first lines import the package. For every
 script of workflow/scripts this runs, in a fresh interpreter, the preamble's imports and the
-script's own `import` / `from` lines (read with ast: the script itself does not run), `--repeat`
-times, and prints the median wall and CPU seconds (user + system of the child) and which of
+script's own `import` / `from` lines (read with ast: the script itself does not run) and, in
+a training script, its first call, device.set_threads (which imports torch), `--repeat` times, and prints the median wall and CPU seconds (user + system of the child) and which of
 torch / numba / sklearn the imports loaded. The first rows are the floor: the bare interpreter
 and the preamble alone.
 
@@ -42,6 +42,21 @@ def import_lines(path):
     tree = ast.parse(Path(path).read_text(), str(path))
     return "\n".join(ast.unparse(node) for node in tree.body
                      if isinstance(node, (ast.Import, ast.ImportFrom)))
+
+
+def trains(path):
+    """Whether a script trains: it trains inside device.job_device."""
+    return "job_device" in Path(path).read_text()
+
+
+def startup_code(path):
+    """What a job runs before its work: its imports and device.set_threads where it calls it
+    (first, in every training script; it imports torch unless given torch_threads=False)."""
+    code, text = import_lines(path), Path(path).read_text()
+    if "set_threads(" in text:
+        call = "1, torch_threads=False" if "torch_threads=False" in text else "1"
+        code += f"\nfrom mnist1d.pipeline.device import set_threads as _st\n_st({call})"
+    return code
 
 
 def run_once(cmd, root):
@@ -88,18 +103,21 @@ def main():
 
     print(f"job start-up in {root} (python {sys.version.split()[0]}, median of {args.repeat}, "
           f"{'with' if preamble else 'without'} Snakemake's preamble)")
-    print(f"{'job':<24} {'wall s':>7} {'CPU s':>7}  loads")
+    print(f"{'job':<24} {'wall s':>7} {'CPU s':>7}  {'':<7} loads")
     rows = [("(python alone)", "pass")]
     if preamble:
         rows.append(("(preamble alone)", preamble))
-    rows += [(p.stem, preamble + import_lines(p)) for p in scripts]
-    light, heavy = [], []
-    for name, code in rows:
+    rows += [(p.stem, preamble + startup_code(p), trains(p)) for p in scripts]
+    groups = {False: [], True: []}
+    for name, code, *training in rows:            # the floor rows have no `training`
         wall, cpu, loaded = measure(code, root, args.repeat)
-        print(f"{name:<24} {wall:7.2f} {cpu:7.2f}  {', '.join(loaded) or '-'}", flush=True)
-        if not name.startswith("("):
-            (heavy if "torch" in loaded else light).append((wall, cpu))
-    for label, group in (("without torch", light), ("with torch", heavy)):
+        kind = "trains" if training and training[0] else ""
+        print(f"{name:<24} {wall:7.2f} {cpu:7.2f}  {kind:<7} {', '.join(loaded) or '-'}",
+              flush=True)
+        if training:
+            groups[training[0]].append((wall, cpu))
+    for label, group in (("that do not train (figures, tables, ...)", groups[False]),
+                         ("that train", groups[True])):
         if group:
             print(f"median of the {len(group)} jobs {label}: "
                   f"{statistics.median(w for w, _ in group):.2f} s wall, "

@@ -16,9 +16,10 @@ The jobs (the paper protocol of config.yaml, through the package's own functions
   * lottery_round: one network of the lottery search, one round: MLP 40-500-500-10 on the
     paper dataset, batch 100, 1 501 Adam steps, evaluation every 100 steps
     (lottery.search(data, 500, engine, trials=(42,), methods=("magnitude",), rounds=1));
-  * dd_job: the first MLP group of the double-descent plan (a padded ensemble of a few widths,
-    both noise levels, SGD with momentum, 4 000 training examples), but only --dd-epochs of its
-    500 epochs (default 50: a tenth; the per-step cost is the paper's);
+  * dd_job: the first MLP job of the double-descent plan (mlp_cross_entropy_g0: widths 300 and
+    230 x both noise levels as one padded ensemble, SGD with momentum, batch 100, 4 000 training
+    examples, 12 000 test), but only --dd-epochs of its 500 epochs (default 50: a tenth, 2 000
+    steps; the per-step cost is the paper's);
   * benchmark_job: the MLP on the normal data, its three seeds as one ensemble, 6 001 Adam steps,
     evaluation every 250 (benchmark.protocol_from_config + train.train).
 The time is the job's training alone (the interpreter's start-up and the data loading are not in

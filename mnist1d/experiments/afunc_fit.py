@@ -13,6 +13,9 @@ noise as the learned f and the baselines (metalearn_afunc.evaluate_activation).
 """
 import sys
 
+# torch (and mnist1d.models / mnist1d.train, which import it) is imported inside the functions
+# that train: the figure, table and aggregation jobs and Snakemake's own process import this
+# module without paying for torch (tests/test_startup.py).
 import numpy as np
 import pandas as pd
 

@@ -5,6 +5,9 @@ One job trains every seed of one model on one dataset variant as a single ensemb
 (mnist1d.train) and writes its tidy history; `summarise` reduces the histories to the final test
 accuracy per model and variant; `plot_benchmark` draws the paper's benchmark figure.
 """
+# torch (and mnist1d.models / mnist1d.train, which import it) is imported inside the functions
+# that train: the figure, table and aggregation jobs and Snakemake's own process import this
+# module without paying for torch (tests/test_startup.py).
 import numpy as np
 import pandas as pd
 

@@ -23,6 +23,9 @@ The Snakemake jobs are the groups: (architecture, loss, group index) -> one CSV 
 histories; `aggregate` reduces them to `double_descent.csv` and `find_thresholds` to the
 interpolation threshold of every curve.
 """
+# torch (and mnist1d.models / mnist1d.train, which import it) is imported inside the functions
+# that train: the figure, table and aggregation jobs and Snakemake's own process import this
+# module without paying for torch (tests/test_startup.py).
 import numpy as np
 import pandas as pd
 

@@ -49,6 +49,9 @@ import os
 import time
 from dataclasses import dataclass
 
+# torch (and mnist1d.models / mnist1d.train, which import it) is imported inside the functions
+# that train: the figure, table and aggregation jobs and Snakemake's own process import this
+# module without paying for torch (tests/test_startup.py).
 import numpy as np
 
 from mnist1d.experiments.metalearn_common import (batch_slices, data_digest, generator, linear_init,
@@ -269,7 +272,8 @@ def inner_run_plain(params, noise, x, y, act, cfg, differentiable=True, snapshot
 
 def learned_test_accuracies(snaps, noise, x_test, y_test, act_params, cfg):
     """Per-step test accuracies with the learned activation, as cfg says (compiled or not)."""
-    from mnist1d.experiments.afunc_kernels import ActivationTable, test_accuracies, test_accuracies_compiled
+    from mnist1d.experiments.afunc_kernels import (ActivationTable, test_accuracies,
+                                                   test_accuracies_compiled)
 
     if cfg.implementation == "compiled" and cfg.test_eval == "table":
         table = ActivationTable(act_params, cfg.act_scale, compile=True)
@@ -300,6 +304,7 @@ def afunc_outer_step(act_params, data_t, cfg, outer_step, device, dtype, with_te
     compile_step=False runs the `compiled` implementation's functions eagerly (for tests).
     """
     import torch
+
     from mnist1d.experiments.afunc_kernels import inner_run_fast, learned_activation
 
     x, y, x_test, y_test = data_t
@@ -327,6 +332,7 @@ def afunc_outer_step(act_params, data_t, cfg, outer_step, device, dtype, with_te
 def sample_activation(act_params, cfg):
     """The learned f on sample_points points of [-sample_range, sample_range], as arrays (x, f)."""
     import torch
+
     from mnist1d.experiments.afunc_kernels import learned_activation
 
     xs = torch.linspace(-cfg.sample_range, cfg.sample_range, cfg.sample_points,

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import time
 
+# torch (and mnist1d.models / mnist1d.train, which import it) is imported inside the functions
+# that train: the figure, table and aggregation jobs and Snakemake's own process import this
+# module without paying for torch (tests/test_startup.py).
 import numpy as np
 
 from mnist1d.experiments.metalearn_common import batch_slices, reference_linear_init, to_tensors

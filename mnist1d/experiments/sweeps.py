@@ -15,6 +15,9 @@ a spatial prior buys).
 import math
 import re
 
+# torch (and mnist1d.models / mnist1d.train, which import it) is imported inside the functions
+# that train: the figure, table and aggregation jobs and Snakemake's own process import this
+# module without paying for torch (tests/test_startup.py).
 import numpy as np
 import pandas as pd
 
