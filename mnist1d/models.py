@@ -22,93 +22,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-DEFAULTS = {
-    "logistic": {"input_size": 40, "output_size": 10},
-    "mlp": {"input_size": 40, "output_size": 10, "hidden": 100, "residual": True},
-    "cnn": {"input_size": 40, "output_size": 10, "channels": 25},
-    "gru": {"input_size": 40, "output_size": 10, "hidden": 6},
-    "pool_cnn": {"input_size": 40, "output_size": 10, "channels": 20, "pooling": "none"},
-}
-PAPER_PARAMETERS = {"logistic": 410, "mlp": 15_210, "cnn": 5_210, "gru": 5_134}
-CNN_LAYERS = ((5, 2, 1), (3, 2, 1), (3, 2, 1))  # (kernel, stride, padding) of the three convs
-# The pooling CNN of SPEC section 7: conv (kernel 3, padding 1, stride s), ReLU, pool, twice.
-# pooling -> (stride of both convs, pooling window): none = stride 1 without pooling (linear in
-# channels * 40), stride2 = stride 2 without pooling, max / avg / l2 = stride 1 then pooling 2.
-POOLINGS = {"none": (1, 1), "stride2": (2, 1), "max": (1, 2), "avg": (1, 2), "l2": (1, 2)}
-
-
-def spec_of(spec):
-    """A full model spec from a name ("cnn") or a partial dict ({"name": "mlp", "hidden": 50})."""
-    spec = {"name": spec} if isinstance(spec, str) else dict(spec)
-    name = spec.get("name")
-    if name == "module":                                   # a user's module (module_spec)
-        unknown = set(spec) - MODULE_KEYS
-        if unknown or "class" not in spec:
-            raise ValueError(f"module spec: unknown keys {sorted(unknown)} or no 'class'; "
-                             f"known: {sorted(MODULE_KEYS)}")
-        return module_spec(spec["class"], spec.get("kwargs"), spec.get("label"),
-                           spec.get("input_size", 40), spec.get("output_size", 10))
-    if name not in DEFAULTS:
-        raise ValueError(f"model 'name': {name!r} is not one of {sorted(DEFAULTS)}")
-    unknown = set(spec) - set(DEFAULTS[name]) - {"name"}
-    if unknown:
-        raise ValueError(f"model {name!r}: unknown keys {sorted(unknown)}; "
-                         f"known: {sorted(DEFAULTS[name])}")
-    spec = {"name": name, **DEFAULTS[name], **spec}
-    if name == "pool_cnn" and spec["pooling"] not in POOLINGS:
-        raise ValueError(f"model 'pooling': {spec['pooling']!r} is not one of {sorted(POOLINGS)}")
-    return spec
-
-
-def spec_for(name, custom_models=None, input_size=None):
-    """The spec of a model the config names: a paper model ("mlp") or an entry of the config's
-    `models:` section (`custom_models`, name -> {"class": "package.module:Class", "kwargs": {...}}),
-    which gives a "module" spec (see `module_spec`). `input_size` overrides the input length (e.g.
-    a dataset made with another final_seq_length). The spec is JSON-serialisable."""
-    custom_models = custom_models or {}
-    if isinstance(name, str) and name in custom_models:
-        entry = custom_models[name] or {}
-        spec = module_spec(entry.get("class"), entry.get("kwargs"), label=name,
-                           key=f"models.{name}")
-    elif isinstance(name, str) and name not in DEFAULTS:
-        raise ValueError(f"model {name!r} is neither a paper model {sorted(DEFAULTS)} nor an "
-                         f"entry of the config's 'models' section ({sorted(custom_models)})")
-    else:
-        spec = spec_of(name)
-    if input_size is not None:
-        spec["input_size"] = int(input_size)
-    return spec
+from mnist1d.specs import (CNN_LAYERS, DEFAULTS, MODULE_KEYS, PAPER_PARAMETERS, POOLINGS,  # noqa: F401
+                           cnn_length, is_module, model_label, module_spec, pool_cnn_length,
+                           spec_for, spec_of)
 
 
 # ---------------------------------------------------------------------------------------------
-# A user's own torch.nn.Module, named by import path ("package.module:Class")
-
-MODULE_KEYS = {"name", "label", "class", "kwargs", "input_size", "output_size"}
-
-
-def module_spec(class_path, kwargs=None, label=None, input_size=40, output_size=10, key="model"):
-    """The spec of a user's module: {"name": "module", "label": ..., "class": "pkg.mod:Class",
-    "kwargs": {...}, "input_size": N, "output_size": 10}. `key` names the config entry in errors."""
-    if not isinstance(class_path, str) or class_path.count(":") != 1 or \
-            not all(class_path.split(":")):
-        raise ValueError(f"config key '{key}.class': {class_path!r} is not an import path "
-                         f"'package.module:Class'")
-    if kwargs is None:
-        kwargs = {}
-    if not isinstance(kwargs, dict):
-        raise ValueError(f"config key '{key}.kwargs': {kwargs!r} is not a mapping")
-    return {"name": "module", "label": label or class_path.split(":")[1], "class": class_path,
-            "kwargs": dict(kwargs), "input_size": int(input_size), "output_size": int(output_size)}
-
-
-def is_module(spec):
-    return isinstance(spec, dict) and spec.get("name") == "module"
-
-
-def model_label(spec):
-    """A short name of a spec: the config name of a user's module, else the paper model's name."""
-    return (spec.get("label") or spec["class"]) if is_module(spec) else spec_of(spec)["name"]
-
+# A user's own torch.nn.Module: import, build, check (its spec: mnist1d.specs.module_spec)
 
 def import_class(class_path, key="model"):
     """The object that "package.module:Attribute" names. Looked up on sys.path (installed
@@ -229,12 +149,6 @@ def _forward_module(spec, params, x):
     return torch.vmap(one, in_dims=(0, None if x.dim() == 2 else 0))(params, x)
 
 
-def cnn_length(length):
-    for kernel, stride, padding in CNN_LAYERS:
-        length = (length + 2 * padding - kernel) // stride + 1
-    return length
-
-
 # ---------------------------------------------------------------------------------------------
 # Plain modules (the reference definitions)
 
@@ -312,14 +226,6 @@ class PoolCNN(nn.Module):
         h = self.pool(self.conv1(h).relu())
         h = self.pool(self.conv2(h).relu())
         return self.linear(h.reshape(h.shape[0], -1))
-
-
-def pool_cnn_length(length, pooling):
-    """Positions left after the two conv + pool stages (40 -> 40, 10, 10, 10, 10)."""
-    stride, window = POOLINGS[pooling]
-    for _ in range(2):
-        length = ((length + 2 - 3) // stride + 1) // window
-    return length
 
 
 def build(spec):

@@ -30,92 +30,9 @@ import torch
 import torch.nn.functional as F
 
 from mnist1d import models
-
-PROTOCOL_DEFAULTS = {
-    "optimizer": "adam",      # adam | sgd
-    "lr": 1e-2,
-    "betas": (0.9, 0.999),    # adam
-    "eps": 1e-8,              # adam
-    "momentum": 0.0,          # sgd
-    "weight_decay": 0.0,      # L2 added to the gradient, as torch.optim does
-    "batch_size": 100,
-    "steps": 6000,
-    "eval_every": 250,
-    "order": "in_order",      # in_order: step s uses examples (s * batch) mod n onwards;
-                              # reshuffle: a new permutation per epoch and per seed
-    "loss": "cross_entropy",  # cross_entropy | mse (mean squared error against one-hot targets)
-}
-LOSSES = ("cross_entropy", "mse")
-HISTORY_COLUMNS = ["seed", "step", "train_loss", "test_loss", "train_acc", "test_acc", "batch_loss"]
-EVAL_CHUNK = 1000             # examples per evaluation forward (bounds the GRU's memory)
-
-
-# The experiments whose training steps torch.compile can compile: the keys of the config's
-# top-level `compile` when it is a mapping (README, "Compiling").
-COMPILED_EXPERIMENTS = ("benchmark", "pooling", "double_descent", "lottery", "ssl", "metalearn",
-                        "sweeps")
-
-
-def compile_for(config, experiment):
-    """Whether `experiment`'s jobs compile their training step, from the pipeline config's
-    top-level `compile`: true or false (every experiment), or a mapping experiment -> true/false
-    (an experiment it does not name is not compiled). A bad value raises ValueError naming the
-    key (`compile` or `compile.EXPERIMENT`)."""
-    if experiment not in COMPILED_EXPERIMENTS:
-        raise ValueError(f"compile_for: {experiment!r} is not one of {COMPILED_EXPERIMENTS}")
-    value = config.get("compile", False)
-    if isinstance(value, bool):
-        return value
-    if not isinstance(value, dict):
-        raise ValueError(f"config key 'compile': {value!r} is neither true/false nor a mapping "
-                         f"experiment -> true/false ({', '.join(COMPILED_EXPERIMENTS)})")
-    unknown = sorted(set(value) - set(COMPILED_EXPERIMENTS), key=str)
-    if unknown:
-        raise ValueError(f"config key 'compile.{unknown[0]}': no such experiment; the mapping "
-                         f"names some of {', '.join(COMPILED_EXPERIMENTS)}")
-    chosen = value.get(experiment, False)
-    if not isinstance(chosen, bool):
-        raise ValueError(f"config key 'compile.{experiment}': {chosen!r} is not true or false")
-    return chosen
-
-
-def batches_per_epoch(n_train, batch_size):
-    """Batches in one epoch over n_train examples (the last one smaller when it does not divide)."""
-    return -(-int(n_train) // int(batch_size))
-
-
-def epochs_to_steps(epochs, n_train, batch_size):
-    """The engine's `steps` for `epochs` full epochs: it runs steps 0..steps, so epochs x batches
-    per epoch updates take steps = that - 1. The one place where epochs become steps."""
-    return int(epochs) * batches_per_epoch(n_train, batch_size) - 1
-
-
-def adam_in_order(section):
-    """The protocol of a config section with lr, batch_size, steps and eval_every, trained by
-    Adam on batches in order (benchmark, pooling, the lottery search and analysis)."""
-    return {"optimizer": "adam", "lr": section["lr"], "batch_size": section["batch_size"],
-            "steps": section["steps"], "eval_every": section["eval_every"], "order": "in_order"}
-
-
-def protocol_of(protocol=None):
-    """The full protocol: PROTOCOL_DEFAULTS updated by `protocol`, checked."""
-    p = dict(PROTOCOL_DEFAULTS)
-    unknown = set(protocol or {}) - set(p)
-    if unknown:
-        raise ValueError(f"protocol: unknown keys {sorted(unknown)}; known: {sorted(p)}")
-    p.update(protocol or {})
-    if p["optimizer"] not in ("adam", "sgd"):
-        raise ValueError(f"protocol 'optimizer': {p['optimizer']!r} is not adam or sgd")
-    if p["loss"] not in LOSSES:
-        raise ValueError(f"protocol 'loss': {p['loss']!r} is not one of {LOSSES}")
-    if p["order"] not in ("in_order", "reshuffle"):
-        raise ValueError(f"protocol 'order': {p['order']!r} is not in_order or reshuffle")
-    for key in ("batch_size", "steps", "eval_every"):
-        if int(p[key]) != p[key] or p[key] < (0 if key == "steps" else 1):
-            raise ValueError(f"protocol {key!r}: {p[key]!r} must be a positive integer")
-    if not p["lr"] > 0:
-        raise ValueError(f"protocol 'lr': {p['lr']!r} must be positive")
-    return p
+from mnist1d.specs import (COMPILED_EXPERIMENTS, EVAL_CHUNK, HISTORY_COLUMNS, LOSSES,  # noqa: F401
+                           PROTOCOL_DEFAULTS, compile_for,
+                           adam_in_order, batches_per_epoch, epochs_to_steps, protocol_of)
 
 
 def as_tensors(data, device, dtype):

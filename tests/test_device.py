@@ -86,12 +86,32 @@ def test_claims_follow_cuda_visible_devices_and_slurm(fake_cuda, tmp_path, monke
         assert (tmp_path / "slurm-42" / "gpu-5.lock").exists()
 
 
-def test_set_threads():
+def test_set_threads(monkeypatch):
+    for name in dev.THREAD_VARIABLES:
+        monkeypatch.setenv(name, "8")
     before = torch.get_num_threads()
     try:
         assert dev.set_threads(0) == 1 and torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+    assert all(dev.os.environ[name] == "1" for name in dev.THREAD_VARIABLES)   # child processes
+
+
+def test_set_threads_in_a_fresh_job():
+    """A one-thread job: intra- and inter-op threads 1; a job that does not train (t-SNE) sets
+    the thread variables without importing torch."""
+    code = textwrap.dedent("""
+        import os, sys
+        from mnist1d.pipeline import device
+        device.set_threads(3, torch_threads=False)
+        assert "torch" not in sys.modules and os.environ["OPENBLAS_NUM_THREADS"] == "3"
+        device.set_threads(1)
+        import torch
+        print(torch.get_num_threads(), torch.get_num_interop_threads(), os.environ["MKL_NUM_THREADS"])
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1", "1", "1"]
 
 
 def test_job_resources_from_config():

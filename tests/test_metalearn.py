@@ -402,3 +402,12 @@ def test_config_section_is_validated():
     bad["metalearn"]["lr"]["outer_lr"] = -1
     with pytest.raises(Exception, match="outer_lr"):
         validate(bad, schema)
+
+
+def test_baseline_curves_of_the_figure_equal_the_torch_activations():
+    """The figure draws the baselines with NumPy (its job starts without torch)."""
+    x = np.linspace(-30, 30, 601)
+    for name in afunc.BASELINES:
+        expected = afunc.baseline_activation(name)(torch.as_tensor(x)).numpy()
+        np.testing.assert_allclose(afunc.baseline_curve(name, x), expected,
+                                   rtol=1e-12, atol=1e-12, err_msg=name)

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from mnist1d import models
+from mnist1d import models, specs
 
 NAMES = ["logistic", "mlp", "cnn", "gru"]
 
@@ -30,6 +30,18 @@ def test_ensemble_forward_equals_each_plain_module(name, shared):
         torch.testing.assert_close(out[k], ref, rtol=1e-12, atol=1e-12)
         net.load_state_dict(models.member_state_dict(params, k))   # ... and its stored copy
         torch.testing.assert_close(out[k], net(x if shared else x[k]), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("spec", [
+    "logistic", "mlp", "cnn", "gru", {"name": "mlp", "hidden": 7, "residual": False},
+    {"name": "cnn", "channels": 3, "input_size": 72}, {"name": "gru", "hidden": 2, "input_size": 20},
+    {"name": "logistic", "input_size": 13, "output_size": 4},
+    *({"name": "pool_cnn", "pooling": p, "channels": 5, "input_size": n}
+      for p in specs.POOLINGS for n in (40, 37))])
+def test_counted_parameters_equal_the_built_module(spec):
+    """specs.count_parameters counts from the layer shapes (no torch: the summary jobs and the
+    double-descent tables use it); the built nn.Module is the truth."""
+    assert specs.count_parameters(spec) == models.count_parameters(spec)
 
 
 def test_init_params_leaves_the_global_generator_alone():

@@ -11,12 +11,15 @@ of the outer loop (afunc_function.csv), with the notebook's breakpoints by defau
 instead. The fitted f is then trained by the same inner loop, from the same initialisation and
 noise as the learned f and the baselines (metalearn_afunc.evaluate_activation).
 """
+import sys
+
+# torch (and mnist1d.models / mnist1d.train, which import it) is imported inside the functions
+# that train: the figure, table and aggregation jobs and Snakemake's own process import this
+# module without paying for torch (tests/test_startup.py).
 import numpy as np
 import pandas as pd
-import torch
 
 from mnist1d import published
-from mnist1d.experiments.afunc_kernels import test_accuracies
 from mnist1d.experiments.metalearn_afunc import AfuncConfig, inner_init, inner_run_plain
 from mnist1d.experiments.metalearn_common import seed_for, to_tensors
 
@@ -50,7 +53,8 @@ class PiecewiseLinear:
                              f"{len(self.slopes)} slopes and {len(self.intercepts)} intercepts")
 
     def __call__(self, z):
-        if not torch.is_tensor(z):
+        torch = sys.modules.get("torch")   # not imported: z is no tensor (the figure needs no torch)
+        if torch is None or not torch.is_tensor(z):
             i = np.searchsorted(self.knots, np.asarray(z, float), side="right")
             return self.slopes[i] * z + self.intercepts[i]
         knots = torch.as_tensor(self.knots, dtype=z.dtype, device=z.device)
@@ -106,10 +110,16 @@ def final_samples(function):
     return int(last), part.x.to_numpy(float), part.y.to_numpy(float)
 
 
-def evaluate_function(act, data, cfg, *, device="cpu", dtype=torch.float32):
+def evaluate_function(act, data, cfg, *, device="cpu", dtype=None):
     """Train one inner MLP with activation `act` (a function of a tensor) by the activation
     experiment's inner loop, from the initialisation and noise every activation of
-    metalearn_afunc.evaluate_activation gets. Returns (losses, test accuracies per step)."""
+    metalearn_afunc.evaluate_activation gets. Returns (losses, test accuracies per step).
+    dtype None = float32."""
+    import torch   # in the function that trains: the figure jobs and Snakemake start without it
+
+    from mnist1d.experiments.afunc_kernels import test_accuracies
+
+    dtype = torch.float32 if dtype is None else dtype
     x, y, x_test, y_test = to_tensors(data, device, dtype)
     params, noise = inner_init(cfg, x.shape[1], int(y.max()) + 1,
                                seed_for(cfg.seed, "afunc-evaluation"), device, dtype)

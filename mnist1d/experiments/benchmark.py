@@ -5,11 +5,13 @@ One job trains every seed of one model on one dataset variant as a single ensemb
 (mnist1d.train) and writes its tidy history; `summarise` reduces the histories to the final test
 accuracy per model and variant; `plot_benchmark` draws the paper's benchmark figure.
 """
+# torch (and mnist1d.models / mnist1d.train, which import it) is imported inside the functions
+# that train: the figure, table and aggregation jobs and Snakemake's own process import this
+# module without paying for torch (tests/test_startup.py).
 import numpy as np
 import pandas as pd
-import torch
 
-from mnist1d import models, published, train
+from mnist1d import published, specs
 from mnist1d.data import sequence_length
 from mnist1d import seed_chunks as chunks
 
@@ -37,33 +39,36 @@ def protocol_from_config(config, model, variant, chunk=""):
     config never reruns the job."""
     section = config["benchmark"]
     dataset = config["datasets"].get(section["variants"][variant])
-    spec = models.spec_for(model, config.get("models"), input_size=sequence_length(dataset))
+    spec = specs.spec_for(model, config.get("models"), input_size=sequence_length(dataset))
     return {"model": model, "variant": variant, "spec": spec,
             "seeds": chunks.chunk_seeds(section, chunk, "benchmark"),
-            "engine": train.adam_in_order(section),
-            "compile": train.compile_for(config, "benchmark")}
+            "engine": specs.adam_in_order(section),
+            "compile": specs.compile_for(config, "benchmark")}
 
 
-
-@torch.no_grad()
 def test_predictions(spec, params, data, seeds):
     """Tidy final test predictions of every member of a trained ensemble (train.train's params):
     seed, test_index, label, prediction (argmax of the logits)."""
+    import torch   # here, not at the top: the summary and figure jobs start without torch
+
+    from mnist1d import models, train
+
     spec = models.spec_of(spec)
     first = next(iter(params.values()))
     x = torch.as_tensor(np.ascontiguousarray(data["x_test"])).to(first.device, first.dtype)
     chunks = range(0, x.shape[-2], train.EVAL_CHUNK)
-    if spec["name"] == "module":     # a user's module, per member (buffers included, eval mode)
-        nets = []
-        for k in range(len(seeds)):
-            net = models.build(spec).to(first.device, first.dtype)
-            net.load_state_dict(models.member_state_dict(params, k))
-            nets.append(net.eval())
-        preds = torch.stack([torch.cat([net(x[i:i + train.EVAL_CHUNK]).argmax(-1) for i in chunks])
-                             for net in nets]).cpu().numpy()
-    else:
-        preds = torch.cat([models.forward(spec, params, x[..., i:i + train.EVAL_CHUNK, :]).argmax(-1)
-                           for i in chunks], -1).cpu().numpy()
+    with torch.no_grad():
+        if spec["name"] == "module":  # a user's module, per member (buffers included, eval mode)
+            nets = []
+            for k in range(len(seeds)):
+                net = models.build(spec).to(first.device, first.dtype)
+                net.load_state_dict(models.member_state_dict(params, k))
+                nets.append(net.eval())
+            preds = torch.stack([torch.cat([net(x[i:i + train.EVAL_CHUNK]).argmax(-1)
+                                            for i in chunks]) for net in nets]).cpu().numpy()
+        else:
+            preds = torch.cat([models.forward(spec, params, x[..., i:i + train.EVAL_CHUNK, :])
+                               .argmax(-1) for i in chunks], -1).cpu().numpy()
     y = np.asarray(data["y_test"])
     n = len(y)
     return pd.DataFrame({"seed": np.repeat([int(s) for s in seeds], n),
@@ -121,7 +126,7 @@ def markdown(summary, custom_models=None):
              "|---|---|---|---|---|---|---|---|"]
     for row in summary.itertuples():
         diff = row.test_acc_mean - row.published_test_acc
-        n = models.count_parameters(models.spec_for(row.model, custom_models))
+        n = specs.count_parameters(specs.spec_for(row.model, custom_models))
         lines.append(f"| {LABELS.get(row.model, row.model)} | {n:,} "
                      f"| {row.variant} | {row.test_acc_mean:.1f} ± {row.test_acc_std:.1f} | "
                      f"{row.n_seeds} | {row.steps} | {_published(row.published_test_acc)} | "

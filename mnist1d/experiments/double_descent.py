@@ -23,16 +23,18 @@ The Snakemake jobs are the groups: (architecture, loss, group index) -> one CSV 
 histories; `aggregate` reduces them to `double_descent.csv` and `find_thresholds` to the
 interpolation threshold of every curve.
 """
+# torch (and mnist1d.models / mnist1d.train, which import it) is imported inside the functions
+# that train: the figure, table and aggregation jobs and Snakemake's own process import this
+# module without paying for torch (tests/test_startup.py).
 import numpy as np
 import pandas as pd
-import torch
 
 from mnist1d import data as data_lib
-from mnist1d import models, store, train
+from mnist1d import specs, store
 from mnist1d import seed_chunks as chunks
 
 ARCHS = ("mlp", "cnn")
-LOSSES = train.LOSSES
+LOSSES = specs.LOSSES
 LOSS_LABELS = {"cross_entropy": "cross-entropy", "mse": "MSE"}
 NUM_CLASSES = 10
 CSV_COLUMNS = ["arch", "size", "parameters", "loss", "noise", "seed", "epochs", "train_error",
@@ -59,14 +61,14 @@ def cnn_channels():
 
 def model_spec(arch, size):
     if arch == "mlp":
-        return models.spec_of({"name": "mlp", "hidden": int(size), "residual": False})
+        return specs.spec_of({"name": "mlp", "hidden": int(size), "residual": False})
     if arch == "cnn":
-        return models.spec_of({"name": "cnn", "channels": int(size)})
+        return specs.spec_of({"name": "cnn", "channels": int(size)})
     raise ValueError(f"double_descent architecture {arch!r} is not one of {ARCHS}")
 
 
 def n_parameters(arch, size):
-    return models.count_parameters(model_spec(arch, size))
+    return specs.count_parameters(model_spec(arch, size))
 
 
 def macs_per_example(arch, size):
@@ -75,7 +77,7 @@ def macs_per_example(arch, size):
         h = int(size)
         return 40 * h + h * h + h * NUM_CLASSES
     c, length, macs = int(size), 40, 0
-    for i, (kernel, stride, padding) in enumerate(models.CNN_LAYERS):
+    for i, (kernel, stride, padding) in enumerate(specs.CNN_LAYERS):
         length = (length + 2 * padding - kernel) // stride + 1
         macs += length * c * kernel * (1 if i == 0 else c)
     return macs + length * c * NUM_CLASSES
@@ -215,16 +217,16 @@ def protocol_from_config(config, job_name):
     section = config["double_descent"]
     jobs = {job["name"]: job for job in plan_jobs(section)}
     return {"job": jobs[job_name], **{key: section[key] for key in TRAINING_KEYS},
-            "compile": train.compile_for(config, "double_descent")}
+            "compile": specs.compile_for(config, "double_descent")}
 
 
 def engine_protocol(settings, loss, n_train):
     """The engine protocol: SGD with momentum, reshuffled batches, `epochs` full epochs on
     n_train examples; evaluated every `eval_every_epochs` and after the last step."""
-    per_epoch = train.batches_per_epoch(n_train, settings["batch_size"])
+    per_epoch = specs.batches_per_epoch(n_train, settings["batch_size"])
     return {"optimizer": "sgd", "lr": settings["lr"], "momentum": settings["momentum"],
             "batch_size": settings["batch_size"], "order": "reshuffle", "loss": loss,
-            "steps": train.epochs_to_steps(settings["epochs"], n_train, settings["batch_size"]),
+            "steps": specs.epochs_to_steps(settings["epochs"], n_train, settings["batch_size"]),
             "eval_every": max(1, settings["eval_every_epochs"] * per_epoch)}
 
 
@@ -246,6 +248,8 @@ def _pad_member(arch, params, size, big):
     weight included: its input is flattened channel-major, channel i owning columns
     [L*i, L*(i+1)), so a member's columns are the first L*size ones.
     """
+    from mnist1d import models
+
     ref = dict(models.build(model_spec(arch, big)).named_parameters())
     out, masks = {}, {}
     for name, p in params.items():
@@ -253,12 +257,17 @@ def _pad_member(arch, params, size, big):
     return out, masks
 
 
-def padded_ensemble(arch, members, dtype=torch.float32, device="cpu"):
+def padded_ensemble(arch, members, dtype=None, device="cpu"):
     """Stacked parameters and masks of members [(size, seed), ...] padded to the largest size.
 
     Member k is initialised exactly as build(model_spec(arch, size_k)) after
-    torch.manual_seed(seed_k) (models.init_params), then zero-padded.
+    torch.manual_seed(seed_k) (models.init_params), then zero-padded; dtype None = float32.
     """
+    import torch   # in the functions that train: the aggregation and figure jobs start without it
+
+    from mnist1d import models
+
+    dtype = torch.float32 if dtype is None else dtype
     big = max(size for size, _ in members)
     padded, masks = [], []
     for size, seed in members:
@@ -273,6 +282,8 @@ def padded_ensemble(arch, members, dtype=torch.float32, device="cpu"):
 
 def unpad_member(arch, params, k, size):
     """Member k's parameters cut back to its own size (a state_dict of build(spec(size)))."""
+    from mnist1d import models
+
     ref = dict(models.build(model_spec(arch, size)).named_parameters())
     return {name: p[k][tuple(slice(0, n) for n in ref[name].shape)].detach().clone()
             for name, p in params.items()}
@@ -284,15 +295,20 @@ def job_members(job):
             for seed in job["seeds"]]
 
 
-def train_job(job, datasets, settings, device="cpu", dtype=torch.float32, compile=False,
+def train_job(job, datasets, settings, device="cpu", dtype=None, compile=False,
               logger=None):
     """Train one job (a padded ensemble); return the tidy history of every member.
 
     `datasets` maps each noise rate of the job to its dataset dict (same x, noisy y);
     `settings` holds lr, momentum, batch_size, epochs, eval_every_epochs (protocol_from_config).
     Columns: arch, size, parameters, loss, noise, seed, epoch, step, train_loss, test_loss,
-    train_error, test_error (percent), batch_loss.
+    train_error, test_error (percent), batch_loss. dtype None = float32.
     """
+    import torch
+
+    from mnist1d import train
+
+    dtype = torch.float32 if dtype is None else dtype
     arch, loss = job["arch"], job["loss"]
     members = job_members(job)
     base = datasets[members[0][1]]
@@ -327,7 +343,7 @@ def train_job(job, datasets, settings, device="cpu", dtype=torch.float32, compil
         h.insert(0, "arch", arch)
         frames.append(h)
     out = pd.concat(frames, ignore_index=True)
-    per_epoch = train.batches_per_epoch(len(base["x"]), settings["batch_size"])
+    per_epoch = specs.batches_per_epoch(len(base["x"]), settings["batch_size"])
     out.insert(out.columns.get_loc("step"), "epoch", (out["step"] + 1) / per_epoch)
     out["train_error"] = 100.0 - out.pop("train_acc")
     out["test_error"] = 100.0 - out.pop("test_acc")

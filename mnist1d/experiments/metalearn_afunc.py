@@ -49,16 +49,15 @@ import os
 import time
 from dataclasses import dataclass
 
+# torch (and mnist1d.models / mnist1d.train, which import it) is imported inside the functions
+# that train: the figure, table and aggregation jobs and Snakemake's own process import this
+# module without paying for torch (tests/test_startup.py).
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from mnist1d.experiments.afunc_kernels import (ActivationTable, inner_run_fast, learned_activation,
-                                               test_accuracies, test_accuracies_compiled)
 from mnist1d.experiments.metalearn_common import (batch_slices, data_digest, generator, linear_init,
                                                   reference_linear_init, seed_for, to_tensors)
 from mnist1d.io import atomic_path
-from mnist1d.train import compile_for
+from mnist1d.specs import compile_for
 
 BASELINES = ("relu", "swish", "elu", "softplus", "tanh", "sigmoid")
 IMPLEMENTATIONS = ("plain", "fused", "compiled")
@@ -117,7 +116,7 @@ class AfuncConfig:
 def resolve_implementation(implementation, compile):
     """The implementation a job runs: `compiled` falls back to `fused` where compiling is off.
 
-    (`compile` is the top-level config's choice for metalearn, train.compile_for: the quick and
+    (`compile` is the top-level config's choice for metalearn, specs.compile_for: the quick and
     smoke presets set `compile: false`, so they do not wait for compiles; `fused` computes the
     same thing uncompiled.)
     """
@@ -131,7 +130,7 @@ def protocol_from_config(config):
     """The settings the activation job computes with, from the whole resolved pipeline config.
 
     A plain JSON-able dict: every AfuncConfig field from `metalearn.afunc`, `implementation`
-    resolved against the top-level `compile` for metalearn (train.compile_for,
+    resolved against the top-level `compile` for metalearn (specs.compile_for,
     resolve_implementation), and `baselines`, the
     activations afunc_baselines compares. The rule passes exactly this to the job (params
     `protocol`), so the job reruns when one of these changes and only then;
@@ -154,6 +153,9 @@ def figure_settings(config):
 
 def baseline_activation(name):
     """The baseline activation `name` (one of BASELINES) as a function of a tensor."""
+    import torch
+    import torch.nn.functional as F
+
     return {
         "relu": torch.relu,
         "swish": lambda z: z * torch.sigmoid(z),
@@ -164,7 +166,17 @@ def baseline_activation(name):
     }[name]
 
 
-def init_act_params(cfg, dtype=torch.float32):
+def baseline_curve(name, x):
+    """The baseline activation `name` on a NumPy array (the figure's curves, without torch)."""
+    x = np.asarray(x, dtype=np.float64)
+    sigmoid = 1.0 / (1.0 + np.exp(-x))
+    return {"relu": lambda: np.maximum(x, 0.0), "swish": lambda: x * sigmoid,
+            "elu": lambda: np.where(x > 0, x, np.expm1(np.minimum(x, 0.0))),
+            "softplus": lambda: np.where(x > 20, x, np.log1p(np.exp(np.minimum(x, 20.0)))),
+            "tanh": lambda: np.tanh(x), "sigmoid": lambda: sigmoid}[name]()
+
+
+def init_act_params(cfg, dtype=None):
     """g's parameters (1 -> act_hidden -> 1), as the reference: nn.Linear after manual_seed(seed)."""
     return reference_linear_init((1, cfg.act_hidden, 1), cfg.seed, dtype)
 
@@ -175,6 +187,8 @@ def inner_init(cfg, n_in, n_out, seed, device, dtype):
     noise[s, 0] is added after the activation in training step s, noise[s, 1] in the test
     evaluation after step s; each is one value per hidden unit, shared by the batch.
     """
+    import torch
+
     gen = generator(seed)
     w1, b1 = linear_init(n_in, cfg.hidden, gen, dtype)
     w2, b2 = linear_init(cfg.hidden, n_out, gen, dtype)
@@ -193,6 +207,8 @@ def g_noise(cfg, seed, device, dtype):
     """The noise rows added after g's act_hidden tanh units, (inner_steps, 2, act_hidden) like the
     inner noise (training pass, test pass of each step), or None when noise_in_g is off. Drawn
     from its own generator, derived from the inner run's seed."""
+    import torch
+
     if not cfg.noise_in_g:
         return None
     gen = generator(seed_for(seed, "g-noise"))
@@ -214,6 +230,8 @@ def g_noise_shift(noise, gnoise, act_params, scale):
 
 
 def _rmsprop(params, grads, sq, cfg):
+    import torch
+
     sq = tuple(v * cfg.rms_decay + g * g * (1 - cfg.rms_decay) for v, g in zip(sq, grads))
     params = tuple(p - cfg.inner_lr * g / (torch.sqrt(v) + cfg.eps)
                    for p, g, v in zip(params, grads, sq))
@@ -234,6 +252,9 @@ def inner_run_plain(params, noise, x, y, act, cfg, differentiable=True, snapshot
     whatever `act` closes over. Returns (losses (steps,), list of parameter snapshots after each
     step when `snapshots`).
     """
+    import torch
+    import torch.nn.functional as F
+
     params = tuple(p.detach().requires_grad_() for p in params)
     sq = tuple(torch.full_like(p, cfg.rms_init) for p in params)
     losses, snaps = [], []
@@ -254,6 +275,9 @@ def inner_run_plain(params, noise, x, y, act, cfg, differentiable=True, snapshot
 
 def learned_test_accuracies(snaps, noise, x_test, y_test, act_params, cfg):
     """Per-step test accuracies with the learned activation, as cfg says (compiled or not)."""
+    from mnist1d.experiments.afunc_kernels import (ActivationTable, test_accuracies,
+                                                   test_accuracies_compiled)
+
     if cfg.implementation == "compiled" and cfg.test_eval == "table":
         table = ActivationTable(act_params, cfg.act_scale, compile=True)
         return test_accuracies_compiled(snaps, noise, x_test, y_test, table)
@@ -263,6 +287,8 @@ def learned_test_accuracies(snaps, noise, x_test, y_test, act_params, cfg):
 
 def activation_values(name, act_params, cfg):
     """An evaluation-only (no gradient) activation for the test accuracies."""
+    from mnist1d.experiments.afunc_kernels import ActivationTable, learned_activation
+
     if name != "learned":
         return baseline_activation(name)
     if cfg.test_eval == "table":
@@ -280,6 +306,10 @@ def afunc_outer_step(act_params, data_t, cfg, outer_step, device, dtype, with_te
 
     compile_step=False runs the `compiled` implementation's functions eagerly (for tests).
     """
+    import torch
+
+    from mnist1d.experiments.afunc_kernels import inner_run_fast, learned_activation
+
     x, y, x_test, y_test = data_t
     act_params = tuple(p.detach().requires_grad_() for p in act_params)
     seed = inner_seed(cfg, outer_step)
@@ -304,6 +334,10 @@ def afunc_outer_step(act_params, data_t, cfg, outer_step, device, dtype, with_te
 
 def sample_activation(act_params, cfg):
     """The learned f on sample_points points of [-sample_range, sample_range], as arrays (x, f)."""
+    import torch
+
+    from mnist1d.experiments.afunc_kernels import learned_activation
+
     xs = torch.linspace(-cfg.sample_range, cfg.sample_range, cfg.sample_points,
                         dtype=act_params[0].dtype, device=act_params[0].device)
     with torch.no_grad():
@@ -318,6 +352,8 @@ def evaluate_activation(name, act_params, data_t, cfg, device, dtype):
     is paired; the learned f also gets g's noise when noise_in_g is on (the baselines have no g).
     Returns (losses, test accuracies per step).
     """
+    from mnist1d.experiments.afunc_kernels import learned_activation, test_accuracies
+
     x, y, x_test, y_test = data_t
     seed = seed_for(cfg.seed, "afunc-evaluation")
     params, noise = inner_init(cfg, x.shape[1], int(y.max()) + 1, seed, device, dtype)
@@ -343,12 +379,16 @@ def evaluate_activation(name, act_params, data_t, cfg, device, dtype):
 
 def save_checkpoint(state, path):
     """Write `state` with torch.save under a temporary name, then rename (atomic)."""
+    import torch
+
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 
 
 def load_checkpoint(path, protocol):
     """The state saved at `path` if it exists and was made with the same protocol, else None."""
+    import torch
+
     if not os.path.exists(path):
         return None
     state = torch.load(path, weights_only=False)
@@ -357,14 +397,18 @@ def load_checkpoint(path, protocol):
     return state
 
 
-def metalearn_afunc(data, cfg, *, device="cpu", dtype=torch.float32, checkpoint=None, log=None,
+def metalearn_afunc(data, cfg, *, device="cpu", dtype=None, checkpoint=None, log=None,
                     stop_after=None):
     """SPEC 6's outer loop. Resumes from `checkpoint` (a path) when it holds a matching state.
 
     Returns dict: steps (per-outer-step records), samples (learned function every sample_every
     steps and at the end), act_params (final). `stop_after` (for tests) returns after that many
     outer steps of this call, as an interruption would, leaving the checkpoint behind.
+    dtype None = float32.
     """
+    import torch   # in the functions that train: the figure jobs and Snakemake start without it
+
+    dtype = torch.float32 if dtype is None else dtype
     say = log or (lambda msg: None)
     data_t = to_tensors(data, device, dtype)
     protocol = cfg.protocol() | {"dtype": str(dtype), "data": data_digest(data)}
@@ -423,14 +467,18 @@ def mean_outer_objective(steps):
 
 
 def afunc_baselines(data, act_params, cfg, names=BASELINES, *, device="cpu",
-                    dtype=torch.float32, log=None, steps=None):
+                    dtype=None, log=None, steps=None):
     """The learned activation and each baseline trained by the same inner loop (paired seeds).
 
     Returns (summary rows, per-step rows). Column mean_train_loss: the mean of all inner_steps
     losses of the run (the quantity the notebook prints for the baselines); with `steps` (the
     outer loop's records) the learned row also gets mean_outer_objective (mean_outer_objective(),
-    the quantity of the published "learned 0.94"); NaN in the baselines' rows.
+    the quantity of the published "learned 0.94"); NaN in the baselines' rows. dtype None =
+    float32.
     """
+    import torch
+
+    dtype = torch.float32 if dtype is None else dtype
     data_t = to_tensors(data, device, dtype)
     summary, curves = [], []
     for name in ("learned", *names):
@@ -468,7 +516,6 @@ def plot_afunc(steps, function, activations, sample_range=5.0, inner_init="same"
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
     ax = axes[0]
     x = np.linspace(-sample_range, sample_range, 200)
-    xt = torch.as_tensor(x)
     sampled = sorted(function.outer_step.unique())
     cmap = plt.get_cmap("Greys")
     for i, s in enumerate(sampled[:-1]):
@@ -476,7 +523,7 @@ def plot_afunc(steps, function, activations, sample_range=5.0, inner_init="same"
         ax.plot(part.x, part.y, color=cmap(0.2 + 0.6 * i / max(1, len(sampled) - 1)), lw=0.6)
     for name in activations.activation:
         if name != "learned":
-            ax.plot(x, baseline_activation(name)(xt).numpy(), color=BASELINE_COLORS[name],
+            ax.plot(x, baseline_curve(name, x), color=BASELINE_COLORS[name],
                     lw=1.2, label=name)
     final = function[function.outer_step == sampled[-1]]
     ax.plot(final.x, final.y, color="k", lw=2.2, label=f"learned (step {sampled[-1]})")

@@ -10,24 +10,32 @@ import hashlib
 import json
 import math
 
+# torch (and mnist1d.models / mnist1d.train, which import it) is imported inside the functions
+# that train: the figure, table and aggregation jobs and Snakemake's own process import this
+# module without paying for torch (tests/test_startup.py).
 import numpy as np
-import torch
 
 
-def linear_init(fan_in, fan_out, generator, dtype=torch.float32):
+def linear_init(fan_in, fan_out, generator, dtype=None):
     """(weight, bias) distributed as torch.nn.Linear's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    import torch   # here, not at the top: the figure jobs start without torch
+
+    dtype = torch.float32 if dtype is None else dtype
     bound = 1.0 / math.sqrt(fan_in)
     w = (torch.rand(fan_out, fan_in, generator=generator, dtype=torch.float64) * 2 - 1) * bound
     b = (torch.rand(fan_out, generator=generator, dtype=torch.float64) * 2 - 1) * bound
     return w.to(dtype), b.to(dtype)
 
 
-def reference_linear_init(sizes, seed, dtype=torch.float32):
+def reference_linear_init(sizes, seed, dtype=None):
     """Weights of torch.nn.Linear layers built in order right after torch.manual_seed(seed).
 
     This is how the reference notebooks initialise, so seed 0 gives the published starting point.
     The global RNG is restored afterwards.
     """
+    import torch   # here, not at the top: the figure jobs start without torch
+
+    dtype = torch.float32 if dtype is None else dtype
     params = []
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -42,8 +50,11 @@ def batch_slices(n_train, batch_size, steps):
     return [((s * batch_size) % n_train) for s in range(steps)]
 
 
-def to_tensors(data, device, dtype=torch.float32):
+def to_tensors(data, device, dtype=None):
     """(x, y, x_test, y_test) of a dataset dict as tensors on `device` (labels int64)."""
+    import torch   # here, not at the top: the figure jobs start without torch
+
+    dtype = torch.float32 if dtype is None else dtype
     x = torch.as_tensor(np.asarray(data["x"]), dtype=dtype, device=device)
     y = torch.as_tensor(np.asarray(data["y"]), dtype=torch.int64, device=device)
     x_test = torch.as_tensor(np.asarray(data["x_test"]), dtype=dtype, device=device)
@@ -90,6 +101,8 @@ def keep_freed_memory(on=True):
 
 def generator(seed):
     """A CPU generator (draws are moved to the device: identical streams on CPU and GPU)."""
+    import torch
+
     g = torch.Generator(device="cpu")
     g.manual_seed(seed)
     return g

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import time
 
+# torch (and mnist1d.models / mnist1d.train, which import it) is imported inside the functions
+# that train: the figure, table and aggregation jobs and Snakemake's own process import this
+# module without paying for torch (tests/test_startup.py).
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from mnist1d.experiments.metalearn_common import batch_slices, reference_linear_init, to_tensors
 
@@ -38,12 +39,17 @@ def protocol_from_config(config):
 
 def tanh_mlp_logits(params, x):
     """Logits of the tanh MLP with parameters (w1, b1, w2, b2)."""
+    import torch
+
     w1, b1, w2, b2 = params
     return torch.tanh(x @ w1.T + b1) @ w2.T + b2
 
 
 def lr_inner_losses(lr, params, x, y, batch_size, steps):
     """Plain SGD for `steps` in-order batches; the stacked losses stay differentiable in `lr`."""
+    import torch
+    import torch.nn.functional as F
+
     params = tuple(p.requires_grad_() if not p.requires_grad else p for p in params)
     losses = []
     for start in batch_slices(len(x), batch_size, steps):
@@ -56,8 +62,11 @@ def lr_inner_losses(lr, params, x, y, batch_size, steps):
 
 
 def metalearn_lr(data, start_lr, *, hidden=50, batch_size=50, inner_steps=200, outer_steps=50,
-                 outer_lr=0.3, seed=0, device="cpu", dtype=torch.float32, log=None):
-    """SPEC 5: one trial. Returns a list of per-outer-step records (dicts)."""
+                 outer_lr=0.3, seed=0, device="cpu", dtype=None, log=None):
+    """SPEC 5: one trial. Returns a list of per-outer-step records (dicts); dtype None = float32."""
+    import torch   # in the functions that train: the figure jobs and Snakemake start without it
+
+    dtype = torch.float32 if dtype is None else dtype
     x, y, _, _ = to_tensors(data, device, dtype)
     init = tuple(p.to(device) for p in reference_linear_init((x.shape[1], hidden, 10), seed, dtype))
     lr = torch.tensor(float(start_lr), dtype=dtype, device=device, requires_grad=True)
@@ -81,7 +90,7 @@ def metalearn_lr(data, start_lr, *, hidden=50, batch_size=50, inner_steps=200, o
     return records
 
 
-def metalearn_lr_trials(data, protocol, *, device="cpu", dtype=torch.float32, log=None):
+def metalearn_lr_trials(data, protocol, *, device="cpu", dtype=None, log=None):
     """Every trial of `protocol` (from protocol_from_config), one per starting learning rate.
 
     Returns the records of all trials, in order.

@@ -13,11 +13,13 @@ the experiment become five ensembles, one compiled training step each.
 """
 import time
 
+# torch (and mnist1d.models / mnist1d.train, which import it) is imported inside the functions
+# that train: the figure, table and aggregation jobs and Snakemake's own process import this
+# module without paying for torch (tests/test_startup.py).
 import numpy as np
 import pandas as pd
-import torch
 
-from mnist1d import models, train
+from mnist1d import specs
 from mnist1d import seed_chunks as chunks
 
 VARIANTS = ("none", "stride2", "max", "avg", "l2")
@@ -36,8 +38,8 @@ def protocol_from_config(config, variant, chunk=""):
     section = config["pooling"]
     return {"variant": variant, "datasets": list(section["datasets"]),
             "seeds": chunks.chunk_seeds(section, chunk, "pooling"), "channels": section["channels"],
-            "train_eval_every": section["train_eval_every"], "engine": train.adam_in_order(section),
-            "compile": train.compile_for(config, "pooling")}
+            "train_eval_every": section["train_eval_every"], "engine": specs.adam_in_order(section),
+            "compile": specs.compile_for(config, "pooling")}
 
 
 def figure_settings(config):
@@ -49,11 +51,11 @@ def figure_settings(config):
 
 
 def spec_of(variant, channels=20):
-    return models.spec_of({"name": "pool_cnn", "pooling": variant, "channels": channels})
+    return specs.spec_of({"name": "pool_cnn", "pooling": variant, "channels": channels})
 
 
 def train_sizes(datasets, variant, seeds, protocol=None, channels=20, device="cpu",
-                dtype=torch.float32, compile=False, train_eval_every=None, logger=None):
+                dtype=None, compile=False, train_eval_every=None, logger=None):
     """Train `variant` on every dataset (a dict name -> dataset dict) with every seed, as one
     ensemble; return the tidy history (COLUMNS).
 
@@ -61,7 +63,13 @@ def train_sizes(datasets, variant, seeds, protocol=None, channels=20, device="cp
     (up to 50 000 examples, most of the evaluation time) is evaluated at those evaluation steps
     that are multiples of `train_eval_every` (default: every evaluation) and at the last step;
     train_loss and train_acc are NaN in between. Evaluation never changes the training.
+    dtype None = float32.
     """
+    import torch   # in the function that trains: the summary and figure jobs start without it
+
+    from mnist1d import models, train
+
+    dtype = torch.float32 if dtype is None else dtype
     spec, protocol, seeds = spec_of(variant, channels), train.protocol_of(protocol), list(seeds)
     train_eval_every = train_eval_every or protocol["eval_every"]
     names, S, bs = list(datasets), len(seeds), protocol["batch_size"]

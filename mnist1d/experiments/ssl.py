@@ -27,15 +27,16 @@ Seeds train together as one stacked ensemble (as mnist1d.models does): member k 
 order and augmentations from its own generator seeded with seeds[k], so it follows exactly the
 trajectory of the plain single run `train_plain(seed=seeds[k])` (tests/test_ssl.py, float64).
 """
+import functools
 import time
 
+# torch (and mnist1d.models / mnist1d.train, which import it) is imported inside the functions
+# that train: the figure, table and aggregation jobs and Snakemake's own process import this
+# module without paying for torch (tests/test_startup.py).
 import numpy as np
 import pandas as pd
-import torch
-import torch.nn.functional as F
-from torch import nn
 
-from mnist1d import models, published, train
+from mnist1d import published, specs
 
 DEFAULTS = {"epochs": 200, "batch_size": 100, "lr": 1e-2, "temperature": 0.5, "max_shift": 10,
             "slope_std": 0.04, "offset_std": 0.3, "channels": 25, "hidden": 125, "out": 16,
@@ -58,7 +59,7 @@ def protocol_from_config(config):
     return {"settings": {k: section[k] for k in DEFAULTS if k in section},
             "seeds": [int(s) for s in section["seeds"]], "knn_k": section["knn_k"],
             "probe_max_iter": section["probe_max_iter"],
-            "compile": train.compile_for(config, "ssl")}
+            "compile": specs.compile_for(config, "ssl")}
 
 
 def variant_protocol(config, name):
@@ -110,7 +111,10 @@ def settings_of(settings=None):
 
 # --- augmentations -----------------------------------------------------------------------------
 
-def positions(length, device=None, dtype=torch.float32):
+def positions(length, device=None, dtype=None):
+    import torch
+
+    dtype = torch.float32 if dtype is None else dtype
     return torch.arange(length, device=device, dtype=dtype) - (length - 1) / 2
 
 
@@ -126,6 +130,8 @@ def draw(n, generator, s):
 
     Shifts (positions to the right): 0 .. max_shift - 1 with shift `right` (the notebook's
     randint(0, max_shift); none when max_shift is 0), -max_shift .. max_shift with `both`."""
+    import torch
+
     if s["shift"] == "right":
         shifts = torch.randint(0, max(1, s["max_shift"]), (n,), generator=generator)
     else:
@@ -137,6 +143,8 @@ def draw(n, generator, s):
 
 def augment(x, shifts, slopes, offsets):
     """Augment signals x (..., L): detrend, circular shift (torch.roll by `shifts`), new trend."""
+    import torch
+
     L = x.shape[-1]
     idx = (torch.arange(L, device=x.device) - shifts.unsqueeze(-1)) % L   # roll right by shift
     x = detrend(x)
@@ -147,6 +155,9 @@ def augment(x, shifts, slopes, offsets):
 
 def info_nce(z1, z2, temperature):
     """NT-Xent of paired embeddings z1, z2 (..., B, D): mean over the 2B anchors."""
+    import torch
+    import torch.nn.functional as F
+
     z = F.normalize(torch.cat([z1, z2], -2), dim=-1)               # (..., 2B, D)
     n = z.shape[-2]
     sim = z @ z.transpose(-1, -2) / temperature
@@ -160,6 +171,8 @@ def info_nce_one_directional(z1, z2, temperature):
     """The notebook's "half-batch" InfoNCE of paired embeddings z1, z2 (..., B, D): anchors z1,
     logits the cosine similarities to every z2 over the temperature, the partner the positive;
     mean over the B anchors."""
+    import torch.nn.functional as F
+
     z1, z2 = F.normalize(z1, dim=-1), F.normalize(z2, dim=-1)
     sim = z1 @ z2.transpose(-1, -2) / temperature                  # (..., B, B)
     logp = sim.log_softmax(-1)
@@ -173,46 +186,59 @@ def contrastive_loss(s):
 
 # --- the network: plain module and stacked ensemble ------------------------------------------
 
-class SSLNet(nn.Module):
-    """The benchmark CNN's convolutions and a projector; forward returns every layer's output.
+@functools.cache
+def ssl_net_class():
+    """The plain module SSLNet (made on first use, so that importing this module needs no torch)."""
+    from torch import nn
 
-    `projector`: the widths of the projector's linear layers (ReLU between them, none after the
-    last); None is [hidden, out]; [] is no projector (the 125-d features are the output)."""
+    from mnist1d import models
 
-    def __init__(self, channels=25, hidden=125, out=16, input_size=40, projector=None):
-        super().__init__()
-        (k1, s1, p1), (k2, s2, p2), (k3, s3, p3) = models.CNN_LAYERS
-        self.conv1 = nn.Conv1d(1, channels, k1, stride=s1, padding=p1)
-        self.conv2 = nn.Conv1d(channels, channels, k2, stride=s2, padding=p2)
-        self.conv3 = nn.Conv1d(channels, channels, k3, stride=s3, padding=p3)
-        self.widths = [hidden, out] if projector is None else [int(w) for w in projector]
-        self.layer_names = layer_names(self.widths)
-        width = channels * models.cnn_length(input_size)
-        for i, w in enumerate(self.widths, start=1):       # created in order: proj1, proj2, ...
-            setattr(self, f"proj{i}", nn.Linear(width, w))
-            width = w
+    class SSLNet(nn.Module):
+        """The benchmark CNN's convolutions and a projector; forward returns every layer's output.
 
-    def forward(self, x):
-        h = x.view(-1, 1, x.shape[-1])
-        outs = {"input": x}
-        for name in ("conv1", "conv2", "conv3"):
-            h = getattr(self, name)(h).relu()
-            outs[name] = h.reshape(h.shape[0], -1)
-        h = outs["conv3"]
-        for i, name in enumerate(self.layer_names[4:], start=1):
-            h = getattr(self, f"proj{i}")(h)
-            outs[name] = h if name == "output" else h.relu()
-            h = outs[name]
-        outs.setdefault("output", outs["conv3"])
-        return outs
+        `projector`: the widths of the projector's linear layers (ReLU between them, none after the
+        last); None is [hidden, out]; [] is no projector (the 125-d features are the output)."""
+
+        def __init__(self, channels=25, hidden=125, out=16, input_size=40, projector=None):
+            super().__init__()
+            (k1, s1, p1), (k2, s2, p2), (k3, s3, p3) = models.CNN_LAYERS
+            self.conv1 = nn.Conv1d(1, channels, k1, stride=s1, padding=p1)
+            self.conv2 = nn.Conv1d(channels, channels, k2, stride=s2, padding=p2)
+            self.conv3 = nn.Conv1d(channels, channels, k3, stride=s3, padding=p3)
+            self.widths = [hidden, out] if projector is None else [int(w) for w in projector]
+            self.layer_names = layer_names(self.widths)
+            width = channels * models.cnn_length(input_size)
+            for i, w in enumerate(self.widths, start=1):       # created in order: proj1, proj2, ...
+                setattr(self, f"proj{i}", nn.Linear(width, w))
+                width = w
+
+        def forward(self, x):
+            h = x.view(-1, 1, x.shape[-1])
+            outs = {"input": x}
+            for name in ("conv1", "conv2", "conv3"):
+                h = getattr(self, name)(h).relu()
+                outs[name] = h.reshape(h.shape[0], -1)
+            h = outs["conv3"]
+            for i, name in enumerate(self.layer_names[4:], start=1):
+                h = getattr(self, f"proj{i}")(h)
+                outs[name] = h if name == "output" else h.relu()
+                h = outs[name]
+            outs.setdefault("output", outs["conv3"])
+            return outs
+
+    return SSLNet
 
 
 def build(s):
-    return SSLNet(s["channels"], s["hidden"], s["out"], projector=s["projector"])
+    return ssl_net_class()(s["channels"], s["hidden"], s["out"], projector=s["projector"])
 
 
-def init_params(s, seeds, dtype=torch.float32, device="cpu"):
-    """{name: (K, ...)}: member k is build(s) after torch.manual_seed(seeds[k])."""
+def init_params(s, seeds, dtype=None, device="cpu"):
+    """{name: (K, ...)}: member k is build(s) after torch.manual_seed(seeds[k]); dtype None =
+    float32."""
+    import torch   # in the functions that train: the figure and table jobs start without it
+
+    dtype = torch.float32 if dtype is None else dtype
     state = torch.random.get_rng_state()
     try:
         members = []
@@ -234,6 +260,8 @@ def param_layers(params):
 def forward(params, x, layers=False):
     """Ensemble forward of x (K, B, 40): the output (K, B, out), or every layer's output (the
     output of a model without projector is its conv3 features)."""
+    from mnist1d import models
+
     K = params["conv1.weight"].shape[0]
     h = x.unsqueeze(-1)
     if h.dim() == 3:
@@ -257,21 +285,29 @@ class Draws:
     """Batch order and augmentation draws of every member, one generator per seed."""
 
     def __init__(self, seeds, n, s):
+        import torch
+
         self.gens = [torch.Generator().manual_seed(int(seed)) for seed in seeds]
         self.n, self.s, self.bs = n, s, s["batch_size"]
         self.steps_per_epoch = n // self.bs
 
     def epoch(self):
+        import torch
+
         return [torch.randperm(self.n, generator=g) for g in self.gens]
 
     def augmentations(self):
         """(shifts, slopes, offsets), each (K, 2, B): two views of each signal."""
+        import torch
+
         out = [draw(2 * self.bs, g, self.s) for g in self.gens]
         return tuple(torch.stack([o[i] for o in out]).view(len(self.gens), 2, self.bs)
                      for i in range(3))
 
 
 def make_step(s, protocol, compile=False):
+    from mnist1d import train
+
     def loss(params, xb, shifts, slopes, offsets):
         views = augment(xb.unsqueeze(1), shifts, slopes, offsets)   # (K, 2, B, L)
         z = forward(params, views.flatten(1, 2))                     # (K, 2B, 16)
@@ -283,12 +319,17 @@ def make_step(s, protocol, compile=False):
         loss, lambda params, grads, state: train.update(params, grads, state, protocol), compile)
 
 
-def train_ssl(x, seeds, settings=None, device="cpu", dtype=torch.float32, compile=False,
+def train_ssl(x, seeds, settings=None, device="cpu", dtype=None, compile=False,
               logger=None):
     """Contrastive training of len(seeds) members on the signals x (N, 40), without labels.
 
     Returns (initial params, final params, history DataFrame: seed, epoch, loss = the mean
-    InfoNCE of that epoch's batches)."""
+    InfoNCE of that epoch's batches). dtype None = float32."""
+    import torch
+
+    from mnist1d import train
+
+    dtype = torch.float32 if dtype is None else dtype
     s, seeds = settings_of(settings), [int(v) for v in seeds]
     protocol = train.protocol_of({"optimizer": "adam", "lr": s["lr"]})
     device = torch.device(device)
@@ -316,8 +357,13 @@ def train_ssl(x, seeds, settings=None, device="cpu", dtype=torch.float32, compil
     return initial, params, pd.DataFrame(rows)
 
 
-def train_plain(x, seed, settings=None, dtype=torch.float64, epochs=None, max_steps=None):
-    """The straightforward single-seed loop (nn.Module, torch.optim.Adam): the test reference."""
+def train_plain(x, seed, settings=None, dtype=None, epochs=None, max_steps=None):
+    """The straightforward single-seed loop (nn.Module, torch.optim.Adam): the test reference;
+    dtype None = float64."""
+    import torch
+
+    dtype = torch.float64 if dtype is None else dtype
+
     s = settings_of(settings)
     x = torch.as_tensor(np.asarray(x), dtype=dtype)
     torch.manual_seed(seed)
@@ -341,12 +387,15 @@ def train_plain(x, seed, settings=None, dtype=torch.float64, epochs=None, max_st
     return net, losses
 
 
-@torch.no_grad()
 def representations(params, x, k, chunk=1000):
     """Every layer's output of member k on x (N, 40), as float64 numpy arrays."""
+    import torch
+
     sub = {name: p[k:k + 1] for name, p in params.items()}
     x = torch.as_tensor(np.asarray(x)).to(sub["conv1.weight"])
-    parts = [forward(sub, x[i:i + chunk].unsqueeze(0), layers=True) for i in range(0, len(x), chunk)]
+    with torch.no_grad():
+        parts = [forward(sub, x[i:i + chunk].unsqueeze(0), layers=True)
+                 for i in range(0, len(x), chunk)]
     return {name: torch.cat([p[name][0] for p in parts]).double().cpu().numpy()
             for name in param_layers(params)}
 

@@ -15,10 +15,13 @@ a spatial prior buys).
 import math
 import re
 
+# torch (and mnist1d.models / mnist1d.train, which import it) is imported inside the functions
+# that train: the figure, table and aggregation jobs and Snakemake's own process import this
+# module without paying for torch (tests/test_startup.py).
 import numpy as np
 import pandas as pd
 
-from mnist1d import models, seed_chunks, train
+from mnist1d import seed_chunks, specs
 from mnist1d.data import get_dataset_args
 
 # The numeric generation arguments a sweep may vary: name -> (type, minimum, below). `below` is
@@ -118,7 +121,7 @@ def check(config):
                 _check_value(f"sweeps.{name}.base.{key}", key, value)
         for model in s["models"]:
             try:
-                models.spec_for(model, config.get("models", {}), input_size=40)
+                specs.spec_for(model, config.get("models", {}), input_size=40)
             except (ValueError, KeyError) as e:
                 raise ValueError(f"config key 'sweeps.{name}.models': {e}") from None
         seed_chunks.chunks_of(s, f"sweeps.{name}")     # seeds_per_job and the chunk names
@@ -168,15 +171,17 @@ def protocol_from_config(config, name, text, chunk):
     args = get_dataset_args(as_dict=True) | dataset_args(config, name, text)
     length = int(args["final_seq_length"])
     return {"sweep": name, "arg": s["arg"], "value": value_of(config, name, text),
-            "models": {m: models.spec_for(m, config.get("models", {}), input_size=length)
+            "models": {m: specs.spec_for(m, config.get("models", {}), input_size=length)
                        for m in s["models"]},
             "seeds": seed_chunks.chunk_seeds(s, chunk, f"sweeps.{name}"),
-            "engine": train.adam_in_order(s),
-            "compile": train.compile_for(config, "sweeps") and bool(s["compile"])}
+            "engine": specs.adam_in_order(s),
+            "compile": specs.compile_for(config, "sweeps") and bool(s["compile"])}
 
 
 def run(data, protocol, device="cpu", logger=None):
     """Train every model of one sweep job; one row per (model, seed): the final evaluation."""
+    from mnist1d import train   # here: the table and figure jobs start without torch
+
     length = np.asarray(data["x"]).shape[-1]
     rows = []
     for model, spec in protocol["models"].items():

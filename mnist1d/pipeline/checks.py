@@ -63,18 +63,18 @@ def check_models(config):
     trains it on;
     every name in `benchmark.models` is a paper model or an entry of `models:`. Raises
     ValueError naming the key (models.NAME.class / models.NAME.kwargs / benchmark.models)."""
-    from mnist1d import models
+    from mnist1d import specs
     from mnist1d.data import sequence_length
 
     datasets = config.get("datasets") or {}
     custom = config.get("models") or {}
     for name in custom:
-        if name in models.DEFAULTS:
+        if name in specs.DEFAULTS:
             raise ValueError(f"config key 'models.{name}': {name!r} is the name of a paper model; "
                              f"give your model another name")
     bench = config.get("benchmark") or {}
     for name in bench.get("models", []):
-        if name not in models.PAPER_PARAMETERS and name not in custom:
+        if name not in specs.PAPER_PARAMETERS and name not in custom:
             raise ValueError(f"config key 'benchmark.models': {name!r} is neither a paper model "
                              f"(logistic, mlp, cnn, gru) nor an entry of 'models' "
                              f"({sorted(custom) or 'none'})")
@@ -87,7 +87,9 @@ def check_models(config):
             for name in set(sweeps.settings(config, sweep)["models"]) & set(custom):
                 lengths_of[name] |= {sequence_length(sweeps.dataset_args(config, sweep, text))
                                      for text in sweeps.value_texts(config, sweep)}
+    if custom:                        # building a user's module needs torch; the rest does not
+        from mnist1d import models
     for name in custom:
         for length in sorted(lengths_of[name]):
-            models.check_module(models.spec_for(name, custom, input_size=length),
+            models.check_module(specs.spec_for(name, custom, input_size=length),
                                 key=f"models.{name}")

@@ -20,7 +20,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -39,6 +38,8 @@ def select_device(preference="auto", gpus=None):
     'auto' is CUDA when a CUDA device is available and the job was given a GPU (`gpus` > 0, or
     `gpus` None: not known, as outside a pipeline job), the CPU otherwise.
     """
+    import torch
+
     if preference not in DEVICES:
         raise ValueError(f"config key 'device': {preference!r} is not one of {DEVICES}")
     if preference == "cuda" and not torch.cuda.is_available():
@@ -50,11 +51,27 @@ def select_device(preference="auto", gpus=None):
     return torch.device("cuda")
 
 
-def set_threads(threads):
-    """Use `threads` CPU threads (a job's Snakemake `threads`), so parallel jobs do not fight."""
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def set_threads(threads, torch_threads=True):
+    """Use `threads` CPU threads (a job's Snakemake `threads`), so parallel jobs do not fight.
+
+    Sets torch's intra-op threads and, where torch still allows it (before its first parallel
+    work), its inter-op threads, and OMP / MKL / OpenBLAS_NUM_THREADS for child processes
+    (Snakemake already sets them for the job itself, before NumPy's BLAS starts). A job that
+    does not train (a t-SNE figure) passes torch_threads=False and does not import torch."""
     threads = max(1, int(threads))
-    os.environ["OMP_NUM_THREADS"] = str(threads)
-    torch.set_num_threads(threads)
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+    if torch_threads:
+        import torch
+
+        torch.set_num_threads(threads)
+        try:
+            torch.set_num_interop_threads(threads)
+        except RuntimeError:      # already set, or inter-op work already started: keep it
+            pass
     return threads
 
 
@@ -85,6 +102,8 @@ def claim_gpu(n_devices=None, lock_dir=None, timeout=3600.0, poll=0.5):
     A claim is an exclusive flock on lock_dir/gpu-<id>.lock, dropped when the block ends or the
     process dies. Waits (up to `timeout` seconds) when every GPU is held.
     """
+    import torch
+
     n_devices = torch.cuda.device_count() if n_devices is None else int(n_devices)
     if n_devices < 1:
         raise RuntimeError("claim_gpu: no GPU is visible to this job")
@@ -120,6 +139,8 @@ def claim_gpu(n_devices=None, lock_dir=None, timeout=3600.0, poll=0.5):
 @contextlib.contextmanager
 def job_device(preference="auto", resources=None, lock_dir=None, timeout=3600.0):
     """The device of one pipeline job (see the module docstring); a GPU is held until the end."""
+    import torch
+
     device = select_device(preference, requested_gpus(resources))
     if device.type != "cuda":
         yield device

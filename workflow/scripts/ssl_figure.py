@@ -8,7 +8,7 @@ from mnist1d.experiments import ssl, tsne
 from mnist1d.pipeline.logs import job_logger
 from mnist1d.plotting import save_figure
 
-threads = device.set_threads(snakemake.threads)
+threads = device.set_threads(snakemake.threads, torch_threads=False)   # t-SNE: no torch
 log = job_logger("ssl_figure", snakemake.log[0])
 cfg = snakemake.params.tsne
 with np.load(snakemake.input.embeddings) as f:

@@ -9,7 +9,7 @@ from mnist1d.pipeline.logs import job_logger
 from mnist1d.plotting import save_figure
 from mnist1d.store import load_dataset
 
-threads = device.set_threads(snakemake.threads)
+threads = device.set_threads(snakemake.threads, torch_threads=False)   # t-SNE: no torch
 log = job_logger("tsne_figure", snakemake.log[0])
 cfg = snakemake.params.tsne
 data = load_dataset(snakemake.input.data)
