@@ -38,10 +38,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
-import torch.nn.functional as F
 
-from mnist1d import models, train, views
+from mnist1d import specs, views
 from mnist1d.io import atomic_path, write_csv, write_text
 
 METHODS = ("magnitude", "random")
@@ -56,7 +54,7 @@ COLORS = {"dense": "0.35", "random": "tab:blue", "lottery": "tab:red"}
 
 
 def spec_of(hidden):
-    return models.spec_of({"name": "mlp", "hidden": int(hidden), "residual": True})
+    return specs.spec_of({"name": "mlp", "hidden": int(hidden), "residual": True})
 
 
 def sparsity_grid(rounds):
@@ -78,7 +76,7 @@ def protocol_from_config(config, part):
         raise ValueError(f"lottery part {part!r} is not one of {PARTS}")
     section = config["lottery"][part]
     protocol = {"hidden": config["lottery"]["hidden"], "trials": [int(t) for t in section["trials"]],
-                "engine": train.adam_in_order(section), "compile": train.compile_for(config, "lottery")}
+                "engine": specs.adam_in_order(section), "compile": specs.compile_for(config, "lottery")}
     if part == "search":
         protocol.update(methods=list(section["methods"]), rounds=section["rounds"],
                         score_step=section["score_step"], rank_by=section["rank_by"],
@@ -153,6 +151,8 @@ def next_masks(params, masks, members, round_, sparsity, rank_by="tensor",
     "fresh" every entry gets a new score and a pruned one can come back, so round r's random
     ticket does not depend on any other round (the rounds are independent of each other).
     """
+    import torch
+
     out = {}
     names = list(params)
     shapes = {name: tuple(p.shape[1:]) for name, p in params.items()}
@@ -317,7 +317,7 @@ def _save_checkpoint(directory, fingerprint, rounds_done, packed_next, history):
 
 
 def search(data, hidden=500, protocol=None, trials=(42, 43), methods=METHODS, rounds=100,
-           device="cpu", dtype=torch.float32, compile=False, checkpoint_dir=None, logger=None,
+           device="cpu", dtype=None, compile=False, checkpoint_dir=None, logger=None,
            on_round=None, score_step=None, rank_by="tensor", random_ticket="nested",
            first_round=0, stop_round=None, start_masks=None):
     """Iterative pruning of every (trial, method) member at once.
@@ -339,6 +339,10 @@ def search(data, hidden=500, protocol=None, trials=(42, 43), methods=METHODS, ro
     sparsity of every round.
     `on_round(r)` is called after round r is finished and checkpointed.
     """
+    import torch
+    from mnist1d import models, train
+    dtype = torch.float32 if dtype is None else dtype
+
     spec, protocol = spec_of(hidden), train.protocol_of(protocol)
     members = members_of(trials, methods)
     device = torch.device(device)
@@ -515,13 +519,18 @@ def final_results(history):
 
 # --- the plain reference: one network, nn.Module and torch.optim ----------------------------
 
-def search_plain(data, hidden, protocol, trial, method, rounds, dtype=torch.float32,
+def search_plain(data, hidden, protocol, trial, method, rounds, dtype=None,
                  step_hook=None, score_step=None, rank_by="tensor", random_ticket="nested"):
     """The straightforward loop of one search: final (test loss, test accuracy) per round and
     the masks of every round; the next round's scores come from a copy of the weights taken
     after the update of step `score_step` (None: the last step). Masks multiply the module's parameters in every forward pass
     (torch.func.functional_call), Adam is torch.optim.Adam; the baseline of the benchmark and the
     reference of the equality tests."""
+    import torch
+    import torch.nn.functional as F
+    from mnist1d import models, train
+    dtype = torch.float32 if dtype is None else dtype
+
     spec, protocol = spec_of(hidden), train.protocol_of(protocol)
     t = train.as_tensors(data, "cpu", dtype)
     torch.manual_seed(trial)
@@ -627,9 +636,13 @@ def analysis_members(trials, conditions=CONDITIONS, networks=NETWORKS):
 
 
 def analysis_setup(data, store, round_, hidden, members, seeds, shuffle_seed, chunk_order,
-                   dtype=torch.float32, shuffle="generator"):
+                   dtype=None, shuffle="generator"):
     """Stacked inputs, initial parameters and masks of every (trial, condition, network) member;
     seeds: `analysis_seeds`."""
+    import torch
+    from mnist1d import models
+    dtype = torch.float32 if dtype is None else dtype
+
     spec = spec_of(hidden)
     xs, xts, inits, masks = [], [], [], []
     init_of = {}
@@ -655,7 +668,7 @@ def analysis_setup(data, store, round_, hidden, members, seeds, shuffle_seed, ch
 
 def analyse(data, store, sparsity=0.92, hidden=500, protocol=None, trials=(42,), reinit_seed=0,
             shuffle_seed=0, chunk_order=(2, 3, 0, 1), conditions=CONDITIONS, group=None,
-            device="cpu", dtype=torch.float32, compile=False, logger=None, init="rewound",
+            device="cpu", dtype=None, compile=False, logger=None, init="rewound",
             init_seed=100, shuffle="generator", part=None, grid=None):
     """Train every (trial, condition, network); returns (history, round).
 
@@ -669,6 +682,11 @@ def analyse(data, store, sparsity=0.92, hidden=500, protocol=None, trials=(42,),
     The networks train as ensembles of `group` members (None: all of them at once); grouping
     changes the speed only, never the result (each member is independent of the others).
     """
+    import torch
+
+    from mnist1d import train
+    dtype = torch.float32 if dtype is None else dtype
+
     grid = store.sparsity if grid is None else np.asarray(grid)
     round_ = nearest_round(grid, sparsity)
     seeds = analysis_seeds(trials, init, init_seed, reinit_seed)
