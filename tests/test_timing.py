@@ -37,3 +37,34 @@ def test_timeline_draws_one_bar_per_job():
     table["wall_s"] = table["end"] - table["start"]
     fig = timing.plot_timeline(table)
     assert len(fig.axes[0].patches) == 3 and "3 jobs" in fig.axes[0].get_title()
+
+
+def test_critical_path_follows_the_dag_from_snakemakes_records(tmp_path):
+    """Jobs a -> b -> d and a -> c -> d with c longer than b: the critical path is a, c, d, found
+    from Snakemake's metadata records (one per output, named by the base64 of its path) and the
+    rules' log and benchmark patterns."""
+    import base64
+    import json
+
+    meta = tmp_path / "metadata"
+    meta.mkdir()
+    jobs = {"a": ([], "r/x/a.csv"), "b": (["r/x/a.csv"], "r/x/b.csv"),
+            "c": (["r/x/a.csv"], "r/y/c.csv"), "d": (["r/x/b.csv", "r/y/c.csv"], "r/z/d.csv")}
+    for n, (name, (inputs, output)) in enumerate(jobs.items()):
+        exp = output.split("/")[1]
+        record = {"rule": f"rule_{exp}", "input": inputs, "log": [f"r/logs/{exp}/{name}.log"],
+                  "job_hash": n}
+        (meta / base64.urlsafe_b64encode(output.encode()).decode()).write_text(json.dumps(record))
+    (meta / "not-a-record").write_text("{")
+    patterns = [("r/logs/{exp}/{job}.log", "r/timing/{exp}/{job}.tsv")]
+    deps = timing.dependencies(timing.records(meta), patterns)
+    assert deps == {("x", "a"): set(), ("x", "b"): {("x", "a")}, ("y", "c"): {("x", "a")},
+                    ("z", "d"): {("x", "b"), ("y", "c")}}
+    table = pd.DataFrame({"experiment": ["x", "x", "y", "z"], "job": ["a", "b", "c", "d"],
+                          "wall_s": [1.0, 2.0, 5.0, 1.0], "cpu_s": 1.0, "max_rss_mb": 1.0,
+                          "start": [0.0, 1.0, 1.0, 6.0], "end": [1.0, 3.0, 6.0, 7.0]})
+    path = timing.critical_path(table, deps)
+    assert [table.at[i, "job"] for i in path] == ["a", "c", "d"]
+    fig = timing.plot_timeline(table, deps, cores=2)
+    assert "critical path (outlined): 3 jobs, 0.1 min" in fig.axes[0].get_title()
+    assert "on 2 cores" in fig.axes[0].get_title()

@@ -3,7 +3,10 @@
 Every rule writes `results/timing/{experiment}/{job}.tsv` (its `benchmark:` directive): wall
 seconds `s`, `cpu_time` (seconds, all threads), `max_rss` (MB), ... One row per job here.
 """
+import base64
+import json
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -107,9 +110,86 @@ def gating_chain(table, slack=1.0):
         chain.append(before["end"].idxmax())
 
 
-def plot_timeline(table):
-    """One bar per job over the run's wall time, coloured by experiment; the gating chain outlined
-    in black and named."""
+def records(metadata_dir):
+    """Snakemake's record of every output file it made in this working directory: {path: record}.
+
+    Snakemake keeps one JSON file per output under .snakemake/metadata/, named by the urlsafe
+    base64 of the output's path; a record holds the job's rule, inputs, logs and job_hash (one
+    hash for all outputs of one job)."""
+    out = {}
+    for f in Path(metadata_dir).glob("*") if Path(metadata_dir).is_dir() else ():
+        try:
+            path = base64.urlsafe_b64decode(f.name.encode() + b"==").decode()
+            out[path] = json.loads(f.read_text())
+        except (ValueError, UnicodeDecodeError, OSError):
+            continue                  # not a record (e.g. a file of another Snakemake version)
+    return out
+
+
+def _pattern_regex(pattern):
+    """A Snakemake path pattern ("results/logs/{a}_{b}.log") as a regex with one group per
+    wildcard (a wildcard repeated must match the same text)."""
+    out, seen, last = [], set(), 0
+    for m in re.finditer(r"\{(\w+)\}", pattern):
+        out.append(re.escape(pattern[last:m.start()]))
+        name = m.group(1)
+        out.append(f"(?P={name})" if name in seen else f"(?P<{name}>.+?)")
+        seen.add(name)
+        last = m.end()
+    out.append(re.escape(pattern[last:]))
+    return re.compile("".join(out))
+
+
+def benchmark_label(path):
+    """(experiment, job) of a benchmark file results/.../timing/EXPERIMENT/JOB.tsv."""
+    path = Path(path)
+    return path.parent.name, path.stem
+
+
+def dependencies(recorded, patterns):
+    """{(experiment, job): {(experiment, job) of each job that made one of its inputs}}.
+
+    recorded: `records`; patterns: [(log pattern, benchmark pattern)] of the rules, which name a
+    job by its benchmark file from the wildcards of its log (the two share them)."""
+    rules = [(_pattern_regex(log), bench) for log, bench in patterns]
+    producer, inputs, label = {}, {}, {}
+    for path, record in recorded.items():
+        job = record.get("job_hash")
+        if job is None:
+            continue
+        producer[path] = job
+        inputs.setdefault(job, set()).update(record.get("input") or [])
+        for log in record.get("log") or []:
+            for regex, bench in rules:
+                m = regex.fullmatch(log)
+                if m:
+                    label[job] = benchmark_label(bench.format(**m.groupdict()))
+    return {label[job]: {label[producer[i]] for i in inputs.get(job, ())
+                         if producer.get(i) in label and producer[i] != job}
+            for job in label}
+
+
+def critical_path(table, deps):
+    """The chain of jobs, each after one of its inputs' jobs, whose wall times add up to the most:
+    no number of cores makes the run shorter than its sum. Row labels of `table`, first to last."""
+    index = {(e, j): i for i, e, j in zip(table.index, table["experiment"], table["job"])}
+    wall = table["wall_s"].to_dict()
+    best = {}
+
+    def longest(key):                       # (seconds, path) of the heaviest chain ending at key
+        if key not in best:
+            before = [longest(d) for d in deps.get(key, ()) if d in index and d != key]
+            seconds, path = max(before, default=(0.0, []))
+            best[key] = (seconds + wall[index[key]], path + [index[key]])
+        return best[key]
+
+    return max((longest(key) for key in index), default=(0.0, []))[1]
+
+
+def plot_timeline(table, deps=None, cores=None):
+    """One bar per job over the run's wall time, coloured by experiment. Outlined in black: the
+    critical path (`critical_path`) when the jobs' dependencies are given, else the gating chain.
+    With `cores`, the title says how long the jobs' summed time takes on that many cores."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
@@ -118,7 +198,8 @@ def plot_timeline(table):
     experiments = sorted(jobs["experiment"].unique())
     cmap = plt.get_cmap("tab10" if len(experiments) <= 10 else "tab20")
     colors = {name: cmap(i % cmap.N) for i, name in enumerate(experiments)}
-    chain = set(gating_chain(jobs))
+    chain = set(critical_path(jobs, deps) if deps else gating_chain(jobs))
+    name = "critical path" if deps else "gating chain"
     fig, ax = plt.subplots(figsize=(10, 0.16 * len(jobs) + 1.6))
     for i, row in jobs.iterrows():
         on_chain = i in chain
@@ -131,11 +212,15 @@ def plot_timeline(table):
     ax.set_xlabel("minutes since the first job started")
     ax.grid(axis="x", alpha=0.3)
     handles = [Patch(color=colors[name], label=name) for name in experiments]
-    handles.append(Patch(facecolor="white", edgecolor="black", label="gating chain"))
+    handles.append(Patch(facecolor="white", edgecolor="black", label=name))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
-    busy = covered_seconds([(jobs.at[i, "start"], jobs.at[i, "end"]) for i in chain])
-    ax.set_title(f"Timeline of {len(jobs)} jobs: run span {run_span(jobs) / 60:.1f} min; the gating "
-                 f"chain (outlined): {len(chain)} jobs, running {busy / 60:.1f} min of it",
-                 fontsize=10)
+    chain_s = sum(jobs.at[i, "wall_s"] for i in chain) if deps else \
+        covered_seconds([(jobs.at[i, "start"], jobs.at[i, "end"]) for i in chain])
+    title = (f"Timeline of {len(jobs)} jobs: run span {run_span(jobs) / 60:.1f} min; {name} "
+             f"(outlined): {len(chain)} jobs, {chain_s / 60:.1f} min")
+    if cores:
+        title += (f"\nthe jobs' summed time on {cores} core{'s' if cores != 1 else ''}: "
+                  f"{jobs['wall_s'].sum() / cores / 60:.1f} min")
+    ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig

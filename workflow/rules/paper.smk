@@ -73,9 +73,21 @@ rule paper_comparison:
         "../scripts/paper_comparison.py"
 
 
+def timing_patterns():
+    """(log, benchmark) path patterns of every rule of `all` that has both: the timing job finds a
+    job's inputs in Snakemake's records by its log, and names it by its benchmark file."""
+    return [(strip_wildcard_constraints(str(r.log[0])), strip_wildcard_constraints(str(r.benchmark)))
+            for r in workflow.rules
+            if r.benchmark and r.log and r.name != "timing" and r.name not in OUTSIDE_ALL_RULES]
+
+
 rule timing:
     input:
         timing_files(),
+    params:
+        patterns=timing_patterns(),
+        metadata=".snakemake/metadata",   # Snakemake's records: each job's inputs (the DAG)
+        cores=workflow.cores,
     output:
         csv=result("timing.csv"),
         figure=report_figure("timing", "Timing"),
