@@ -29,6 +29,7 @@ rule ssl_train:
         **job_resources("ssl", gpu=True),
     group:
         job_group("ssl")
+    priority: LONG_JOB_PRIORITY   # its t-SNE figure job runs after it: not last
     log:
         result("logs/ssl/train.log"),
     benchmark:
