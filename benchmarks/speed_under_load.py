@@ -118,11 +118,15 @@ def run_job(job, threads, compile, paths, dd_epochs, preset="paper"):
     raise ValueError(f"unknown job {job!r}; one of {JOBS}")
 
 
+# the experiment whose `compile` choice (config.yaml: true/false or per experiment) a job follows
+EXPERIMENT = {"lottery_round": "lottery", "dd_job": "double_descent", "benchmark_job": "benchmark"}
+
+
 def child_seconds(job, args, paths):
     """One job in a fresh interpreter: its training seconds."""
     cmd = [sys.executable, __file__, "--child", job, "--threads", str(args.threads),
            "--paths", json.dumps(paths), "--dd-epochs", str(args.dd_epochs), "--preset", args.preset,
-           "--compile" if args.compile else "--no-compile"]
+           "--compile" if args.compile[job] else "--no-compile"]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(REPO)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
     out = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -165,8 +169,9 @@ def main():
 
     sys.path.insert(0, str(REPO))
     config = preset_config(args.preset)
-    if args.compile is None:
-        args.compile = bool(config["compile"])
+    from mnist1d.specs import compile_for
+    args.compile = {job: compile_for(config, EXPERIMENT[job]) if args.compile is None
+                    else args.compile for job in JOBS}
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the start; "
           f"{args.threads} thread(s) per job, compile {args.compile}, busy core: {args.busy}, "
           f"median of {args.repeat}; {args.preset} protocol, double descent at "
