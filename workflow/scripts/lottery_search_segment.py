@@ -1,4 +1,5 @@
 """One job of the lottery search: one (trial, method) member, rounds first..stop - 1."""
+import os
 import shutil
 
 from mnist1d.experiments import lottery
@@ -29,4 +30,8 @@ lottery.save_mask_store(snakemake.output.masks, packed[:trained], shapes, member
                         p["first_round"], packed[trained] if len(packed) > trained else None)
 write_csv(history, snakemake.output.history)
 shutil.rmtree(snakemake.params.checkpoint, ignore_errors=True)   # finished: nothing to resume
+try:
+    os.rmdir(os.path.dirname(snakemake.params.checkpoint))   # the last segment leaves no folder
+except OSError:
+    pass                                                      # other segments' checkpoints: kept
 log.info("done")
