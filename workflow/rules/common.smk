@@ -50,8 +50,8 @@ if workflow.is_main_process:
 # Final targets; each rule file adds its own, and `rule all` asks for them.
 ALL_TARGETS = []
 # Snakemake starts ready jobs of higher priority first. A single job of many minutes (the
-# activation metalearning) or one with a long job after it (the SSL model, then its t-SNE
-# figure) must not start last and leave a core idle at the end;
+# activation metalearning, a pooling variant) or one with a long job after it (the SSL model,
+# then its t-SNE figure) must not start last and leave a core idle at the end;
 # the lottery chain (lottery.smk) comes before it, the double-descent jobs (0 .. their number,
 # longest first) after it.
 LONG_JOB_PRIORITY = 100

@@ -32,6 +32,7 @@ rule pooling_train:
         **job_resources("pooling", gpu=True),
     group:
         job_group("pooling")
+    priority: LONG_JOB_PRIORITY   # a variant trains every size: started last, it ran alone
     log:
         result("logs/pooling/{pool_variant}{pool_chunk}.log"),
     benchmark:
