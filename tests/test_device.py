@@ -76,6 +76,18 @@ def test_job_device_claims_only_for_gpu_jobs(fake_cuda, tmp_path):
         assert d3.type == "cpu"
 
 
+def test_cpu_jobs_flush_denormals(tmp_path):
+    """Inside a CPU job a subnormal float32 result is zero (the slow path is never taken); before
+    and after the block IEEE arithmetic is untouched."""
+    tiny = torch.tensor([1e-20], dtype=torch.float32)
+    assert (tiny * 1e-19).item() != 0.0                        # 1e-39: subnormal, kept
+    with dev.job_device("cpu", {"gpu": 0}, lock_dir=tmp_path) as where:
+        assert where.type == "cpu"
+        assert (tiny * 1e-19).item() == 0.0                    # flushed
+        assert (tiny * 1e-17).item() == pytest.approx(1e-37)    # normal numbers as before
+    assert (tiny * 1e-19).item() != 0.0
+
+
 def test_claims_follow_cuda_visible_devices_and_slurm(fake_cuda, tmp_path, monkeypatch):
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5,7")
