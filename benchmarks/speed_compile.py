@@ -240,6 +240,7 @@ def job_of(kind, config, options):
 def child(args):
     import torch
     torch.set_num_threads(1)
+    torch.set_flush_denormal(True)      # as a pipeline job on the CPU (device.flush_denormals)
     config = resolved_config(args.preset)
     job = job_of(args.kind, config,
                  {"dd_job": args.dd_job, "pooling_variant": args.pooling_variant})

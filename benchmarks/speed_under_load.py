@@ -74,10 +74,16 @@ def make_datasets(config, folder):
 # --- the child: one job in a fresh interpreter ----------------------------------------------
 
 def run_job(job, threads, compile, paths, dd_epochs, preset="paper"):
-    """Train `job`; the seconds its training took."""
+    """Train `job` as a pipeline job does (its threads, subnormals flushed); the seconds its
+    training took."""
     from mnist1d.pipeline import device
 
     device.set_threads(threads)          # what every training script does first
+    with device.flush_denormals():       # as job_device does on the CPU
+        return _train_job(job, compile, paths, dd_epochs, preset)
+
+
+def _train_job(job, compile, paths, dd_epochs, preset):
     from mnist1d.store import load_dataset
 
     config = preset_config(preset)
