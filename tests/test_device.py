@@ -169,8 +169,12 @@ SCRIPT_RUNNER = textwrap.dedent("""
     class Files(list):
         def __init__(self, named):
             super().__init__(named.values() if isinstance(named, dict) else named)
+            self.names = list(named) if isinstance(named, dict) else []
             if isinstance(named, dict):
                 self.__dict__.update(named)
+
+        def keys(self):
+            return self.names
 
     class Params(dict):
         __getattr__ = dict.__getitem__
@@ -227,23 +231,25 @@ def test_double_descent_and_lottery_jobs_claim_distinct_gpus(tmp_path):
                               config, job["name"]), "device": "auto"}})
             for job in dd_jobs]
     masks = tmp_path / "masks.npz"
-    jobs.append(("lottery_search", {
-        "input": [str(data)],
+    search = lottery.protocol_from_config(config, "search")
+    jobs.append(("lottery_search_segment", {
+        "input": {"data": str(data)},
         "output": {"history": str(tmp_path / "search.csv"), "masks": str(masks)},
         "log": [str(tmp_path / "search.log")],
-        "params": {"protocol": lottery.protocol_from_config(config, "search"),
-                   "checkpoint": str(tmp_path / "checkpoint"), "device": "auto"}}))
+        "params": {"protocol": {**search, "first_round": 0, "stop_round": search["rounds"]},
+                   "checkpoint": str(tmp_path / "checkpoint" / "search"), "device": "auto"}}))
     procs = [start_script(name, job, tmp_path / "locks", hold=4.0) for name, job in jobs]
     claimed = [claimed_device(proc) for proc in procs]
     assert all(len(c) == 1 for c in claimed), claimed
     assert sorted(c[0] for c in claimed) == ["cuda:0", "cuda:1", "cuda:2"], claimed
     assert all((tmp_path / f"{job['name']}.csv").exists() for job in dd_jobs)
 
-    analysis = start_script("lottery_analysis", {
+    analysis = lottery.protocol_from_config(config, "analysis")
+    analysis = start_script("lottery_analysis_part", {
         "input": {"data": str(data), "masks": str(masks)},
-        "output": {key: str(tmp_path / f"analysis_{key}.csv")
-                   for key in ("history", "summary", "adjacency")},
+        "output": {"history": str(tmp_path / "analysis.csv")},
         "log": [str(tmp_path / "analysis.log")],
-        "params": {"protocol": lottery.protocol_from_config(config, "analysis"),
+        "params": {"protocol": {**analysis, "part": [analysis["trials"][0], "lottery"],
+                                "grid": lottery.sparsity_grid(search["rounds"]).tolist()},
                    "device": "auto"}}, tmp_path / "locks", hold=0.0)
     assert claimed_device(analysis) == ["cuda:0"]

@@ -31,8 +31,7 @@ ALLOWED = {
     # they train (torch)
     "benchmark_train": ALL, "dd_train": ALL, "pooling_train": ALL, "sweep_train": ALL,
     "ssl_train": ALL, "ssl_variant": ALL, "metalearn_lr": ALL, "metalearn_afunc": ALL,
-    "metalearn_afunc_fit": ALL, "lottery_search": ALL, "lottery_analysis": ALL,
-    "lottery_search_segment": ALL, "lottery_analysis_part": ALL,
+    "metalearn_afunc_fit": ALL, "lottery_search_segment": ALL, "lottery_analysis_part": ALL,
     # the dataset generator compiles its inner loop with numba (mnist1d.compiled)
     "make_dataset": {"numba"},
     # scikit-learn's kNN and logistic regression; openTSNE imports scikit-learn

@@ -60,7 +60,9 @@ def test_sensitivity_runs_the_alternatives_beside_a_smoke_run(smoke_run, tmp_pat
     # the alternative jobs computed with the alternative value (their logs print the protocol)
     for name, c in sensitivity.choices(CONFIG).items():
         if c["experiment"] in ("lottery_analysis", "ssl"):
-            log = (results / "logs" / "sensitivity" / name / f"{c['experiment']}.log").read_text()
+            job = "ssl" if c["experiment"] == "ssl" else \
+                f"lottery_analysis_{CONFIG['lottery']['analysis']['trials'][0]}_lottery"
+            log = (results / "logs" / "sensitivity" / name / f"{job}.log").read_text()
             field = c["key"].rsplit(".", 1)[1]
             assert f"'{field}': {c['alternative']!r}" in log, log[:2000]
     # the protocol is the job's params: another alternative setting reruns that job alone

@@ -17,7 +17,8 @@ for _choice in sensitivity_lib.names(config):
         raise WorkflowError(f"sensitivity choice {_choice!r}: its alternative configuration is "
                             f"invalid: {e}") from None
 
-OUTSIDE_ALL_RULES.update({"sensitivity_lottery_search", "sensitivity_lottery_analysis",
+OUTSIDE_ALL_RULES.update({"sensitivity_lottery_search", "sensitivity_lottery_analysis_part",
+                          "sensitivity_lottery_analysis",
                           "sensitivity_metalearn_afunc", "sensitivity_ssl", "sensitivity_table"})
 # The outputs of each experiment's job, relative to the results folder (main run) or to
 # sensitivity/CHOICE/ (alternative run): what the findings read.
@@ -66,14 +67,33 @@ rule sensitivity:
         figure("protocol_sensitivity"),
 
 
+# The lottery's alternative runs use the main lottery jobs' scripts: the search as one segment
+# of every round (its trials and methods as one ensemble), the analysis as one job per (trial,
+# network), merged.
+def sensitivity_search_protocol(wildcards):
+    protocol = sensitivity_lib.protocol(config, wildcards.choice)
+    return {**protocol, "first_round": 0, "stop_round": protocol["rounds"]}
+
+
+def sensitivity_analysis_parts(wildcards):
+    trials = sensitivity_lib.protocol(config, wildcards.choice)["trials"]
+    return [f"{t}_{n}" for t, n in lottery_lib.analysis_parts(trials)]
+
+
+def sensitivity_part_protocol(wildcards):
+    trial, network = wildcards.part.split("_", 1)
+    return {**sensitivity_lib.protocol(config, wildcards.choice), "part": [int(trial), network],
+            "grid": lottery_lib.sparsity_grid(LOT["search"]["rounds"]).tolist()}
+
+
 rule sensitivity_lottery_search:
     input:
-        lambda wc: dataset_file(sensitivity_alt(wc)["lottery"]["search"]["dataset"]),
+        data=lambda wc: dataset_file(sensitivity_alt(wc)["lottery"]["search"]["dataset"]),
     output:
         history=result("sensitivity/{choice}/lottery/search_history.csv"),
         masks=result("sensitivity/{choice}/lottery/masks.npz"),
     params:
-        protocol=lambda wc: sensitivity_lib.protocol(config, wc.choice),
+        protocol=sensitivity_search_protocol,
         checkpoint=lambda wc: result(f"sensitivity/{wc.choice}/lottery/checkpoint"),
         device=config["device"],
     wildcard_constraints:
@@ -86,13 +106,37 @@ rule sensitivity_lottery_search:
     benchmark:
         result("timing/sensitivity/{choice}_lottery_search.tsv")
     script:
-        "../scripts/lottery_search.py"
+        "../scripts/lottery_search_segment.py"
 
 
 # An alternative analysis setting reuses the main search's masks.
-rule sensitivity_lottery_analysis:
+rule sensitivity_lottery_analysis_part:
     input:
         data=lambda wc: dataset_file(sensitivity_alt(wc)["lottery"]["analysis"]["dataset"]),
+        masks=result("lottery/masks.npz"),
+    output:
+        history=result("sensitivity/{choice}/lottery/analysis/{part}.csv"),
+    params:
+        protocol=sensitivity_part_protocol,
+        device=config["device"],
+    wildcard_constraints:
+        choice=sensitivity_choice_pattern("lottery_analysis"),
+        part=r"\d+_(dense|random|lottery)",
+    threads: job_threads("lottery")
+    resources:
+        **job_resources("lottery", gpu=True),
+    log:
+        result("logs/sensitivity/{choice}/lottery_analysis_{part}.log"),
+    benchmark:
+        result("timing/sensitivity/{choice}_lottery_analysis_{part}.tsv")
+    script:
+        "../scripts/lottery_analysis_part.py"
+
+
+rule sensitivity_lottery_analysis:
+    input:
+        histories=lambda wc: [result(f"sensitivity/{wc.choice}/lottery/analysis/{part}.csv")
+                              for part in sensitivity_analysis_parts(wc)],
         masks=result("lottery/masks.npz"),
     output:
         history=result("sensitivity/{choice}/lottery/analysis_history.csv"),
@@ -100,18 +144,14 @@ rule sensitivity_lottery_analysis:
         adjacency=result("sensitivity/{choice}/lottery/adjacency.csv"),
     params:
         protocol=lambda wc: sensitivity_lib.protocol(config, wc.choice),
-        device=config["device"],
     wildcard_constraints:
         choice=sensitivity_choice_pattern("lottery_analysis"),
-    threads: job_threads("lottery")
-    resources:
-        **job_resources("lottery", gpu=True),
     log:
         result("logs/sensitivity/{choice}/lottery_analysis.log"),
     benchmark:
         result("timing/sensitivity/{choice}_lottery_analysis.tsv")
     script:
-        "../scripts/lottery_analysis.py"
+        "../scripts/lottery_analysis_merge.py"
 
 
 rule sensitivity_metalearn_afunc:
