@@ -47,7 +47,7 @@ def child(args):
     stacked, params, masks = lottery.analysis_setup(
         data, None, 0, p["hidden"], members, seeds, p["shuffle_seed"], p["chunk_order"],
         shuffle=p["shuffle"])
-    engine = dict(p["engine"], steps=args.steps)
+    engine = train.protocol_of(dict(p["engine"], steps=args.steps))
     tensors = train.as_tensors(stacked, "cpu", torch.float32)
     spec = lottery.spec_of(p["hidden"])
     state = train.init_state(params, engine)
