@@ -1,7 +1,6 @@
 """Subnormal floats: one lottery-analysis job's steps with and without flushing them to zero.
 
-    PYTHONPATH=. python benchmarks/speed_denormals.py [--steps 1500] [--block 300]
-        [--network dense] [--no-compile]
+    PYTHONPATH=. python benchmarks/speed_denormals.py [--steps 1500] [--block 300] [--no-compile]
 
 A pipeline job on the CPU computes with subnormal floats flushed to zero
 (mnist1d.pipeline.device.flush_denormals, entered by job_device). This trains the five networks
@@ -14,14 +13,16 @@ for bit. The networks reach 100 % training accuracy within about 500 steps; from
 gradients and Adam's moment estimates fill with subnormal values. Run it on an idle machine.
 """
 import argparse
+import contextlib
 import hashlib
 import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from speed_under_load import preset_config
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -54,8 +55,7 @@ def child(args):
     step_fn = train.make_step(spec, engine, masks, p["compile"] and not args.no_compile)
     batches = train.Batches(tensors["x"], tensors["y"], engine, list(range(len(members))))
     blocks = []
-    context = device.flush_denormals() if args.flush else _nothing()
-    with context:
+    with device.flush_denormals() if args.flush else contextlib.nullcontext():
         step_fn(params, state, *batches(0))            # the compile, not timed
         t0 = time.perf_counter()
         for step in range(1, args.steps + 1):
@@ -67,23 +67,6 @@ def child(args):
     for name in sorted(params):
         digest.update(params[name].numpy().tobytes())
     print(json.dumps({"blocks": blocks, "digest": digest.hexdigest()}))
-
-
-class _nothing:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
-
-
-def paper_config():
-    import yaml
-
-    from mnist1d.pipeline import config as config_lib
-
-    cfg = yaml.safe_load(open(REPO / "config.yaml"))
-    return config_lib.resolve(cfg | {"preset": "paper"}, {}, REPO / "workflow" / "presets")
 
 
 def main(argv=None):
@@ -100,10 +83,9 @@ def main(argv=None):
     if args.child:
         return child(args)
 
-    config = json.dumps(paper_config(), default=list)
+    config = json.dumps(preset_config("paper"), default=list)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(REPO)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]),
-        TMPDIR=os.environ.get("TMPDIR", tempfile.gettempdir()))
+        [str(REPO)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
     out = {}
     for flush in (False, True):
         cmd = [sys.executable, __file__, "--child", "--config", config, "--steps", str(args.steps),

@@ -244,12 +244,12 @@ def test_double_descent_and_lottery_jobs_claim_distinct_gpus(tmp_path):
     assert sorted(c[0] for c in claimed) == ["cuda:0", "cuda:1", "cuda:2"], claimed
     assert all((tmp_path / f"{job['name']}.csv").exists() for job in dd_jobs)
 
-    analysis = lottery.protocol_from_config(config, "analysis")
+    protocol = lottery.protocol_from_config(config, "analysis")
     analysis = start_script("lottery_analysis_part", {
         "input": {"data": str(data), "masks": str(masks)},
         "output": {"history": str(tmp_path / "analysis.csv")},
         "log": [str(tmp_path / "analysis.log")],
-        "params": {"protocol": {**analysis, "part": [analysis["trials"][0], "lottery"],
+        "params": {"protocol": {**protocol, "part": [protocol["trials"][0], "lottery"],
                                 "grid": lottery.sparsity_grid(search["rounds"]).tolist()},
                    "device": "auto"}}, tmp_path / "locks", hold=0.0)
     assert claimed_device(analysis) == ["cuda:0"]

@@ -121,7 +121,7 @@ rule sensitivity_lottery_analysis_part:
         device=config["device"],
     wildcard_constraints:
         choice=sensitivity_choice_pattern("lottery_analysis"),
-        part=r"\d+_(dense|random|lottery)",
+        part=r"\d+_(" + "|".join(lottery_lib.NETWORKS) + ")",
     threads: job_threads("lottery")
     resources:
         **job_resources("lottery", gpu=True),
