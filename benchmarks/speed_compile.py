@@ -1,4 +1,4 @@
-"""Does torch.compile pay back within each training job, on a cold cache? (issue 19, point 4)
+"""Does torch.compile pay back within each training job, on a cold cache?
 
     PYTHONPATH=. python3 benchmarks/speed_compile.py [--preset paper] [--only KIND ...]
         [--steps 300] [--dd-jobs mlp_cross_entropy_g0 cnn_cross_entropy_g0 | all]
@@ -359,7 +359,7 @@ def experiment_jobs(preset):
         **{f"benchmark-{m}": (len(b["variants"]) * chunks, 1) for m in b["models"]
            if m in ("logistic", "mlp", "cnn", "gru")},
         "pooling": (len(config["pooling"]["variants"]), len(config["pooling"]["variants"])),
-        # the lottery split as issue 19 plans it: a job per search member (trial x method) and
+        # the lottery split as the pipeline runs it: a job per search member (trial x method) and
         # per five analysis networks (15 per trial)
         "lottery-search": (lottery_search, 1),
         "lottery-analysis": (-(-15 * len(config["lottery"]["analysis"]["trials"]) // 5), 1),

@@ -1,4 +1,4 @@
-"""Speed of the metalearning experiments (SPEC 5, 6); prints figures, asserts nothing.
+"""Speed of the metalearning experiments; prints figures, asserts nothing.
 
     PYTHONPATH=. python benchmarks/speed_metalearn.py [--reps 3] [--threads 1] [--data PATH]
 

@@ -1,4 +1,4 @@
-"""The pooling experiment (SPEC section 7): stacked (dataset, seed) ensembles vs the plain loop.
+"""The pooling experiment (paper Fig. "pooling"): stacked (dataset, seed) ensembles vs the plain loop.
 
     PYTHONPATH=. python benchmarks/speed_pooling.py [--seeds 1] [--threads 1] [--blocks 3]
     PYTHONPATH=. python benchmarks/speed_pooling.py --full [--seeds 1] [--compile 1]
@@ -10,7 +10,7 @@ ensemble of 6 dataset sizes x S seeds (eager and compiled), and the time of one 
 six datasets. From these it prints the projected time of the whole experiment (5 variants,
 6 000 steps, evaluation every 100): plain per-run loop vs the stacked ensembles.
 --full runs the whole experiment at the paper protocol instead (mnist1d.experiments.pooling.train_sizes, the
-code the pipeline runs) and prints its wall time and the numbers against the issue's targets.
+code the pipeline runs) and prints its wall time and the numbers against the paper's findings.
 Datasets come from results/data/pool*.npz (make them with snakemake) or are generated.
 """
 import argparse

@@ -1,4 +1,4 @@
-"""The SSL experiment (SPEC section 9): stacked seed ensemble vs the plain per-seed loop.
+"""The SSL experiment: stacked seed ensemble vs the plain per-seed loop.
 
     PYTHONPATH=. python benchmarks/speed_ssl.py [--seeds 3] [--threads 1] [--steps 40]
     PYTHONPATH=. python benchmarks/speed_ssl.py --full [--seeds 3] [--compile 1]
@@ -8,7 +8,7 @@ torch.optim.Adam) and of the engine's ensemble of S seeds, eager and compiled, m
 process one after the other (absolute times drift on shared machines; compare the ratios), and
 the projected time of 200 epochs. --full runs the whole experiment at the paper protocol
 (mnist1d.experiments.ssl.train_ssl and the per-layer probes, the code the pipeline runs) and prints its wall
-time and the numbers against the issue's targets. Data: results/data/default.npz or generated.
+time and the numbers against the paper's. Data: results/data/default.npz or generated.
 """
 import argparse
 import time

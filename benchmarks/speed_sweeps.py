@@ -1,4 +1,4 @@
-"""The sweeps' cost (issue 18, point 5): `snakemake sweeps` for one preset, timed end to end.
+"""The sweeps' cost: `snakemake sweeps` for one preset, timed end to end.
 
     python benchmarks/speed_sweeps.py --preset quick                # in a fresh folder
     python benchmarks/speed_sweeps.py --preset paper --cores 2
@@ -8,9 +8,9 @@
 Runs `snakemake --cores N sweeps --config preset=P` from scratch (a new temporary folder, unless
 --in-repo, where it reruns every sweep job with --forcerun) and prints the wall time and, from
 the jobs' `benchmark:` files (RESULTS/timing/sweeps/*.tsv), the summed job wall and CPU time,
-split into datasets, training (per sweep) and tables/figures. The issue's target: the paper
+split into datasets, training (per sweep) and tables/figures. The aim: the paper
 preset's sweeps together cost less than the paper's `all` (49 min with one seed on an idle 2-core
-machine, README "Timing"). --compile on|off overrides `sweeps.defaults.compile` (on: and the
+machine in 2026-11; benchmarks/README.md). --compile on|off overrides `sweeps.defaults.compile` (on: and the
 top-level `compile` for sweeps) through a config overlay (compile on: cold compiles unless
 torch's inductor cache already holds the shapes; run it twice to see the warm-cache cost).
 """

@@ -1,4 +1,4 @@
-"""Robust under load: three training jobs alone and beside a busy core (issue 19, point 5).
+"""Robust under load: three training jobs alone and beside a busy core.
 
     PYTHONPATH=. python benchmarks/speed_under_load.py [--threads 1] [--compile | --no-compile]
         [--repeat 2] [--jobs lottery_round dd_job benchmark_job] [--busy python|matmul]

@@ -1,4 +1,4 @@
-"""MNIST-1D generation (SPEC section 1), with the API of the original `mnist1d.data`.
+"""MNIST-1D generation (the paper's generator), with the API of the original `mnist1d.data`.
 
 `make_dataset` takes its randomness from NumPy's global legacy generator one example after
 the other, in the reference order. Where numba is installed `compiled.make_examples` does the

@@ -1,4 +1,4 @@
-"""A plain, per-example MNIST-1D generator written straight from SPEC section 1.
+"""A plain, per-example MNIST-1D generator written straight from the paper's description.
 
 It is the reference the vectorised generator is tested against (and the baseline of
 benchmarks/speed_data.py): one example at a time, every step spelled out, no shared code with

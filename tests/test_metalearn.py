@@ -1,4 +1,4 @@
-"""Metalearning (SPEC 5, 6): the unrolled inner loops, their meta-gradients, checkpoint/resume."""
+"""Metalearning: the unrolled inner loops, their meta-gradients, checkpoint/resume."""
 import copy
 import json
 import math
@@ -334,7 +334,7 @@ def test_protocols_are_json_and_hold_exactly_the_job_settings(preset):
     section = config["metalearn"]["afunc"]
     assert afunc.figure_settings(config) == {"sample_range": section["sample_range"],
                                              "inner_init": section["inner_init"]}
-    # the paper value of both choices is the notebook's (SPEC 10)
+    # the paper value of both choices is the reference notebook's
     assert (act["inner_init"], act["noise_in_g"]) == ("same", True)
 
 

@@ -93,7 +93,7 @@ def test_ssl_layer_and_afunc_fit_rows():
     assert gone["verdict"] == "missing"
 
 
-# ---- the verdict with the seeds' spread, and the notebooks' numbers (issue 16, point 2) ---------
+# ---- the verdict with the seeds' spread, and the notebooks' numbers -----------------------------
 
 def test_verdict_uses_the_spread_over_seeds():
     # 8 points off, tolerance 5: reproduced only when 2 std reach it; n = 1 has no spread
@@ -120,7 +120,7 @@ def test_published_numbers_and_their_sources():
     finals = published.pooling_finals()
     assert len(finals) == 30
     assert finals.set_index(["train_size", "variant"]).loc[(1000, "none"), "test_acc"] == 59.2
-    # SPEC section 10's gaps per band (sparsity = round / 99; the file's column is rounded)
+    # the lottery notebook's gaps per band (sparsity = round / 99; the file's column is rounded)
     gaps = published.lottery_gap_by_band(published.lottery_search()).groupby("band_lo")["gap"]
     assert np.round(gaps.mean().to_numpy(), 1).tolist() == [0.6, 2.4, 2.9, 3.9, 10.6, 20.6]
     search = published.lottery_search()

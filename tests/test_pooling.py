@@ -1,4 +1,4 @@
-"""The pooling CNN variants and the pooling experiment (SPEC section 7)."""
+"""The pooling CNN variants and the pooling experiment."""
 import numpy as np
 import pandas as pd
 import pytest

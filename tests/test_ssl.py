@@ -1,4 +1,4 @@
-"""Self-supervised contrastive learning (SPEC section 9): augmentations, InfoNCE, ensemble."""
+"""Self-supervised contrastive learning: augmentations, InfoNCE, ensemble."""
 import numpy as np
 import pandas as pd
 import pytest

@@ -1,4 +1,4 @@
-"""t-SNE and the input-space baselines (SPEC section 8)."""
+"""t-SNE and the input-space baselines."""
 import numpy as np
 import pytest
 

@@ -1,5 +1,5 @@
-"""The metalearned activation, fitted by a piecewise-linear function (SPEC 10, "Metalearning an
-activation function"; the reference notebook's "Approximate the learned activation").
+"""The metalearned activation, fitted by a piecewise-linear function (the reference notebook
+metalearn-activation-function.ipynb, its "Approximate the learned activation").
 
 The notebook approximates its learned f by six straight pieces split at z = -2, -1, -0.25, 0.1,
 0.6 (coefficients read off the plot by hand, each piece its own line, so the pieces need not

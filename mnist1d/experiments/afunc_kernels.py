@@ -1,4 +1,4 @@
-"""The fast kernels of the activation experiment (SPEC 6): f, its inner step, its test accuracy.
+"""The fast kernels of the activation experiment: f, its inner step, its test accuracy.
 
 The learned activation f(z) = elu(z) + scale * g(z) and the implementations of the
 differentiable inner step that are faster than autograd's double backward (`plain`, in

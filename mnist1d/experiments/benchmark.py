@@ -1,4 +1,4 @@
-"""The benchmark experiment (SPEC section 2): four models, with and without spatial structure,
+"""The benchmark experiment (paper Fig. "benchmarks"): four models, with and without spatial structure,
 plus any model of the config's `models:` section that `benchmark.models` names.
 
 One job trains every seed of one model on one dataset variant as a single ensemble

@@ -1,4 +1,4 @@
-"""Deep double descent (SPEC section 3): final train and test error against model size.
+"""Deep double descent (paper Fig. "double descent"): final train and test error against model size.
 
 The experiment: MLPs 40->h->h->10 (ReLU, no residual) over a width grid, with and without 15 %
 label noise, each with cross-entropy and with mean-squared-error loss (one-hot targets); the
@@ -55,7 +55,7 @@ def mlp_widths(low=2, high=300, points=20):
 
 
 def cnn_channels():
-    """2, 4, ..., 28, then 30, 35, ..., 100 (SPEC section 3)."""
+    """2, 4, ..., 28, then 30, 35, ..., 100 (the paper's and the notebook's grid)."""
     return list(range(2, 30, 2)) + list(range(30, 101, 5))
 
 
@@ -414,7 +414,7 @@ def label_noise_text(section):
 
 
 def summary_markdown(table, thresholds, n_train, reference_width=300, label_noise=None):
-    """The targets of the issue, measured: thresholds vs n and n*K, peak heights; `label_noise`
+    """The paper's targets, measured: thresholds vs n and n*K, peak heights; `label_noise`
     (label_noise_text) says how the noisy labels were drawn."""
     noise = f" Label noise: {label_noise}." if label_noise else ""
     lines = [f"n = {n_train} training examples, K = {NUM_CLASSES} outputs: n = {n_train:,}, "

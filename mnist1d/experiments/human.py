@@ -1,4 +1,4 @@
-"""The human baseline (SPEC section 10, "Human baseline"): one person's answers to five quizzes
+"""The human baseline (the reference notebook building-mnist1d.ipynb): one person's answers to five quizzes
 of 100 frozen test examples each, beside the benchmark CNN.
 
 Source: the reference repository greydanus/mnist1d (Apache-2.0), files

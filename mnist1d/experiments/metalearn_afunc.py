@@ -1,4 +1,4 @@
-"""Metalearning an activation function (SPEC 6).
+"""Metalearning an activation function (paper Fig. "metalearn activation").
 
 A 40-128-10 MLP whose hidden activation is f(z) = elu(z) + 0.2 * g(z), g an MLP 1-100-1 with
 tanh, followed by uniform noise per hidden unit; RMSprop written out by hand; the outer objective
@@ -6,7 +6,7 @@ is the mean of the last 200 of 301 inner losses; element-wise clipped meta-gradi
 SGD steps. Then the learned f and six baselines are trained by the same inner loop from the same
 initialisation and noise.
 
-Two choices of the reference notebook (SPEC 10) are config keys:
+Two choices of the reference notebook metalearn-activation-function.ipynb are config keys:
 
 * ``inner_init``: ``same`` (the notebook) starts every outer step's inner run from one
   initialisation and one noise stream, those of outer step 0 (generator seed
@@ -66,7 +66,7 @@ INNER_INITS = ("same", "fresh")
 
 @dataclass
 class AfuncConfig:
-    """The activation experiment's protocol (SPEC 6 defaults)."""
+    """The activation experiment's protocol (the paper's defaults)."""
     hidden: int = 128
     act_hidden: int = 100
     act_scale: float = 0.2
@@ -399,7 +399,7 @@ def load_checkpoint(path, protocol):
 
 def metalearn_afunc(data, cfg, *, device="cpu", dtype=None, checkpoint=None, log=None,
                     stop_after=None):
-    """SPEC 6's outer loop. Resumes from `checkpoint` (a path) when it holds a matching state.
+    """The outer loop. Resumes from `checkpoint` (a path) when it holds a matching state.
 
     Returns dict: steps (per-outer-step records), samples (learned function every sample_every
     steps and at the end), act_params (final). `stop_after` (for tests) returns after that many

@@ -1,4 +1,4 @@
-"""Building blocks both metalearning experiments (SPEC 5 and 6) share.
+"""Building blocks both metalearning experiments share.
 
 Initialisations, the in-order batches, the data as tensors, seeds and generators, a checksum of
 the data and a memory-allocator setting that speeds up unrolled loops. Used by

@@ -1,4 +1,4 @@
-"""Metalearning the learning rate of SGD (SPEC 5).
+"""Metalearning the learning rate of SGD (paper Fig. "metalearn lr").
 
 A 40-50-10 tanh MLP trained by plain SGD for 200 in-order batches; the outer objective is the
 mean inner training loss, differentiated through the whole unrolled loop with respect to the
@@ -63,7 +63,7 @@ def lr_inner_losses(lr, params, x, y, batch_size, steps):
 
 def metalearn_lr(data, start_lr, *, hidden=50, batch_size=50, inner_steps=200, outer_steps=50,
                  outer_lr=0.3, seed=0, device="cpu", dtype=None, log=None):
-    """SPEC 5: one trial. Returns a list of per-outer-step records (dicts); dtype None = float32."""
+    """One trial. Returns a list of per-outer-step records (dicts); dtype None = float32."""
     import torch   # in the functions that train: the figure jobs and Snakemake start without it
 
     dtype = torch.float32 if dtype is None else dtype

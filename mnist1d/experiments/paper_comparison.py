@@ -563,10 +563,10 @@ def markdown(table, preset, spread_factor=SPREAD_FACTOR):
              "*missing*: the tables lack it (a preset that trains fewer models, sizes or widths). "
              "The human rows recompute the published number from the shipped quiz: their "
              "tolerance is the rounding (or the published SE), not a spread.", "",
-             "**Sources.** `paper / blog`: the rounded numbers of the paper and the 2020 blog post "
-             "(SPEC sections 2-9); `README`: the reference repository's table; `notebook NAME, "
+             "**Sources.** `paper / blog`: the rounded numbers of the paper and the 2020 blog post; "
+             "`README`: the reference repository's table; `notebook NAME, "
              "cell N`: what the reference notebook printed in its saved output (cells counted "
-             "from 0; SPEC section 10). All in `mnist1d/published.py`.", "",
+             "from 0). All in `mnist1d/published.py`.", "",
              "| source | reproduced | differs | missing |", "|---|---|---|---|"]
     kinds = table["source"].map(pub.kind)
     for k in pub.KINDS:

@@ -1,4 +1,4 @@
-"""Pooling and sample efficiency (SPEC section 7, paper Fig. "pooling").
+"""Pooling and sample efficiency (paper Fig. "pooling").
 
 Five variants of a two-layer CNN (mnist1d.models "pool_cnn": no pooling, stride 2, max, average
 and L2 pooling) are trained with the paper's Adam protocol on six training-set sizes (1 000 to
@@ -25,7 +25,7 @@ from mnist1d import seed_chunks as chunks
 VARIANTS = ("none", "stride2", "max", "avg", "l2")
 LABELS = {"none": "no pooling (stride 1)", "stride2": "stride 2, no pooling",
           "max": "max pooling", "avg": "average pooling", "l2": "L2 pooling"}
-# The variants with a pooling layer; SPEC calls stride 2 "without pooling" (a strided convolution).
+# The variants with a pooling layer; stride 2 is a strided convolution "without pooling".
 POOLING_LAYERS = ("max", "avg", "l2")
 COLUMNS = ["variant", "dataset", "train_size", "seed", "step", "train_loss", "test_loss",
            "train_acc", "test_acc", "batch_loss"]
@@ -164,8 +164,8 @@ def summarise(history, last=5):
 
 
 def check_targets(summary):
-    """The issue's targets: at the smallest size every pooling variant (max, avg, L2) beats no
-    pooling by >= 5 points (stride 2 is listed too, but SPEC calls it "without pooling"); at the
+    """The paper's findings: at the smallest size every pooling variant (max, avg, L2) beats no
+    pooling by >= 5 points (stride 2 is listed too, but it has no pooling layer); at the
     largest the five variants lie within 3 points. Returns text lines."""
     lines = []
     acc = summary.pivot(index="train_size", columns="variant", values="test_acc_mean")

@@ -1,4 +1,4 @@
-"""Protocol sensitivity (issue 16, point 3): how much each protocol choice moves a finding.
+"""Protocol sensitivity: how much each protocol choice moves a finding.
 
 `config.yaml`'s `sensitivity.choices` names choices, each one config key (a dotted path such as
 `lottery.search.score_step`), the value it takes in the alternative setting, and the experiment

@@ -1,4 +1,4 @@
-"""Self-supervised contrastive learning on MNIST-1D (SPEC section 9, the reference's notebook).
+"""Self-supervised contrastive learning on MNIST-1D (the reference notebook self-supervised-learning.ipynb).
 
 SimCLR-style: the benchmark CNN's three convolutions (features: the flattened 25 x 5 = 125-d
 output) and a projector 125 -> 125 (ReLU) -> 16 are trained, without labels, to map two random
@@ -9,7 +9,7 @@ by a random whole number of positions, then add a random new slope (normal, std 
 position) and offset (normal, std 0.3). Adam, lr 0.01, batch 100 reshuffled every epoch, 200
 epochs over the 4 000 training signals.
 
-Two choices of the reference notebook (SPEC 10) are settings (config keys `ssl.shift`,
+Two choices of the reference notebook are settings (config keys `ssl.shift`,
 `ssl.loss`; the variants use the same):
 
 * shift ``right`` (the notebook): randint(0, max_shift), 0 to max_shift - 1 positions, always to

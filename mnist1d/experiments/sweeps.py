@@ -1,4 +1,4 @@
-"""Sweeps of the generator's knobs (issue 18): one generation argument varied, every model trained.
+"""Sweeps of the generator's knobs: one generation argument varied, every model trained.
 
 A sweep (config.yaml `sweeps:`) names one numeric argument of `mnist1d.get_dataset_args()`
 (`arg`), the values it takes, and the models, seeds and training protocol (the section's

@@ -1,4 +1,4 @@
-"""t-SNE of MNIST-1D in input space and the input-space baselines (SPEC section 8).
+"""t-SNE of MNIST-1D in input space and the input-space baselines (paper Fig. "tsne").
 
 The paper's remark: MNIST forms clean t-SNE clusters, MNIST-1D does not; in input space kNN gets
 about 60 % and logistic regression about 33 % on MNIST-1D.

@@ -1,4 +1,4 @@
-# Benchmark (SPEC section 2): every model x dataset variant, all seeds as one ensemble per job
+# Benchmark (paper Fig. "benchmarks"): every model x dataset variant, all seeds as one ensemble per job
 # (or one job per chunk of `seeds_per_job` seeds, mnist1d.seed_chunks); then the summary table
 # and the benchmark figure.
 import mnist1d.experiments.benchmark as benchmark_lib

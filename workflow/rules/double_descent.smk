@@ -1,4 +1,4 @@
-# Deep double descent (SPEC section 3): the label-noise datasets, one training job per group of
+# Deep double descent (paper Fig. "double descent"): the label-noise datasets, one training job per group of
 # model sizes and loss (a zero-padded ensemble of every size, noise level and seed in it, see
 # mnist1d.experiments.double_descent; with `seeds_per_job`, one job per group and chunk of seeds),
 # the table with the interpolation thresholds, the two figures.

@@ -1,4 +1,4 @@
-# The human baseline (SPEC section 10): the person's quiz answers (the shipped table,
+# The human baseline: the person's quiz answers (the shipped table,
 # mnist1d/experiments/human_quiz.csv) beside the benchmark CNN's final test predictions.
 import mnist1d.experiments.human as human_lib
 

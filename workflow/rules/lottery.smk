@@ -1,4 +1,4 @@
-# Lottery tickets (SPEC section 4): the pruning search as one-thread jobs of one (trial, method)
+# Lottery tickets (paper Fig. "lottery"): the pruning search as one-thread jobs of one (trial, method)
 # each (a lottery ticket's rounds are a chain, a fresh random ticket's independent chunks; every
 # job checkpointed per round), merged into one history and mask store; the analysis at about 92 %
 # sparsity as one job per (trial, network), merged; tables and five figures.

@@ -1,4 +1,4 @@
-# Metalearning a learning rate (SPEC 5) and an activation function (SPEC 6).
+# Metalearning a learning rate and an activation function.
 import mnist1d.experiments.afunc_fit as afunc_fit_lib
 import mnist1d.experiments.metalearn_afunc as afunc_lib
 import mnist1d.experiments.metalearn_lr as lr_lib

@@ -1,4 +1,4 @@
-# Pooling and sample efficiency (SPEC section 7, paper Fig. "pooling"): one job per pooling
+# Pooling and sample efficiency (paper Fig. "pooling"): one job per pooling
 # variant trains every dataset size and seed as one ensemble (or one job per variant and chunk of
 # `seeds_per_job` seeds, mnist1d.seed_chunks); then the summary and the figures.
 import mnist1d.experiments.pooling as pooling_lib

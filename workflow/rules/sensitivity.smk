@@ -1,4 +1,4 @@
-# Protocol sensitivity (issue 16, point 3; config.yaml `sensitivity:`;
+# Protocol sensitivity (config.yaml `sensitivity:`;
 # mnist1d/experiments/sensitivity.py): every choice reruns its experiment's job, through the same
 # script as the main job, with one config key changed, under results/sensitivity/CHOICE/; then the
 # findings of both settings side by side. `snakemake sensitivity` makes it; it is not part of

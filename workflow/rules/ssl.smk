@@ -1,4 +1,4 @@
-# Self-supervised contrastive learning (SPEC section 9, the reference's notebook): all seeds as
+# Self-supervised contrastive learning (the reference notebook): all seeds as
 # one ensemble, then per-layer kNN and linear probes before and after training; the figure.
 import mnist1d.experiments.ssl as ssl_lib
 import mnist1d.experiments.tsne as tsne_lib

@@ -1,4 +1,4 @@
-# t-SNE (SPEC section 8, paper Fig. "tsne"): MNIST-1D in input space (MNIST beside it when the
+# t-SNE (paper Fig. "tsne"): MNIST-1D in input space (MNIST beside it when the
 # user supplies a file; common.smk checks that it is readable) and the input-space kNN /
 # logistic-regression baselines.
 import mnist1d.experiments.tsne as tsne_lib
