@@ -1,6 +1,6 @@
 # MNIST-1D: every result of "Scaling down deep learning with MNIST-1D" as a target.
 # `snakemake all` makes the whole paper (on every core: profiles/default), `snakemake
-# results/double_descent.png` one figure and only what it needs; see README.md for the targets.
+# results/double_descent.png` one figure and only what it needs; every target: docs/outputs.md.
 # Presets write to their own folders: --config preset=quick makes results/quick/...
 
 configfile: f"{workflow.basedir}/config.yaml"

@@ -286,7 +286,7 @@ def agreement(compiled, eager):
     """How far the compiled run's per-step losses are from the eager run's (both started from
     the same parameters on the same batches): the relative difference at the first step (float32
     rounding alone) and at the last step both ran (rounding amplified by training on the random
-    inputs and labels; the jobs' real-data agreement is what tests/ and the README state)."""
+    inputs and labels; the jobs' real-data agreement is what tests/ and docs/ state)."""
     import torch
 
     def loss(value):                     # a step's losses; the activation job's outer loss

@@ -10,9 +10,9 @@ CNN does (its position information matters on MNIST-1D). With 24 channels and 3 
 about 12 000 parameters on 40 inputs, a little over twice the paper's CNN.
 
 No normalisation layer: BatchNorm keeps running statistics (buffers), which the generic
-ensemble path cannot stack, so such a module would train seed by seed (see README, "Your own
-model"). The constructor takes `input_size` and `output_size` because the pipeline passes them
-to any class whose signature has parameters of those names.
+ensemble path cannot stack, so such a module would train seed by seed (see
+docs/configuration.md, "Your own model"). The constructor takes `input_size` and `output_size`
+because the pipeline passes them to any class whose signature has parameters of those names.
 """
 import torch.nn.functional as F
 from torch import nn

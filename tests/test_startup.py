@@ -141,7 +141,8 @@ def test_jobs_that_do_not_train_start_without_torch_numba_sklearn():
     bad = [h for h in hits if h[0] != "canary"]
     assert not bad, ("imports of packages the job does not need (job, module, asked by):\n"
                      + "\n".join(" ".join(h) for h in bad)
-                     + "\nimport them inside the functions that train (see README, Timing)")
+                     + "\nimport them inside the functions that train"
+                     " (see docs/package.md, Layout of the package)")
 
 
 @pytest.mark.parametrize("rules", sorted(RULES.glob("*.smk")), ids=lambda p: p.name)

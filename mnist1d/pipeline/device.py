@@ -145,7 +145,7 @@ def flush_denormals():
     analysis, double descent) fill their gradients and Adam's averages with such values, and
     their steps slowed by up to 1.5x as training went on. Flushed, such a value becomes zero:
     an update it would have made is below float32's resolution of the weight it updates (the
-    smoke and quick tables stay identical: README, "Denormals"; benchmarks/speed_denormals.py).
+    smoke and quick tables stay identical: benchmarks/README.md, speed_denormals.py).
     Set for the job's own thread, the one that computes in a one-thread job; switched off again
     afterwards."""
     import torch

@@ -1,4 +1,4 @@
-# The report (`snakemake --report results/report.html`, README "Report"): its captions describe
+# The report (`snakemake --report results/report.html`, docs/outputs.md): its captions describe
 # the protocol from the configuration given to --report, so `all` records the configuration the
 # results were made with, and --report refuses a different one.
 import sys
