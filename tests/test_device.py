@@ -1,4 +1,5 @@
 """Device choice for a job, tested without a GPU by faking the number of devices."""
+import contextlib
 import json
 import subprocess
 import sys
@@ -76,6 +77,37 @@ def test_job_device_claims_only_for_gpu_jobs(fake_cuda, tmp_path):
         assert d3.type == "cpu"
 
 
+def test_gpu_slots_spread_over_the_gpus_then_share_them(fake_cuda, tmp_path):
+    """With two slots per GPU, six jobs fit on three GPUs: each GPU's first slot is taken before
+    any second one, and a seventh job waits."""
+    with contextlib.ExitStack() as stack:
+        held = [stack.enter_context(dev.claim_gpu(lock_dir=tmp_path, slots=2)) for _ in range(6)]
+        assert held == [0, 1, 2, 0, 1, 2]
+        with pytest.raises(TimeoutError, match=r"all 3 GPUs \(2 slots each\)"):
+            with dev.claim_gpu(lock_dir=tmp_path, slots=2, timeout=0.2, poll=0.05):
+                pass
+    resources = {"gpu": 1, "gpu_slots": 2}
+    with dev.job_device("auto", resources, lock_dir=tmp_path) as a, \
+            dev.job_device("auto", resources, lock_dir=tmp_path) as b, \
+            dev.job_device("auto", resources, lock_dir=tmp_path) as c, \
+            dev.job_device("auto", resources, lock_dir=tmp_path) as d:
+        assert [a.index, b.index, c.index, d.index] == [0, 1, 2, 0]
+
+
+@pytest.mark.parametrize("error", [torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB"),
+                                   RuntimeError("CUDA error: an illegal memory access was encountered")])
+def test_a_job_that_loses_its_gpu_names_itself_and_the_device(fake_cuda, tmp_path, error):
+    with pytest.raises(dev.GPULost, match=r"job dd_train lost its GPU cuda:0 .*retry") as info:
+        with dev.job_device("auto", {"gpu": 1}, lock_dir=tmp_path, job="dd_train"):
+            raise error
+    assert info.value.__cause__ is error
+    with dev.job_device("auto", {"gpu": 1}, lock_dir=tmp_path) as again:   # the slot is free again
+        assert again.index == 0
+    with pytest.raises(ValueError, match="not a GPU problem"):             # other errors pass as they are
+        with dev.job_device("auto", {"gpu": 1}, lock_dir=tmp_path, job="dd_train"):
+            raise ValueError("not a GPU problem")
+
+
 def test_cpu_jobs_flush_denormals(tmp_path):
     """Inside a CPU job a subnormal float32 result is zero (the slow path is never taken); before
     and after the block IEEE arithmetic is untouched."""
@@ -129,7 +161,10 @@ def test_set_threads_in_a_fresh_job():
 def test_job_resources_from_config():
     assert job_threads(JOBS, "train") == 2 and job_threads(JOBS, "figures") == 1
     assert job_resources(JOBS, "figures") == {"mem_mb": 2000, "runtime": 30, "gpu": 0}
-    assert job_resources(JOBS, "train", gpu=True) == {"mem_mb": 4000, "runtime": 120, "gpu": 1}
+    assert job_resources(JOBS, "train", gpu=True) == {"mem_mb": 4000, "runtime": 120, "gpu": 1,
+                                                      "gpu_slots": 1}
+    assert job_resources({**JOBS, "gpu_slots": 4}, "train", gpu=True)["gpu_slots"] == 4
+    assert "gpu_slots" not in job_resources({**JOBS, "gpu_slots": 4}, "figures")
     assert job_resources({**JOBS, "gpus": 0}, "train", gpu=True)["gpu"] == 0
     assert job_resources({**JOBS, "gpu_model": "a100"}, "train", gpu=True)["gpu_model"] == "a100"
     gres = job_resources({**JOBS, "gres": "gpu:a100:1"}, "train", gpu=True)

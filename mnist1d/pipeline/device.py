@@ -3,14 +3,18 @@
 A training script does
 
     set_threads(snakemake.threads)
-    with job_device(snakemake.config["device"], snakemake.resources) as device:
+    with job_device(snakemake.config["device"], snakemake.resources, job="dd_train") as device:
         ...train on `device`...
 
 `job_device` gives CUDA only to a job that asked for a GPU (resources `gpu` > 0, see
-mnist1d.pipeline.jobs); with several GPUs visible it claims one that no other job holds, through a lock
-file per GPU, because Snakemake's `gpu` resource limits how many GPU jobs run at once but does not
-say which device each should use. Under SLURM the GPUs the job may see are already its own
-(CUDA_VISIBLE_DEVICES), so the claims are only among the jobs of one allocation (a bundle).
+mnist1d.pipeline.jobs). Snakemake's `gpu` resource limits how many GPU jobs run at once but does
+not say which device each should use, so the job claims a slot of a GPU through a lock file per
+slot: `gpu_slots` jobs (resources, from config.yaml `jobs.gpu_slots`) share one device at once
+(the models are tiny: one job alone leaves a GPU mostly idle), spread over the visible devices.
+Under SLURM the GPUs the job may see are already its own (CUDA_VISIBLE_DEVICES), so the claims
+are only among the jobs of one allocation (a bundle). A job that loses its GPU (CUDA out of
+memory, a CUDA error) stops with a message naming the job and the device; Snakemake's retry
+starts it again and it resumes from its checkpoint where it has one.
 """
 import contextlib
 import errno
@@ -24,12 +28,24 @@ from pathlib import Path
 DEVICES = ("auto", "cpu", "cuda")
 
 
+def _resource(resources, key, default=None):
+    if resources is None:
+        return default
+    if hasattr(resources, "get"):
+        return resources.get(key, default)
+    return getattr(resources, key, default)
+
+
 def requested_gpus(resources):
     """GPUs a job asked for, from its Snakemake resources (`gpu`, or `gpu_count` with gres)."""
     if resources is None:
         return None
-    get = resources.get if hasattr(resources, "get") else lambda k, d=None: getattr(resources, k, d)
-    return int(get("gpu", 0) or get("gpu_count", 0) or 0)
+    return int(_resource(resources, "gpu", 0) or _resource(resources, "gpu_count", 0) or 0)
+
+
+def gpu_slots(resources):
+    """How many jobs share one GPU at once (resources `gpu_slots`; 1 where not given)."""
+    return max(1, int(_resource(resources, "gpu_slots", 1) or 1))
 
 
 def select_device(preference="auto", gpus=None):
@@ -95,45 +111,74 @@ def visible_gpu_ids(n_devices):
     return names[:n_devices]
 
 
-@contextlib.contextmanager
-def claim_gpu(n_devices=None, lock_dir=None, timeout=3600.0, poll=0.5):
-    """Hold one of the visible GPUs that no other job holds; yields its torch index.
+def _try_lock(path):
+    """An open file holding an exclusive flock on `path`, or None where another process holds it."""
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as err:
+        handle.close()
+        if err.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+            raise
+        return None
+    return handle
 
-    A claim is an exclusive flock on lock_dir/gpu-<id>.lock, dropped when the block ends or the
-    process dies. Waits (up to `timeout` seconds) when every GPU is held.
+
+@contextlib.contextmanager
+def claim_gpu(n_devices=None, lock_dir=None, timeout=3600.0, poll=0.5, slots=1):
+    """Hold a slot of one of the visible GPUs; yields the GPU's torch index.
+
+    Each GPU has `slots` slots: up to that many jobs share it at once. A claim is an exclusive
+    flock on lock_dir/gpu-<id>.lock (slot 0) or gpu-<id>.slot<k>.lock, dropped when the block
+    ends or the process dies. Slot 0 of every GPU is taken before slot 1 of any, so jobs spread
+    over the GPUs. Waits (up to `timeout` seconds) when every slot is held.
     """
     import torch
 
     n_devices = torch.cuda.device_count() if n_devices is None else int(n_devices)
     if n_devices < 1:
         raise RuntimeError("claim_gpu: no GPU is visible to this job")
+    slots = max(1, int(slots))
     directory = gpu_lock_dir(lock_dir)
     names = visible_gpu_ids(n_devices)
     start = time.monotonic()
     while True:
-        for index, name in enumerate(names):
-            handle = open(directory / f"gpu-{name}.lock", "a+")
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as err:
-                handle.close()
-                if err.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                    raise
-                continue
-            try:
-                handle.seek(0)
-                handle.truncate()
-                handle.write(f"pid {os.getpid()}\n")
-                handle.flush()
-                yield index
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-                handle.close()
-            return
+        for slot in range(slots):
+            for index, name in enumerate(names):
+                path = directory / (f"gpu-{name}.lock" if slot == 0 else f"gpu-{name}.slot{slot}.lock")
+                handle = _try_lock(path)
+                if handle is None:
+                    continue
+                try:
+                    handle.seek(0)
+                    handle.truncate()
+                    handle.write(f"pid {os.getpid()}\n")
+                    handle.flush()
+                    yield index
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+                    handle.close()
+                return
         if time.monotonic() - start > timeout:
-            raise TimeoutError(f"claim_gpu: all {n_devices} GPUs stayed held for {timeout:.0f} s "
-                               f"(claims in {directory})")
+            raise TimeoutError(f"claim_gpu: all {n_devices} GPUs ({slots} slot{'s' * (slots > 1)} "
+                               f"each) stayed held for {timeout:.0f} s (claims in {directory})")
         time.sleep(poll)
+
+
+def lost_gpu(err):
+    """Whether an exception says the job lost its GPU: CUDA out of memory or a CUDA error."""
+    import torch
+
+    if isinstance(err, torch.cuda.OutOfMemoryError):
+        return True
+    accelerator_error = getattr(torch, "AcceleratorError", None)
+    if accelerator_error is not None and isinstance(err, accelerator_error):
+        return True
+    return isinstance(err, RuntimeError) and ("CUDA" in str(err) or "cuDNN" in str(err))
+
+
+class GPULost(RuntimeError):
+    """A job's GPU failed under it (out of memory, a CUDA error)."""
 
 
 @contextlib.contextmanager
@@ -159,9 +204,10 @@ def flush_denormals():
 
 
 @contextlib.contextmanager
-def job_device(preference="auto", resources=None, lock_dir=None, timeout=3600.0):
-    """The device of one pipeline job (see the module docstring); a GPU is held until the end.
-    On the CPU, denormals are flushed to zero inside the block (`flush_denormals`)."""
+def job_device(preference="auto", resources=None, lock_dir=None, timeout=3600.0, job=None):
+    """The device of one pipeline job (see the module docstring); a GPU slot is held until the
+    end. On the CPU, denormals are flushed to zero inside the block (`flush_denormals`). An error
+    that says the GPU was lost becomes GPULost, naming `job` and the device."""
     import torch
 
     device = select_device(preference, requested_gpus(resources))
@@ -169,6 +215,16 @@ def job_device(preference="auto", resources=None, lock_dir=None, timeout=3600.0)
         with flush_denormals():
             yield device
         return
-    with claim_gpu(lock_dir=lock_dir, timeout=timeout) as index:
+    with claim_gpu(lock_dir=lock_dir, timeout=timeout, slots=gpu_slots(resources)) as index:
         torch.cuda.set_device(index)
-        yield torch.device("cuda", index)
+        where = torch.device("cuda", index)
+        try:
+            yield where
+        except Exception as err:
+            if not lost_gpu(err):
+                raise
+            name = visible_gpu_ids(index + 1)[index]
+            raise GPULost(f"job {job or '(unnamed)'} lost its GPU {where} (CUDA_VISIBLE_DEVICES "
+                          f"entry {name}): {type(err).__name__}: {err}. Finished outputs are kept; "
+                          f"a retry (Snakemake's --retries, or the same command again) resumes "
+                          f"from the job's checkpoint where it has one") from err

@@ -27,7 +27,8 @@ def job_resources(jobs, topic, gpu=False):
 
     mem_mb and runtime (minutes) always; with gpu=True and `jobs.gpus` > 0 also the GPU request:
     `gpu` (and `gpu_model`) for the SLURM plugin's --gpus and for a workstation's `gpu` resource,
-    or `gres` instead when config.yaml sets one (clusters that reject --gpus). A job without a
+    or `gres` instead when config.yaml sets one (clusters that reject --gpus), and `gpu_slots`:
+    how many jobs share one GPU at once (mnist1d.pipeline.device.claim_gpu). A job without a
     GPU request says gpu=0, so `--resources gpu=N` never counts it.
     """
     settings = topic_settings(jobs, topic)
@@ -41,6 +42,8 @@ def job_resources(jobs, topic, gpu=False):
     resources["gpu"] = gpus
     if gpus and jobs.get("gpu_model"):
         resources["gpu_model"] = jobs["gpu_model"]
+    if gpus:
+        resources["gpu_slots"] = int(jobs.get("gpu_slots", 1))
     return resources
 
 

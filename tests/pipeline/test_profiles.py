@@ -83,3 +83,23 @@ def test_gpu_requests_reach_sbatch_as_the_plugin_writes_them():
     assert sbatch_gpu_flags({**jobs, "gres": "gpu:a100:1"}, gpu=True).strip() == "--gres=gpu:a100:1"
     assert sbatch_gpu_flags({**jobs, "gpu_model": "a100"}, gpu=False) == ""   # plotting
     assert sbatch_gpu_flags({**jobs, "gpus": 0}, gpu=True) == ""              # CPU training
+
+
+def test_gpu_profile_shares_each_gpu_among_the_training_jobs(tmp_path):
+    """profiles/gpu: every training job asks for a GPU and a slot of it (four jobs per GPU), at
+    most four run at once; datasets and figures stay on the cores. A preset chosen with --config
+    keeps them (a --configfile would replace the profile's configfiles: docs/cluster.md)."""
+    proc = run_snakemake(tmp_path, "all", "-n", "--profile", str(REPO / "profiles" / "gpu"),
+                         "--config", "preset=smoke", timeout=300)
+    out = proc.stdout + proc.stderr
+    blocks = job_blocks(out)
+    training = {"benchmark_train", "pooling_train", "dd_train", "ssl_train"}
+    trained = [b for b in blocks if b[0] in training]
+    assert {b[0] for b in trained} == training, sorted({b[0] for b in blocks})
+    for rule, resources, _ in trained:
+        assert "gpu=1" in resources and "gpu_slots=4" in resources, (rule, resources)
+    for rule, resources, _ in blocks:
+        if rule in {"dataset", "data_figures"}:
+            assert "gpu=0" in resources and "gpu_slots" not in resources, (rule, resources)
+    profile = yaml.safe_load((REPO / "profiles" / "gpu" / "config.yaml").read_text())
+    assert profile["resources"] == ["gpu=4"]

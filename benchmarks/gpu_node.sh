@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The whole paper on one GPU node, measured: the CPU-vs-GPU check, then `all` with the GPU profile
+# from a clean results folder, then its wall time, job times per experiment and paper comparison.
+#
+#   bash benchmarks/gpu_node.sh [--out DIR] [--wheels DIR] [--preset paper|quick|smoke]
+#                               [--check-deadline-s S] [--all-deadline-s S] [--no-check]
+#
+# Run from the repository root on a machine with PyTorch (CUDA build), pandas, scikit-learn, numba
+# and pyyaml. --wheels DIR installs what else the workflow needs (Snakemake and its plugins,
+# openTSNE) from wheels in DIR without a network, into DIR/../site on PYTHONPATH. On a machine
+# without CUDA it runs the same steps on the CPU (the check then compares the CPU with itself):
+# that is how the script itself is tested. Everything it prints is also in OUT/gpu_node.log.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=gpu_node_out wheels="" preset=paper check=1 check_deadline=240 all_deadline=480
+while (($#)); do
+    case $1 in
+        --out) out=$2; shift 2 ;;
+        --wheels) wheels=$2; shift 2 ;;
+        --preset) preset=$2; shift 2 ;;
+        --check-deadline-s) check_deadline=$2; shift 2 ;;
+        --all-deadline-s) all_deadline=$2; shift 2 ;;
+        --no-check) check=0; shift ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        *) echo "gpu_node.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+case $preset in paper|quick|smoke) ;; *) echo "gpu_node.sh: --preset must be paper, quick or smoke, not '$preset'" >&2; exit 2 ;; esac
+mkdir -p "$out" || exit 2
+out=$(cd "$out" && pwd)
+exec > >(tee "$out/gpu_node.log") 2>&1
+start=$(date +%s)
+if [[ -n $wheels ]]; then
+    [[ -d $wheels ]] || { echo "gpu_node.sh: --wheels $wheels is not a folder"; exit 2; }
+    site=$(cd "$wheels/.." && pwd)/site
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+        --target "$site" "$wheels"/*.whl || exit 1
+    export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
+    export PATH="$site/bin:$PATH"
+fi
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+python3 - <<'PY'
+import os, platform, torch
+gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA device"
+print(f"== machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+      f"torch {torch.__version__}, CUDA {torch.version.cuda}; {gpu}")
+PY
+cuda=$(python3 -c "import torch; print(int(torch.cuda.is_available()))")
+
+if ((check)); then
+    echo "== 1. the same computation on both devices: benchmarks/gpu_check.py (deadline ${check_deadline} s)"
+    devices="cpu cuda"; ((cuda)) || devices="cpu cpu"
+    t0=$(date +%s)
+    timeout $((check_deadline + 60)) python3 benchmarks/gpu_check.py --out "$out/check" \
+        --devices $devices --deadline-s "$check_deadline" | tail -n 40
+    echo "   gpu_check: exit $? after $(($(date +%s) - t0)) s"
+fi
+
+echo "== 2. snakemake --profile profiles/gpu all (preset $preset), clean results folder"
+work="$out/run"
+rm -rf "$work" && mkdir -p "$work"
+profile=profiles/gpu
+((cuda)) || profile=profiles/local      # no GPU: the same run on the cores
+t0=$(date +%s)
+timeout "$all_deadline" python3 -m snakemake -s Snakefile --directory "$work" --profile "$profile" \
+    all --config preset="$preset" --quiet rules > "$out/snakemake.log" 2>&1
+status=$?
+wall=$(($(date +%s) - t0))
+tail -n 5 "$out/snakemake.log"
+echo "   all: exit $status after $wall s ($(awk "BEGIN {printf \"%.1f\", $wall / 60}") min)"
+
+results="$work/results"; [[ $preset == paper ]] || results="$work/results/$preset"
+python3 - "$results" "$out" <<'PY'
+import shutil, sys
+from pathlib import Path
+import pandas as pd
+from mnist1d.pipeline import timing
+results, out = Path(sys.argv[1]), Path(sys.argv[2])
+files = sorted((results / "timing").glob("*/*.tsv"))
+if files:
+    jobs = timing.collect(files)
+    per = jobs.groupby("experiment").wall_s.agg(jobs="count", total_s="sum", longest_s="max")
+    print("== job times per experiment (s)\n" + per.sort_values("total_s", ascending=False)
+          .round(1).to_string())
+    print(f"   span of the jobs: {jobs.end.max() - jobs.start.min():.0f} s")
+for name in ("timeline.png", "timing.csv", "paper_comparison.md"):
+    if (results / name).exists():
+        shutil.copy(results / name, out / name)
+comparison = results / "paper_comparison.csv"
+if comparison.exists():
+    table = pd.read_csv(comparison)
+    print("== paper comparison: " + ", ".join(f"{v} {n}" for v, n in table.verdict.value_counts().items())
+          + f" of {len(table)}")
+    print(table[table.verdict != "reproduced"][["experiment", "quantity", "published",
+                                                  "reproduced_mean"]].to_string(index=False))
+PY
+echo "== total $(($(date +%s) - start)) s; outputs in $out (timeline.png, timing.csv, paper_comparison.md, gpu_node.log)"
+exit $status
