@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from mnist1d.experiments import lottery
-from mnist1d import models, train
+from mnist1d import models, specs, train
 from mnist1d.data import get_dataset, get_dataset_args
 
 HIDDEN, RATE_NOTES = 500, 120e9
@@ -81,7 +81,7 @@ def plain_stepper(data, batch, sparsity):
 
 def batched_stepper(data, K, batch, sparsity, compile, per_member_inputs=False):
     spec = lottery.spec_of(HIDDEN)
-    protocol = train.protocol_of({"lr": 0.02, "batch_size": batch})
+    protocol = specs.protocol_of({"lr": 0.02, "batch_size": batch})
     params = models.init_params(spec, range(K))
     masks = random_masks(params, sparsity)
     state = train.init_state(params, protocol)

@@ -174,8 +174,8 @@ def test_a_dataset_of_the_wrong_length_is_refused(one_thread):
 @pytest.mark.parametrize("name", ["logistic", "mlp", "cnn", "gru"])
 def test_every_builtin_model_takes_the_swept_input_length(name, length):
     import torch
-    from mnist1d import models
-    spec = models.spec_for(name, {}, input_size=length)
+    from mnist1d import models, specs
+    spec = specs.spec_for(name, {}, input_size=length)
     params = models.init_params(spec, [0, 1])
     x = torch.randn(3, length)
     out = models.forward(spec, params, x)

@@ -70,7 +70,7 @@ def train_sizes(datasets, variant, seeds, protocol=None, channels=20, device="cp
     from mnist1d import models, train
 
     dtype = torch.float32 if dtype is None else dtype
-    spec, protocol, seeds = spec_of(variant, channels), train.protocol_of(protocol), list(seeds)
+    spec, protocol, seeds = spec_of(variant, channels), specs.protocol_of(protocol), list(seeds)
     train_eval_every = train_eval_every or protocol["eval_every"]
     names, S, bs = list(datasets), len(seeds), protocol["batch_size"]
     device = torch.device(device)

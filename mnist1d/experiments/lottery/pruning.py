@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mnist1d import specs
 from mnist1d.experiments.lottery.masks import next_masks, pack, unpack
 from mnist1d.experiments.lottery.protocol import (METHODS, check_search_settings, sparsity_grid,
                                                   spec_of)
@@ -111,7 +112,7 @@ def search(data, hidden=500, protocol=None, trials=(42, 43), methods=METHODS, ro
     from mnist1d import models, train
     dtype = torch.float32 if dtype is None else dtype
 
-    spec, protocol = spec_of(hidden), train.protocol_of(protocol)
+    spec, protocol = spec_of(hidden), specs.protocol_of(protocol)
     members = members_of(trials, methods)
     device = torch.device(device)
     grid = sparsity_grid(rounds)
@@ -299,7 +300,7 @@ def search_plain(data, hidden, protocol, trial, method, rounds, dtype=None,
     from mnist1d import models, train
     dtype = torch.float32 if dtype is None else dtype
 
-    spec, protocol = spec_of(hidden), train.protocol_of(protocol)
+    spec, protocol = spec_of(hidden), specs.protocol_of(protocol)
     t = train.as_tensors(data, "cpu", dtype)
     torch.manual_seed(trial)
     net = models.build(spec).to(dtype)
