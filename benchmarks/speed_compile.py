@@ -127,7 +127,7 @@ def job_of(kind, config, options):
         return engine_job(p["spec"], p["engine"], p["seeds"], x, y)
 
     if kind == "pooling":
-        from mnist1d import specs, train
+        from mnist1d import specs
         from mnist1d.experiments import pooling
         variant = options["pooling_variant"]
         p = pooling.protocol_from_config(config, variant)
@@ -351,7 +351,7 @@ def experiment_jobs(preset):
     shapes that another job of the run has compiled before pays only the warm compile."""
     config = resolved_config(preset)
     b = config["benchmark"]
-    from mnist1d import seed_chunks
+    from mnist1d.experiments import seed_chunks
     chunks = len(seed_chunks.chunks_of(b, "benchmark"))
     lottery_search = len(config["lottery"]["search"]["trials"]) * len(
         config["lottery"]["search"]["methods"])

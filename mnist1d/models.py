@@ -15,9 +15,10 @@ Each architecture exists twice:
 A model spec is a dict: {"name": "mlp", "hidden": 100, ...}; `mnist1d.specs.spec_of(name_or_dict)`
 fills in the defaults. A user's own module is the spec {"name": "module", "class":
 "package.module:Class", "kwargs": {...}, "input_size": N, "output_size": 10}
-(`mnist1d.specs.spec_for` makes it from the config's `models:` section); its ensemble forward is generic: torch.func.functional_call under vmap over
-the stacked parameters. Every model maps (B, 40) inputs to (B, 10) logits; every ensemble
-forward maps (B, 40) shared inputs or (K, B, 40) per-member inputs to (K, B, 10).
+(`mnist1d.specs.spec_for` makes it from the config's `models:` section); its ensemble forward is
+generic: torch.func.functional_call under vmap over the stacked parameters. Every model maps
+(B, 40) inputs to (B, 10) logits; every ensemble forward maps (B, 40) shared inputs or
+(K, B, 40) per-member inputs to (K, B, 10).
 """
 import torch
 import torch.nn.functional as F

@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from mnist1d.experiments import lottery
-from mnist1d import models, specs, train, views
+from mnist1d import models, specs, train
+from mnist1d.experiments import views
 from mnist1d.utils import from_pickle
 from conftest import REFERENCE_PKL
 

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mnist1d import published
+from mnist1d.experiments import published
 from mnist1d.experiments import paper_comparison as comparison
 from mnist1d.experiments.paper_comparison_markdown import markdown
 

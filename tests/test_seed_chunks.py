@@ -1,5 +1,5 @@
-"""seeds_per_job: seeds cut into consecutive chunks, one job each (mnist1d.seed_chunks), and the
-aggregated tables of benchmark, pooling and double descent the same whatever the cut.
+"""seeds_per_job: seeds cut into consecutive chunks, one job each (mnist1d.experiments.seed_chunks),
+and the aggregated tables of benchmark, pooling and double descent the same whatever the cut.
 
 The tables are compared in float64: in float32 on the CPU the CNN's trajectory depends on the
 ensemble size K (K = 3 and K = 1 differ in the last digits; logistic, MLP and GRU do not), so a
@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 import torch
 
-from mnist1d import seed_chunks, train
+from mnist1d import train
+from mnist1d.experiments import seed_chunks
 from mnist1d.data import get_dataset_args, make_dataset
 from mnist1d.experiments import benchmark, double_descent as dd, pooling
 from mnist1d.utils import from_pickle

@@ -11,15 +11,16 @@ accuracy per model and variant; `plot_benchmark` draws the paper's benchmark fig
 import numpy as np
 import pandas as pd
 
-from mnist1d import published, specs
+from mnist1d import specs
+from mnist1d.experiments import published
 from mnist1d.data import sequence_length
-from mnist1d import seed_chunks as chunks
+from mnist1d.experiments import seed_chunks as chunks
 
 MODELS = ("logistic", "mlp", "cnn", "gru")
 VARIANTS = ("normal", "shuffled")
 LABELS = {"logistic": "logistic regression", "mlp": "MLP", "cnn": "CNN", "gru": "GRU"}
-# Published test accuracy (%) of the paper's README table (mnist1d.published); the human expert
-# line of the figure.
+# Published test accuracy (%) of the paper's README table (mnist1d.experiments.published); the
+# human expert line of the figure.
 PUBLISHED = published.BENCHMARK_README
 # The human expert: on normal data the rate of the shipped quiz table (mnist1d.experiments.human,
 # the published 95.8 % recomputed); on shuffled data the README's "about 30 %" (no quiz exists).
@@ -34,9 +35,9 @@ def human_normal():
 
 def protocol_from_config(config, model, variant, chunk=""):
     """What one benchmark job (`model` on `variant`, the seeds of chunk `chunk` as one ensemble,
-    see mnist1d.seed_chunks; "" = every seed when seeds_per_job is unset) computes with, from
-    the whole pipeline config: the rule passes exactly this, so that a change elsewhere in the
-    config never reruns the job."""
+    see mnist1d.experiments.seed_chunks; "" = every seed when seeds_per_job is unset) computes
+    with, from the whole pipeline config: the rule passes exactly this, so that a change elsewhere
+    in the config never reruns the job."""
     section = config["benchmark"]
     dataset = config["datasets"].get(section["variants"][variant])
     spec = specs.spec_for(model, config.get("models"), input_size=sequence_length(dataset))

@@ -31,7 +31,7 @@ import pandas as pd
 
 from mnist1d import data as data_lib
 from mnist1d import specs, store
-from mnist1d import seed_chunks as chunks
+from mnist1d.experiments import seed_chunks as chunks
 
 ARCHS = ("mlp", "cnn")
 LOSSES = specs.LOSSES
@@ -182,9 +182,10 @@ def plan_jobs(section):
     """Every training job of the config's `double_descent:` section, as a list of dicts:
     name ({arch}_{loss}_g{index}{chunk}), arch, loss, sizes, noises, seeds.
 
-    Each group of sizes is one job per chunk of seeds (`seeds_per_job`, mnist1d.seed_chunks):
-    the chunk's tag ends the name ("" with the default, one chunk of every seed, so the names
-    are {arch}_{loss}_g{index}; "_seeds0-4" or "_seed3" with seeds_per_job set)."""
+    Each group of sizes is one job per chunk of seeds (`seeds_per_job`,
+    mnist1d.experiments.seed_chunks): the chunk's tag ends the name ("" with the default, one
+    chunk of every seed, so the names are {arch}_{loss}_g{index}; "_seeds0-4" or "_seed3" with
+    seeds_per_job set)."""
     jobs = []
     seed_chunks = chunks.chunks_of(section, "double_descent")
     for arch in ARCHS:

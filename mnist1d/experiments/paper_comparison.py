@@ -5,7 +5,8 @@ experiment, quantity, published (as published), source (where: paper / blog, REA
 "notebook NAME.ipynb, cell N"), published_value (a number where one is given), reproduced_mean /
 reproduced_std / n (over seeds or trials), unit, the criterion, and a verdict: `reproduced`,
 `differs` or `missing` (the table lacks the entry, e.g. a preset that trains fewer models).
-Published numbers come from mnist1d.published; tolerances from config.yaml's `comparison`.
+Published numbers come from mnist1d.experiments.published; tolerances from config.yaml's
+`comparison`.
 The Markdown document for a reader: mnist1d.experiments.paper_comparison_markdown.
 
 Criteria:
@@ -18,7 +19,7 @@ Criteria:
 import numpy as np
 import pandas as pd
 
-from mnist1d import published as pub
+from mnist1d.experiments import published as pub
 from mnist1d.experiments import benchmark, pooling
 
 COLUMNS = ["experiment", "quantity", "published", "source", "published_value", "reproduced_mean",
@@ -185,7 +186,8 @@ def _last_per_round(search):
 
 def lottery_band_rows(search, tol):
     """The sweep's mean lottery - random gap of the last test accuracy per sparsity band
-    (mnist1d.published.LOTTERY_BANDS), per trial; against the notebook's two trials' mean."""
+    (mnist1d.experiments.published.LOTTERY_BANDS), per trial; against the notebook's two trials'
+    mean."""
     ref = pub.lottery_gap_by_band(pub.lottery_search()).groupby(["band_lo", "band_hi"])["gap"]
     ref = ref.mean()
     last = _last_per_round(search)

@@ -3,7 +3,7 @@ the verdict rule, counts by kind of source, then one table per experiment. The r
 mnist1d.experiments.paper_comparison (`compare`)."""
 import numpy as np
 
-from mnist1d import published as pub
+from mnist1d.experiments import published as pub
 from mnist1d.experiments.paper_comparison import SPREAD_FACTOR
 
 
@@ -45,7 +45,7 @@ def markdown(table, preset, spread_factor=SPREAD_FACTOR):
              "**Sources.** `paper / blog`: the rounded numbers of the paper and the 2020 blog post; "
              "`README`: the reference repository's table; `notebook NAME, "
              "cell N`: what the reference notebook printed in its saved output (cells counted "
-             "from 0). All in `mnist1d/published.py`.", "",
+             "from 0). All in `mnist1d/experiments/published.py`.", "",
              "| source | reproduced | differs | missing |", "|---|---|---|---|"]
     kinds = table["source"].map(pub.kind)
     for k in pub.KINDS:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from mnist1d import specs
-from mnist1d import seed_chunks as chunks
+from mnist1d.experiments import seed_chunks as chunks
 
 VARIANTS = ("none", "stride2", "max", "avg", "l2")
 LABELS = {"none": "no pooling (stride 1)", "stride2": "stride 2, no pooling",
@@ -33,8 +33,8 @@ COLUMNS = ["variant", "dataset", "train_size", "seed", "step", "train_loss", "te
 
 def protocol_from_config(config, variant, chunk=""):
     """What one pooling job (`variant` on every dataset size, the seeds of chunk `chunk`, see
-    mnist1d.seed_chunks; "" = every seed when seeds_per_job is unset) computes with, from the
-    whole pipeline config: the rule passes exactly this."""
+    mnist1d.experiments.seed_chunks; "" = every seed when seeds_per_job is unset) computes with,
+    from the whole pipeline config: the rule passes exactly this."""
     section = config["pooling"]
     return {"variant": variant, "datasets": list(section["datasets"]),
             "seeds": chunks.chunk_seeds(section, chunk, "pooling"), "channels": section["channels"],

@@ -36,7 +36,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from mnist1d import published, specs
+from mnist1d import specs
+from mnist1d.experiments import published
 
 DEFAULTS = {"epochs": 200, "batch_size": 100, "lr": 1e-2, "temperature": 0.5, "max_shift": 10,
             "slope_std": 0.04, "offset_std": 0.3, "channels": 25, "hidden": 125, "out": 16,
@@ -477,7 +478,7 @@ def plot_ssl(table, emb_before, emb_after, y):
 # --- the guillotine: every model variant, probed layer by layer ------------------------------
 
 # The notebook's linear probes by layer (self-supervised-learning.ipynb, cells 13, 16, 19; one run)
-# (mnist1d.published)
+# (mnist1d.experiments.published)
 NOTEBOOK_LINEAR = dict(published.SSL_LINEAR_BY_LAYER)
 GUILLOTINE_STYLES = {MAIN_MODEL: ("k", "o", "-"), "none": ("tab:blue", "s", "--"),
                      "deep": ("tab:red", "^", "-.")}

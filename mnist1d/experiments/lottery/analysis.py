@@ -10,7 +10,7 @@ that are all kept.
 import numpy as np
 import pandas as pd
 
-from mnist1d import views
+from mnist1d.experiments import views
 from mnist1d.experiments.lottery.protocol import (CONDITIONS, METHODS, NETWORKS, SHUFFLES, TICKET,
                                                   analysis_seeds, nearest_round, spec_of)
 
@@ -23,7 +23,7 @@ def notebook_permutation(length, seed):
 
 def shuffle_permutation(length, seed, shuffle="generator"):
     """The fixed permutation of the shuffled condition: "notebook" (`notebook_permutation`) or
-    "generator" (mnist1d.views.positions_permutation: NumPy's default_rng(seed))."""
+    "generator" (mnist1d.experiments.views.positions_permutation: NumPy's default_rng(seed))."""
     if shuffle == "notebook":
         return notebook_permutation(length, seed)
     if shuffle == "generator":
