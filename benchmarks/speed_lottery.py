@@ -9,7 +9,7 @@ one training step and one evaluation of:
   * search, batched: the engine step of the K = trials x methods = 4 searches as one ensemble;
   * analysis, plain loop: one masked network, batch 500;
   * analysis, batched: the 15 networks of one analysed trial as ensembles of K = 15, 5 or 1
-    (config `lottery.analysis.group`), per-member inputs;
+    (the pipeline uses `lottery.ANALYSIS_GROUP`), per-member inputs;
 and extrapolates the paper protocol (search: 2 trials x 2 methods x 100 rounds x 1 501 steps,
 evaluation every 100 steps on 4 000 + 1 000 examples; analysis: 15 networks x 6 001 steps of
 batch 500, evaluation every 100). The floor is the protocol's floating-point operations (matrix

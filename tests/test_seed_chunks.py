@@ -185,8 +185,7 @@ def test_double_descent_tables_do_not_depend_on_seeds_per_job(reference):
     small = {0.0: reference, 0.15: dict(reference, y=dd.noisy_labels(reference["y"], 0.15, 3))}
     settings = {"lr": 0.01, "momentum": 0.9, "batch_size": 100, "epochs": 2,
                 "eval_every_epochs": 1}
-    section = {"seeds": [1, 0, 2], "seeds_per_job": 2, "group_waste": 0.3, "min_group_macs": 0,
-               "max_group_macs": None,
+    section = {"seeds": [1, 0, 2], "seeds_per_job": 2,
                "mlp": {"sizes": [3, 9, 30], "noise": [0.0, 0.15], "losses": ["cross_entropy"]},
                "cnn": {"sizes": [2, 3], "noise": [0.15], "losses": ["mse"]}}
     split_jobs = dd.plan_jobs(section)

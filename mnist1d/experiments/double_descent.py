@@ -153,7 +153,17 @@ def noise_tag(rate):
 
 # --- planning the jobs ---------------------------------------------------------------------------
 
-def plan_groups(arch, sizes, waste=0.3, max_group_macs=None, min_group_macs=0):
+# How the sizes are cut into jobs (padded ensembles): speed and memory only, every model's numbers
+# are the same in any group. Larger groups pay for padding (each member computes as the group's
+# largest size), smaller ones for the step's fixed overhead and for more jobs:
+GROUP_WASTE = 0.3            # padded compute at most 1.3 x the members' own ...
+MIN_GROUP_MACS = 20_000      # ... unless the group is this small (overhead-bound anyway)
+MAX_GROUP_MACS = 1_500_000   # padded multiply-adds per example of one job at most, so that jobs
+                             # of similar length run side by side
+
+
+def plan_groups(arch, sizes, waste=GROUP_WASTE, max_group_macs=MAX_GROUP_MACS,
+                min_group_macs=MIN_GROUP_MACS):
     """Cut the sizes into groups trained as one padded ensemble each (largest first).
 
     A size joins the current group while the group's padded cost (members x the cost of its
@@ -192,8 +202,7 @@ def plan_jobs(section):
         sub = section.get(arch)
         if not sub or not sub["sizes"]:
             continue
-        groups = plan_groups(arch, sub["sizes"], section["group_waste"],
-                             section.get("max_group_macs"), section["min_group_macs"])
+        groups = plan_groups(arch, sub["sizes"])
         for loss in sub["losses"]:
             for index, sizes in enumerate(groups):
                 for tag, seeds in seed_chunks.items():

@@ -29,29 +29,30 @@ from mnist1d.experiments.lottery.figures import (plot_adjacency, plot_asymptotes
 from mnist1d.experiments.lottery.masks import (MaskStore, keep_count, next_masks, pack,
                                                random_scores, ranking_units, save_mask_store,
                                                unpack)
-from mnist1d.experiments.lottery.protocol import (COLORS, CONDITION_LABELS, CONDITIONS, INITS,
-                                                  METHODS, NETWORK_LABELS, NETWORKS, PARTS,
-                                                  RANDOM_TICKETS, RANK_BY, SHUFFLES, TICKET,
-                                                  analysis_seeds, check_search_settings,
-                                                  nearest_round, protocol_from_config,
-                                                  sparsity_grid, spec_of)
-from mnist1d.experiments.lottery.pruning import (final_results, members_of, merge_segments,
-                                                 search, search_plain, search_segments,
-                                                 segment_with_round)
+from mnist1d.experiments.lottery.protocol import (ANALYSIS_GROUP, COLORS, CONDITION_LABELS,
+                                                  CONDITIONS, INITS, METHODS, NETWORK_LABELS,
+                                                  NETWORKS, PARTS, RANDOM_TICKETS, RANK_BY,
+                                                  SHUFFLES, TICKET, analysis_seeds,
+                                                  check_search_settings, nearest_round,
+                                                  protocol_from_config, sparsity_grid, spec_of)
+from mnist1d.experiments.lottery.pruning import (ROUNDS_PER_JOB, final_results, members_of,
+                                                 merge_segments, search, search_plain,
+                                                 search_segments, segment_with_round)
 from mnist1d.experiments.lottery.tables import (analysis_markdown, analysis_means, check_targets,
                                                 sweep_table, targets_markdown)
 
 __all__ = [
     # protocol
-    "COLORS", "CONDITION_LABELS", "CONDITIONS", "INITS", "METHODS", "NETWORK_LABELS", "NETWORKS",
-    "PARTS", "RANDOM_TICKETS", "RANK_BY", "SHUFFLES", "TICKET", "analysis_seeds",
+    "ANALYSIS_GROUP", "COLORS", "CONDITION_LABELS", "CONDITIONS", "INITS", "METHODS",
+    "NETWORK_LABELS", "NETWORKS", "PARTS", "RANDOM_TICKETS", "RANK_BY", "SHUFFLES", "TICKET",
+    "analysis_seeds",
     "check_search_settings", "nearest_round", "protocol_from_config", "sparsity_grid", "spec_of",
     # masks
     "MaskStore", "keep_count", "next_masks", "pack", "random_scores", "ranking_units",
     "save_mask_store", "unpack",
     # pruning (the search)
-    "final_results", "members_of", "merge_segments", "search", "search_plain", "search_segments",
-    "segment_with_round",
+    "ROUNDS_PER_JOB", "final_results", "members_of", "merge_segments", "search", "search_plain",
+    "search_segments", "segment_with_round",
     # analysis
     "adjacency", "adjacency_table", "analyse", "analysis_members", "analysis_parts",
     "analysis_setup", "analysis_summary", "chance_adjacency", "merge_analysis",

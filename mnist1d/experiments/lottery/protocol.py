@@ -28,6 +28,10 @@ def sparsity_grid(rounds):
 
 
 PARTS = ("search", "analysis")
+# Networks per ensemble of an analysis job (`analyse`'s group): speed only, each network computes
+# the same numbers in any ensemble. A job trains one (trial, network) part, its five conditions:
+# 15 trains them all at once (benchmarks/speed_lottery.py: with 2 threads all at once was fastest).
+ANALYSIS_GROUP = 15
 RANK_BY = ("layer", "tensor")
 RANDOM_TICKETS = ("fresh", "nested")
 INITS = ("fresh", "rewound")
@@ -52,7 +56,7 @@ def protocol_from_config(config, part):
         protocol.update({key: section[key] for key in ("sparsity", "init", "init_seed",
                                                        "reinit_seed", "shuffle", "shuffle_seed",
                                                        "chunk_order", "adjacency")},
-                        group=section.get("group"))
+                        group=ANALYSIS_GROUP)
         analysis_seeds(protocol["trials"], protocol["init"], protocol["init_seed"],
                        protocol["reinit_seed"], "lottery.analysis.")     # checks the seeds
         if protocol["shuffle"] not in SHUFFLES:

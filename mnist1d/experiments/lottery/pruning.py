@@ -211,7 +211,14 @@ def search(data, hidden=500, protocol=None, trials=(42, 43), methods=METHODS, ro
 
 # --- the search as jobs: one member per job, the rounds in segments ---------------------------
 
-def search_segments(trials, methods, rounds, random_ticket, analysis_round, rounds_per_job):
+# Rounds per job of a fresh random ticket, whose rounds are independent of each other: speed only
+# (no number changes). Fewer rounds per job spread the rounds over more one-thread jobs, each of
+# which loads the data and starts up once.
+ROUNDS_PER_JOB = 25
+
+
+def search_segments(trials, methods, rounds, random_ticket, analysis_round,
+                    rounds_per_job=ROUNDS_PER_JOB):
     """The search split into jobs of one (trial, method) member and a range of rounds each.
 
     Members never interact (member k computes the same numbers in any ensemble), so each is its
