@@ -156,7 +156,7 @@ import pandas as pd
 import torch
 import yaml
 
-from mnist1d import train
+from mnist1d import specs, train
 from mnist1d.data import get_dataset_args, make_dataset
 from mnist1d.experiments import (benchmark, double_descent, lottery, metalearn_afunc, metalearn_lr,
                                  pooling, ssl)
@@ -667,7 +667,7 @@ def double_descent_jobs(config, datasets, options):
                                                    compile=p["compile"], logger=log)
             return {"history": history}
         n_train = len(datasets[section["dataset"]]["x"])
-        steps = train.epochs_to_steps(p["epochs"], n_train, p["batch_size"]) + 1
+        steps = specs.epochs_to_steps(p["epochs"], n_train, p["batch_size"]) + 1
         jobs.append(Job(job["name"], steps, run))
     return jobs, "ensemble step (every size, noise and seed of a job, padded)"
 

@@ -99,8 +99,8 @@ class Job:
 def engine_job(spec, protocol, seeds, x, y, masks=None, params=None):
     """A job of the engine (mnist1d.train.train's loop): make(compile) -> run(i)."""
     import torch
-    from mnist1d import models, train
-    protocol = train.protocol_of(protocol)
+    from mnist1d import models, specs, train
+    protocol = specs.protocol_of(protocol)
 
     def make(compile):
         p = ({k: v.clone() for k, v in params.items()} if params is not None
@@ -127,11 +127,11 @@ def job_of(kind, config, options):
         return engine_job(p["spec"], p["engine"], p["seeds"], x, y)
 
     if kind == "pooling":
-        from mnist1d import train
+        from mnist1d import specs
         from mnist1d.experiments import pooling
         variant = options["pooling_variant"]
         p = pooling.protocol_from_config(config, variant)
-        spec, protocol = pooling.spec_of(variant, p["channels"]), train.protocol_of(p["engine"])
+        spec, protocol = pooling.spec_of(variant, p["channels"]), specs.protocol_of(p["engine"])
         seeds, bs = p["seeds"], protocol["batch_size"]
         sizes = [dataset_shape(config, d)[0] for d in p["datasets"]]
         length = dataset_shape(config, p["datasets"][0])[2]
@@ -194,11 +194,11 @@ def job_of(kind, config, options):
         return out
 
     if kind == "ssl":
-        from mnist1d import train
+        from mnist1d import specs, train
         from mnist1d.experiments import ssl
         p = ssl.protocol_from_config(config)
         s, seeds = ssl.settings_of(p["settings"]), p["seeds"]
-        protocol = train.protocol_of({"optimizer": "adam", "lr": s["lr"]})
+        protocol = specs.protocol_of({"optimizer": "adam", "lr": s["lr"]})
         n, _, length = dataset_shape(config, config["ssl"]["dataset"])
         x, _ = random_data(n, length, gen)
 
@@ -351,7 +351,7 @@ def experiment_jobs(preset):
     shapes that another job of the run has compiled before pays only the warm compile."""
     config = resolved_config(preset)
     b = config["benchmark"]
-    from mnist1d import seed_chunks
+    from mnist1d.experiments import seed_chunks
     chunks = len(seed_chunks.chunks_of(b, "benchmark"))
     lottery_search = len(config["lottery"]["search"]["trials"]) * len(
         config["lottery"]["search"]["methods"])
@@ -412,7 +412,7 @@ def print_experiments(rows, preset):
         t["jobs"] += jobs
         if note:
             t["notes"].add(note)
-    from mnist1d.train import compile_for
+    from mnist1d.specs import compile_for
     config = resolved_config(preset)
     print(f"\nper experiment, training minutes of its jobs as the {preset} preset plans them: "
           f"eager; compiled, warm cache; compiled, cold cache where a job whose shapes another job "

@@ -1,4 +1,4 @@
-"""Dataset generation speed: the compiled and NumPy generators against the plain per-example one.
+"""Dataset generation speed: the numba and NumPy generators against the plain per-example one.
 
 Prints, from one run: the median time of each at the default 5 000 examples (interleaved
 repeats) and their ratios, the time of the reference-order legacy draws alone (the floor of a
@@ -30,7 +30,7 @@ import resource, sys, time
 sys.path.insert(0, {repo!r})
 start = time.perf_counter()
 import mnist1d.data
-mnist1d.data.USE_COMPILED = {compiled}
+mnist1d.data.USE_NUMBA = {numba}
 from mnist1d.data import get_dataset_args, make_dataset
 args = get_dataset_args()
 args.num_samples = {n}
@@ -41,9 +41,9 @@ print(seconds, peak_mb, data["x"].shape[0] + data["x_test"].shape[0])
 """
 
 
-def fresh_process(n, compiled=True):
+def fresh_process(n, numba=True):
     """(seconds, peak MB, examples) of importing mnist1d and making n examples in a new process."""
-    child = BIG_CHILD.format(repo=str(REPO), n=n, compiled=compiled)
+    child = BIG_CHILD.format(repo=str(REPO), n=n, numba=numba)
     out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, check=True)
     seconds, peak_mb, count = out.stdout.split()
     return float(seconds), float(peak_mb), int(count)
@@ -63,15 +63,15 @@ def main():
 
     args, arg_dict, templates = get_dataset_args(), get_dataset_args(as_dict=True), get_templates()
 
-    def vectorised(compiled):
-        mnist1d.data.USE_COMPILED = compiled
+    def vectorised(numba):
+        mnist1d.data.USE_NUMBA = numba
         make_dataset(args)
 
     vectorised(True)  # warm caches (and numba's machine code)
     vectorised(False)
-    times = {"compiled": [], "numpy": [], "plain": [], "draws": []}
+    times = {"numba": [], "numpy": [], "plain": [], "draws": []}
     for _ in range(opts.repeats):
-        times["compiled"].append(timed(lambda: vectorised(True)))
+        times["numba"].append(timed(lambda: vectorised(True)))
         times["numpy"].append(timed(lambda: vectorised(False)))
         times["plain"].append(timed(lambda: plain_make_dataset(arg_dict, templates)))
         np.random.seed(args.seed)
@@ -80,8 +80,8 @@ def main():
     plain = med["plain"]
     print(f"default dataset ({args.num_samples} examples), median of {opts.repeats} interleaved runs:")
     print(f"  plain per-example generator : {plain * 1e3:8.1f} ms")
-    print(f"  compiled generator (numba)  : {med['compiled'] * 1e3:8.1f} ms   "
-          f"speed-up {plain / med['compiled']:5.1f}x")
+    print(f"  numba generator             : {med['numba'] * 1e3:8.1f} ms   "
+          f"speed-up {plain / med['numba']:5.1f}x")
     print(f"  NumPy generator (no numba)  : {med['numpy'] * 1e3:8.1f} ms   "
           f"speed-up {plain / med['numpy']:5.1f}x")
     print(f"  legacy random draws alone   : {med['draws'] * 1e3:8.1f} ms   "
@@ -89,9 +89,9 @@ def main():
 
     seconds, _, _ = fresh_process(args.num_samples)
     print(f"first call in a fresh process (import, numba's cached code, generate): {seconds:.2f} s")
-    for compiled in (True, False):
-        seconds, peak_mb, count = fresh_process(opts.big, compiled)
-        print(f"{count:,} examples, {'compiled' if compiled else 'NumPy'}: {seconds:.1f} s, "
+    for numba in (True, False):
+        seconds, peak_mb, count = fresh_process(opts.big, numba)
+        print(f"{count:,} examples, {'numba' if numba else 'NumPy'}: {seconds:.1f} s, "
               f"peak memory {peak_mb:.0f} MB (whole process, max RSS)")
 
 if __name__ == "__main__":

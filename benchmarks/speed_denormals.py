@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 def child(args):
     import torch
 
-    from mnist1d import train
+    from mnist1d import specs, train
     from mnist1d.data import get_dataset_args, make_dataset
     from mnist1d.experiments import lottery
     from mnist1d.pipeline import device
@@ -48,7 +48,7 @@ def child(args):
     stacked, params, masks = lottery.analysis_setup(
         data, None, 0, p["hidden"], members, seeds, p["shuffle_seed"], p["chunk_order"],
         shuffle=p["shuffle"])
-    engine = train.protocol_of(dict(p["engine"], steps=args.steps))
+    engine = specs.protocol_of(dict(p["engine"], steps=args.steps))
     tensors = train.as_tensors(stacked, "cpu", torch.float32)
     spec = lottery.spec_of(p["hidden"])
     state = train.init_state(params, engine)

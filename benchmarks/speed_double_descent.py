@@ -104,12 +104,12 @@ def plain_stepper(arch, size, loss, threads, n_train=4000, batch=100):
 def interleaved_job_ratio(job, section, steps, blocks, threads):
     """Median seconds per step of the job's padded ensemble (eager) and of the plain loops of all
     its members (summed), timed in interleaved blocks so that load changes hit both alike."""
-    from mnist1d import train
+    from mnist1d import specs, train
 
     torch.set_num_threads(threads)
     members = dd.job_members(job)
     spec, params, masks = dd.padded_ensemble(job["arch"], [(s, seed) for s, _, seed in members])
-    protocol = train.protocol_of(dd.engine_protocol(section, job["loss"], 4000))
+    protocol = specs.protocol_of(dd.engine_protocol(section, job["loss"], 4000))
     state = train.init_state(params, protocol)
     step = train.make_step(spec, protocol, masks)
     x, y = torch.randn(4000, 40), torch.randint(0, 10, (len(members), 4000))
@@ -139,12 +139,12 @@ def interleaved_job_ratio(job, section, steps, blocks, threads):
 
 def job_step_time(job, section, steps, compile):
     """(seconds per step, seconds of the first call) of one job's padded-ensemble step."""
-    from mnist1d import train
+    from mnist1d import specs, train
 
     torch.set_num_threads(1)
     members = dd.job_members(job)
     spec, params, masks = dd.padded_ensemble(job["arch"], [(s, seed) for s, _, seed in members])
-    protocol = train.protocol_of(dd.engine_protocol(section, job["loss"], 4000))
+    protocol = specs.protocol_of(dd.engine_protocol(section, job["loss"], 4000))
     state = train.init_state(params, protocol)
     step = train.make_step(spec, protocol, masks, compile=compile)
     x = torch.randn(4000, 40)

@@ -16,12 +16,12 @@ import torch
 
 from plain import adam_in_order_stepper, time_interleaved
 
-from mnist1d import models, train
+from mnist1d import models, specs, train
 from mnist1d.data import get_dataset, get_dataset_args
 
 
 def ensemble_stepper(data, name, K, compile):
-    spec, protocol = models.spec_of(name), train.protocol_of({})
+    spec, protocol = specs.spec_of(name), specs.protocol_of({})
     params = models.init_params(spec, range(K))
     state = train.init_state(params, protocol)
     step = train.make_step(spec, protocol, compile=compile)

@@ -9,7 +9,7 @@ one training step and one evaluation of:
   * search, batched: the engine step of the K = trials x methods = 4 searches as one ensemble;
   * analysis, plain loop: one masked network, batch 500;
   * analysis, batched: the 15 networks of one analysed trial as ensembles of K = 15, 5 or 1
-    (config `lottery.analysis.group`), per-member inputs;
+    (the pipeline uses `lottery.ANALYSIS_GROUP`), per-member inputs;
 and extrapolates the paper protocol (search: 2 trials x 2 methods x 100 rounds x 1 501 steps,
 evaluation every 100 steps on 4 000 + 1 000 examples; analysis: 15 networks x 6 001 steps of
 batch 500, evaluation every 100). The floor is the protocol's floating-point operations (matrix
@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from mnist1d.experiments import lottery
-from mnist1d import models, train
+from mnist1d import models, specs, train
 from mnist1d.data import get_dataset, get_dataset_args
 
 HIDDEN, RATE_NOTES = 500, 120e9
@@ -81,7 +81,7 @@ def plain_stepper(data, batch, sparsity):
 
 def batched_stepper(data, K, batch, sparsity, compile, per_member_inputs=False):
     spec = lottery.spec_of(HIDDEN)
-    protocol = train.protocol_of({"lr": 0.02, "batch_size": batch})
+    protocol = specs.protocol_of({"lr": 0.02, "batch_size": batch})
     params = models.init_params(spec, range(K))
     masks = random_masks(params, sparsity)
     state = train.init_state(params, protocol)

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from plain import time_interleaved
 
-from mnist1d import models, train
+from mnist1d import models, specs, train
 from mnist1d.data import get_dataset, get_dataset_args
 
 
@@ -53,7 +53,7 @@ def plain_loops(spec, K, x, y, device):
 
 
 def ensemble(spec, K, x, y, device, compile):
-    protocol = train.protocol_of({})
+    protocol = specs.protocol_of({})
     params = models.init_params(spec, range(K), device=device)
     state = train.init_state(params, protocol)
     step = train.make_step(spec, protocol, compile=compile)
@@ -85,7 +85,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    spec = models.module_spec(args.cls, json.loads(args.kwargs), label="module")
+    spec = specs.module_spec(args.cls, json.loads(args.kwargs), label="module")
     ok, why = models.ensemble_support(spec)
     if not ok:
         raise SystemExit(f"{args.cls}: the generic ensemble path cannot batch it ({why})")

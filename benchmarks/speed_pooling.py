@@ -22,7 +22,7 @@ import torch
 
 from plain import adam_in_order_stepper
 
-from mnist1d import models, train
+from mnist1d import models, specs, train
 from mnist1d.experiments import pooling
 from mnist1d.data import get_dataset_args, make_dataset
 from mnist1d.store import load_dataset
@@ -47,7 +47,7 @@ def datasets(results):
 
 
 def ensemble_stepper(K, spec, compile):
-    protocol = train.protocol_of({})
+    protocol = specs.protocol_of({})
     params = models.init_params(spec, range(K))
     state = train.init_state(params, protocol)
     step = train.make_step(spec, protocol, compile=compile)

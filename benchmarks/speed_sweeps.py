@@ -82,7 +82,8 @@ def main():
         results = workdir / (yaml.safe_load(Path(path).read_text()) or {}).get("results_dir", results)
     jobs = job_times(results / "timing" / "sweeps")
     train = jobs[jobs.kind == "train"].copy()
-    # job names: {sweep}_{value}{chunk}, the chunk "" or _seed3 / _seeds0-2 (mnist1d.seed_chunks)
+    # job names: {sweep}_{value}{chunk}, the chunk "" or _seed3 / _seeds0-2
+    # (mnist1d.experiments.seed_chunks)
     train["sweep"] = [re.match(r"^(.*?)_([^_]+)(_seeds?\d+(?:-\d+)?)?$", j).group(1)
                       for j in train["job"]]
     print(f"\npreset {args.preset}, --cores {args.cores}, compile "

@@ -88,12 +88,12 @@ def _train_job(job, compile, paths, dd_epochs, preset):
 
     config = preset_config(preset)
     if job == "lottery_round":
-        from mnist1d import train
+        from mnist1d import specs
         from mnist1d.experiments import lottery
 
         section = config["lottery"]["search"]
         data = load_dataset(paths[section["dataset"]])
-        engine = train.adam_in_order(section)
+        engine = specs.adam_in_order(section)
         t0 = time.perf_counter()
         lottery.search(data, config["lottery"]["hidden"], engine, trials=(42,),
                        methods=("magnitude",), rounds=1, compile=compile)

@@ -1,9 +1,9 @@
 """MNIST-1D generation (the paper's generator), with the API of the original `mnist1d.data`.
 
 `make_dataset` takes its randomness from NumPy's global legacy generator one example after
-the other, in the reference order. Where numba is installed `compiled.make_examples` does the
-whole of it in compiled code; otherwise the draws go through NumPy's methods and the arithmetic
-runs over all examples at once (`numpy_examples`).
+the other, in the reference order. Where numba is installed `generator_numba.make_examples`
+does the whole of it in numba-compiled code; otherwise the draws go through NumPy's methods and
+the arithmetic runs over all examples at once (`numpy_examples`).
 """
 import math
 import numbers
@@ -17,7 +17,7 @@ from mnist1d.utils import ObjectView, from_pickle, set_seed, to_pickle
 
 FROZEN_URL = "https://github.com/greydanus/mnist1d/raw/master/mnist1d_data.pkl"
 CHUNK = 20_000  # examples per vectorised block: bounds peak memory for very large datasets
-USE_COMPILED = True  # generate with numba where it is installed (tests and benchmarks switch it)
+USE_NUMBA = True  # generate with numba where it is installed (tests and benchmarks switch it)
 
 TEMPLATE_VALUES = [
     [5, 6, 6.5, 6.75, 7, 7, 7, 7, 6.75, 6.5, 6, 5],
@@ -119,13 +119,13 @@ def numpy_examples(label_ix, table, args):
 
 
 def example_maker(args):
-    """`compiled.make_examples` (the same numbers, about 5x faster) where numba is installed and
-    the arguments are in its range, else `numpy_examples`."""
+    """`generator_numba.make_examples` (the same numbers, about 5x faster) where numba is
+    installed and the arguments are in its range, else `numpy_examples`."""
     low, high = args.padding
-    if USE_COMPILED and low <= high and 1 <= args.max_translation <= 2 ** 32:
+    if USE_NUMBA and low <= high and 1 <= args.max_translation <= 2 ** 32:
         try:
-            from mnist1d import compiled
-            return compiled.make_examples
+            from mnist1d import generator_numba
+            return generator_numba.make_examples
         except ImportError:
             pass
     return numpy_examples

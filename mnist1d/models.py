@@ -1,4 +1,5 @@
-"""The benchmark models of the paper (SPEC section 2), plain and as seed ensembles.
+"""The benchmark models of the paper (its benchmark table: logistic, MLP, CNN, GRU; and the
+pooling CNN), plain and as seed ensembles.
 
 Each architecture exists twice:
 
@@ -11,20 +12,20 @@ Each architecture exists twice:
   a few batched products (bmm, im2col convolution, one recurrence for every GRU) instead of K
   separate models.
 
-A model spec is a dict: {"name": "mlp", "hidden": 100, ...}; `spec_of(name_or_dict)` fills in
-the defaults. A user's own module is the spec {"name": "module", "class": "package.module:Class",
-"kwargs": {...}, "input_size": N, "output_size": 10} (`spec_for` makes it from the config's
-`models:` section); its ensemble forward is generic: torch.func.functional_call under vmap over
-the stacked parameters. Every model maps (B, 40) inputs to (B, 10) logits; every ensemble
-forward maps (B, 40) shared inputs or (K, B, 40) per-member inputs to (K, B, 10).
+A model spec is a dict: {"name": "mlp", "hidden": 100, ...}; `mnist1d.specs.spec_of(name_or_dict)`
+fills in the defaults. A user's own module is the spec {"name": "module", "class":
+"package.module:Class", "kwargs": {...}, "input_size": N, "output_size": 10}
+(`mnist1d.specs.spec_for` makes it from the config's `models:` section); its ensemble forward is
+generic: torch.func.functional_call under vmap over the stacked parameters. Every model maps
+(B, 40) inputs to (B, 10) logits; every ensemble forward maps (B, 40) shared inputs or
+(K, B, 40) per-member inputs to (K, B, 10).
 """
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mnist1d.specs import (CNN_LAYERS, DEFAULTS, MODULE_KEYS, PAPER_PARAMETERS, POOLINGS,  # noqa: F401
-                           cnn_length, is_module, model_label, module_spec, pool_cnn_length,
-                           spec_for, spec_of)
+from mnist1d.specs import (CNN_LAYERS, DEFAULTS, POOLINGS, cnn_length, is_module, pool_cnn_length,
+                           spec_of)
 
 
 # ---------------------------------------------------------------------------------------------

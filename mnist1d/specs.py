@@ -3,8 +3,8 @@
 The figure, table and aggregation jobs and Snakemake's own process (the rules'
 `protocol_from_config`) need the model specs (`spec_of`, `spec_for`), their parameter counts and
 the engine's protocol (`protocol_of`, `adam_in_order`, epochs -> steps) but not torch, whose import
-costs a job about 1.5 s of CPU. They live here; `mnist1d.models` and `mnist1d.train` re-export
-them, so `models.spec_of` and `train.protocol_of` are these same functions.
+costs a job about 1.5 s of CPU. They live here, and only here: `mnist1d.models` and
+`mnist1d.train` import them from this module, which imports neither of them.
 """
 
 # ---------------------------------------------------------------------------------------------
@@ -19,7 +19,8 @@ DEFAULTS = {
 }
 PAPER_PARAMETERS = {"logistic": 410, "mlp": 15_210, "cnn": 5_210, "gru": 5_134}
 CNN_LAYERS = ((5, 2, 1), (3, 2, 1), (3, 2, 1))  # (kernel, stride, padding) of the three convs
-# The pooling CNN of SPEC section 7: conv (kernel 3, padding 1, stride s), ReLU, pool, twice.
+# The pooling CNN of the paper's pooling experiment (the reference notebook
+# benchmark-pooling.ipynb): conv (kernel 3, padding 1, stride s), ReLU, pool, twice.
 # pooling -> (stride of both convs, pooling window): none = stride 1 without pooling (linear in
 # channels * 40), stride2 = stride 2 without pooling, max / avg / l2 = stride 1 then pooling 2.
 POOLINGS = {"none": (1, 1), "stride2": (2, 1), "max": (1, 2), "avg": (1, 2), "l2": (1, 2)}
@@ -114,12 +115,12 @@ def pool_cnn_length(length, pooling):
 
 
 def count_parameters(spec):
-    """Trainable parameters of a spec: counted from the layer shapes for the paper's models (the
-    same numbers as the built nn.Module, tests/test_models.py), by building a user's module
-    (mnist1d.models, which imports torch) for a "module" spec."""
+    """Trainable parameters of a paper model's spec, counted from the layer shapes (the same
+    numbers as the built nn.Module, tests/test_models.py). A user's module ("module" spec) can
+    only be counted by building it: mnist1d.models.count_parameters (torch)."""
     if is_module(spec):
-        from mnist1d import models
-        return models.count_parameters(spec)
+        raise ValueError(f"count_parameters: {model_label(spec)!r} is a user's module; count it "
+                         f"by building it with mnist1d.models.count_parameters")
     s = spec_of(spec)
     n_in, n_out = s["input_size"], s["output_size"]
     if s["name"] == "logistic":

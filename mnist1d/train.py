@@ -5,10 +5,11 @@
 `data` is a dataset dict (x, y, x_test, y_test); `model` a spec (see mnist1d.models; a user's
 module too: its seeds take the generic functional_call + vmap path, or, when vmap cannot batch
 it, train one after the other with `train_plain`, saying why in the log);
-`protocol` the optimiser and schedule (PROTOCOL_DEFAULTS: the paper's Adam protocol). The seeds
-form one ensemble whose parameters are stacked along a leading axis K (mnist1d.models); Adam and
-SGD act element by element, so member k follows exactly the trajectory of a run of seed k alone
-(tests/test_train.py checks this against the plain PyTorch loop `train_plain`).
+`protocol` the optimiser and schedule (mnist1d.specs.PROTOCOL_DEFAULTS: the paper's Adam
+protocol). The seeds form one ensemble whose parameters are stacked along a leading axis K
+(mnist1d.models); Adam and SGD act element by element, so member k follows exactly the
+trajectory of a run of seed k alone (tests/test_train.py checks this against the plain PyTorch
+loop `train_plain`).
 
 A step is: the batch, the K losses, their gradients (torch.func), the optimiser update, all in
 place. With `compile=True` that whole step is one torch.compile graph. Nothing synchronises with
@@ -29,10 +30,8 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from mnist1d import models
-from mnist1d.specs import (COMPILED_EXPERIMENTS, EVAL_CHUNK, HISTORY_COLUMNS, LOSSES,  # noqa: F401
-                           PROTOCOL_DEFAULTS, compile_for,
-                           adam_in_order, batches_per_epoch, epochs_to_steps, protocol_of)
+from mnist1d import models, specs
+from mnist1d.specs import EVAL_CHUNK, HISTORY_COLUMNS, protocol_of
 
 
 def as_tensors(data, device, dtype):
@@ -200,16 +199,16 @@ def train(data, model, protocol=None, seeds=(0,), device="cpu", dtype=torch.floa
     forward pass. `labels` ((K, n) integers) are each member's own training labels in place of
     data["y"]. `logger` (a logging.Logger) gets one progress line per evaluation.
     """
-    spec, protocol, seeds = models.spec_of(model), protocol_of(protocol), [int(s) for s in seeds]
+    spec, protocol, seeds = specs.spec_of(model), protocol_of(protocol), [int(s) for s in seeds]
     device = torch.device(device)
-    if models.is_module(spec):
+    if specs.is_module(spec):
         batchable, why = models.ensemble_support(spec)
         if not batchable:
             if masks is not None or params is not None:
-                raise ValueError(f"model {models.model_label(spec)!r}: masks and params need the "
+                raise ValueError(f"model {specs.model_label(spec)!r}: masks and params need the "
                                  f"ensemble path, which this module cannot take: {why}")
             if logger is not None:
-                logger.info(f"{models.model_label(spec)}: the generic ensemble path cannot batch "
+                logger.info(f"{specs.model_label(spec)}: the generic ensemble path cannot batch "
                             f"this module ({why}); training its {len(seeds)} seeds one after "
                             f"the other (plain nn.Module + torch.optim loop)")
             return _train_per_seed(data, spec, protocol, seeds, device, dtype, labels, logger)
@@ -233,8 +232,8 @@ def train(data, model, protocol=None, seeds=(0,), device="cpu", dtype=torch.floa
     rows, t0 = [], time.perf_counter()
     if logger is not None:
         path = (" through the generic path (torch.func.functional_call under vmap)"
-                if models.is_module(spec) else "")
-        logger.info(f"{models.model_label(spec)}: {len(seeds)} seeds {seeds} as one ensemble"
+                if specs.is_module(spec) else "")
+        logger.info(f"{specs.model_label(spec)}: {len(seeds)} seeds {seeds} as one ensemble"
                     f"{path} on {device}, "
                     f"{dtype}, compile {compile}; evaluating every {protocol['eval_every']} of "
                     f"{protocol['steps']} steps" + (" (compiling the step first)" if compile else ""))
@@ -279,7 +278,7 @@ def _train_per_seed(data, spec, protocol, seeds, device, dtype, labels, logger):
     Returns the same (history, params) as `train`, params stacked along K (with the module's
     buffers: load member k with build(spec).load_state_dict(member_state_dict(params, k)))."""
     if np.asarray(data["x"]).ndim == 3:
-        raise ValueError(f"model {models.model_label(spec)!r}: per-member inputs (K, N, in) need "
+        raise ValueError(f"model {specs.model_label(spec)!r}: per-member inputs (K, N, in) need "
                          f"the ensemble path, which this module cannot take")
     histories, states = [], []
     for k, seed in enumerate(seeds):
@@ -307,7 +306,7 @@ def train_plain(data, model, protocol=None, seed=0, dtype=torch.float32, labels=
     module that the ensemble path cannot batch (then on `device`). Returns the history (and the
     trained module with `return_module`).
     """
-    spec, protocol = models.spec_of(model), protocol_of(protocol)
+    spec, protocol = specs.spec_of(model), protocol_of(protocol)
     t = as_tensors(data, device, dtype)
     if labels is not None:
         t["y"] = torch.as_tensor(np.asarray(labels), dtype=torch.long, device=t["x"].device)

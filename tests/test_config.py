@@ -131,14 +131,14 @@ def test_a_number_given_for_a_null_of_config_yaml_is_a_number():
 # --- compile: true/false for every experiment, or a mapping experiment -> true/false ----------
 
 def test_compile_for_a_boolean_is_every_experiment():
-    from mnist1d.train import COMPILED_EXPERIMENTS, compile_for
+    from mnist1d.specs import COMPILED_EXPERIMENTS, compile_for
     for value in (True, False):
         assert {compile_for({"compile": value}, e) for e in COMPILED_EXPERIMENTS} == {value}
     assert compile_for({}, "ssl") is False                       # no key: nothing compiles
 
 
 def test_compile_for_a_mapping_names_experiments_and_leaves_the_others_eager():
-    from mnist1d.train import compile_for
+    from mnist1d.specs import compile_for
     config = {"compile": {"lottery": True, "double_descent": False}}
     assert compile_for(config, "lottery") is True
     assert compile_for(config, "double_descent") is False
@@ -152,13 +152,13 @@ def test_compile_for_a_mapping_names_experiments_and_leaves_the_others_eager():
     (1, "compile"),
 ])
 def test_compile_for_a_bad_value_names_the_key(value, key):
-    from mnist1d.train import compile_for
+    from mnist1d.specs import compile_for
     with pytest.raises(ValueError, match=f"config key '{key}'"):
         compile_for({"compile": value}, "double_descent")
 
 
 def test_compile_for_an_unknown_experiment_is_an_error():
-    from mnist1d.train import compile_for
+    from mnist1d.specs import compile_for
     with pytest.raises(ValueError, match="tsne"):
         compile_for({"compile": True}, "tsne")
 
@@ -211,7 +211,7 @@ def test_a_sweep_compiles_only_where_its_own_switch_allows_it():
 @pytest.mark.parametrize("preset", ["quick", "smoke"])
 def test_quick_and_smoke_compile_nothing(preset):
     from conftest import resolved_config
-    from mnist1d.train import COMPILED_EXPERIMENTS, compile_for
+    from mnist1d.specs import COMPILED_EXPERIMENTS, compile_for
     config = resolved_config(preset)
     assert config["compile"] is False
     assert not any(compile_for(config, e) for e in COMPILED_EXPERIMENTS)

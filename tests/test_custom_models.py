@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from conftest import resolved_config
-from mnist1d import models, train
+from mnist1d import models, specs, train
 from mnist1d.experiments import benchmark
 from mnist1d.pipeline import checks
 
@@ -72,7 +72,7 @@ def data():
 
 
 def spec_of_class(name, kwargs=None):
-    return models.spec_for("mine", {"mine": {"class": f"{__name__}:{name}", "kwargs": kwargs or {}}})
+    return specs.spec_for("mine", {"mine": {"class": f"{__name__}:{name}", "kwargs": kwargs or {}}})
 
 
 def member(history, seed):
@@ -80,7 +80,7 @@ def member(history, seed):
 
 
 def test_spec_for_a_config_entry_is_json_and_passes_the_input_length():
-    spec = models.spec_for("resnet1d", {"resnet1d": RESNET}, input_size=60)
+    spec = specs.spec_for("resnet1d", {"resnet1d": RESNET}, input_size=60)
     assert spec == {"name": "module", "label": "resnet1d", "class": RESNET["class"],
                     "kwargs": RESNET["kwargs"], "input_size": 60, "output_size": 10}
     import json
@@ -88,19 +88,19 @@ def test_spec_for_a_config_entry_is_json_and_passes_the_input_length():
     net = models.build(spec)
     assert net(torch.zeros(3, 60)).shape == (3, 10)           # input_size reached the class
     assert models.count_parameters(spec) == sum(p.numel() for p in net.parameters())
-    assert models.spec_for("cnn", {"resnet1d": RESNET})["name"] == "cnn"
+    assert specs.spec_for("cnn", {"resnet1d": RESNET})["name"] == "cnn"
     with pytest.raises(ValueError, match="'models' section"):
-        models.spec_for("nonet", {"resnet1d": RESNET})
+        specs.spec_for("nonet", {"resnet1d": RESNET})
 
 
 @pytest.mark.parametrize("which", ["resnet", "twolayer"])
 def test_generic_ensemble_equals_plain_loops_float64(data, which):
-    spec = (models.spec_for("resnet1d", {"resnet1d": RESNET}) if which == "resnet"
+    spec = (specs.spec_for("resnet1d", {"resnet1d": RESNET}) if which == "resnet"
             else spec_of_class("TwoLayer", {"hidden": 8}))
     assert models.ensemble_support(spec) == (True, "")
     protocol = {"steps": 12, "eval_every": 4, "batch_size": 50}
     history, params = train.train(data, spec, protocol, seeds=[0, 1, 2], dtype=torch.float64)
-    assert list(history.columns) == train.HISTORY_COLUMNS
+    assert list(history.columns) == specs.HISTORY_COLUMNS
     for seed in (0, 1, 2):
         plain = train.train_plain(data, spec, protocol, seed=seed, dtype=torch.float64)
         np.testing.assert_allclose(member(history, seed)[METRICS], plain[METRICS], rtol=1e-10,
@@ -122,7 +122,7 @@ def test_module_with_buffers_falls_back_to_per_seed_loops_and_says_so(data, capl
         history, params = train.train(data, spec, protocol, seeds=[3, 4], dtype=torch.float64,
                                       logger=logger)
     assert any("cannot batch" in r.message and "buffers" in r.message for r in caplog.records)
-    assert list(history.columns) == train.HISTORY_COLUMNS and set(history.seed) == {3, 4}
+    assert list(history.columns) == specs.HISTORY_COLUMNS and set(history.seed) == {3, 4}
     assert params["linear.weight"].shape == (2, 12, 40)
     for seed in (3, 4):
         plain = train.train_plain(data, spec, protocol, seed=seed, dtype=torch.float64)
@@ -207,7 +207,7 @@ def test_benchmark_protocol_carries_the_full_spec_and_tables_handle_custom_model
     summary = benchmark.summarise(pd.DataFrame(rows))
     assert list(summary.model) == ["cnn", "resnet1d"]
     table = benchmark.markdown(summary, config["models"])
-    n = models.count_parameters(models.spec_for("resnet1d", config["models"]))
+    n = models.count_parameters(specs.spec_for("resnet1d", config["models"]))
     assert f"| resnet1d | {n:,} | normal | 40.5 ± 0.7 |" in table
     fig = benchmark.plot_benchmark(pd.DataFrame(rows))
     labels = [t.get_text() for t in fig.legends[0].get_texts()]

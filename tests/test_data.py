@@ -22,13 +22,13 @@ def assert_same_dataset(a, b, tol=1e-12):
         np.testing.assert_allclose(a[key], b[key], rtol=0, atol=tol, err_msg=key)
 
 
-@pytest.fixture(params=["compiled", "numpy"])
+@pytest.fixture(params=["numba", "numpy"])
 def generator(request, monkeypatch):
     """Run a test with the numba generator and again with the NumPy one."""
     import mnist1d.data
-    if request.param == "compiled":
+    if request.param == "numba":
         pytest.importorskip("numba")
-    monkeypatch.setattr(mnist1d.data, "USE_COMPILED", request.param == "compiled")
+    monkeypatch.setattr(mnist1d.data, "USE_NUMBA", request.param == "numba")
     return request.param
 
 
@@ -164,11 +164,11 @@ def test_pickle_helpers_round_trip(tmp_path):
     np.testing.assert_array_equal(from_pickle(tmp_path / "p.pkl")["a"], np.arange(3))
 
 
-def test_compiled_generator_draws_and_computes_like_numpy():
+def test_numba_generator_draws_and_computes_like_numpy():
     """Same draws, same arithmetic up to the filter's summation order, and the global generator
     left in the same state, from any starting point of a key block, across the blocks of work."""
     pytest.importorskip("numba")
-    from mnist1d import compiled
+    from mnist1d import generator_numba
     from mnist1d.data import dilated_templates, numpy_examples
     args = get_dataset_args()
     table = dilated_templates(get_templates(), args)
@@ -176,7 +176,8 @@ def test_compiled_generator_draws_and_computes_like_numpy():
     for warmup_draws in (0, 1, 311, 623):  # start with the key block fresh, part or fully used
         set_seed(3)
         np.random.random_sample(warmup_draws)
-        fast, fast_next = compiled.make_examples(label_ix, table, args, block=7), np.random.rand()
+        fast = generator_numba.make_examples(label_ix, table, args, block=7)
+        fast_next = np.random.rand()
         set_seed(3)
         np.random.random_sample(warmup_draws)
         slow, slow_next = numpy_examples(label_ix, table, args), np.random.rand()
@@ -186,18 +187,18 @@ def test_compiled_generator_draws_and_computes_like_numpy():
 
 def test_untemper_inverts_the_twister_output():
     pytest.importorskip("numba")
-    from mnist1d import compiled
+    from mnist1d import generator_numba
     state = np.random.RandomState(5).get_state()[1].astype(np.int64)
-    tempered = np.empty(compiled.MT_N, np.int64)
-    compiled._temper_into(state, tempered)
-    np.testing.assert_array_equal(compiled.untemper(tempered), state)
+    tempered = np.empty(generator_numba.MT_N, np.int64)
+    generator_numba._temper_into(state, tempered)
+    np.testing.assert_array_equal(generator_numba.untemper(tempered), state)
 
 
 def test_numpy_generator_without_numba(monkeypatch):
     import sys
     import mnist1d.data
-    monkeypatch.setitem(sys.modules, "mnist1d.compiled", None)  # as if numba were missing
-    monkeypatch.delattr(mnist1d, "compiled", raising=False)
+    monkeypatch.setitem(sys.modules, "mnist1d.generator_numba", None)  # as if numba were missing
+    monkeypatch.delattr(mnist1d, "generator_numba", raising=False)
     assert mnist1d.data.example_maker(get_dataset_args()) is mnist1d.data.numpy_examples
 
 

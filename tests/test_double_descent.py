@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mnist1d.experiments import double_descent as dd
-from mnist1d import models, store, train
+from mnist1d import models, specs, store, train
 from mnist1d.utils import from_pickle
 from conftest import REFERENCE_PKL
 
@@ -78,7 +78,7 @@ def test_mse_loss_is_torch_mse_against_one_hot():
         ref = torch.nn.MSELoss()(logits[k], torch.nn.functional.one_hot(y[k], 10).double())
         torch.testing.assert_close(ours[k], ref)
     with pytest.raises(ValueError, match="'loss'"):
-        train.protocol_of({"loss": "hinge"})
+        specs.protocol_of({"loss": "hinge"})
 
 
 def test_per_member_labels_are_checked(small):
@@ -121,7 +121,7 @@ def test_grids_and_parameter_counts():
     assert len(dd.cnn_channels()) == 29
     for h in (2, 50, 300):
         assert dd.n_parameters("mlp", h) == 40 * h + h + h * h + h + 10 * h + 10
-    assert dd.n_parameters("cnn", 25) == models.PAPER_PARAMETERS["cnn"]
+    assert dd.n_parameters("cnn", 25) == specs.PAPER_PARAMETERS["cnn"]
     # multiply-adds of one forward pass, against a count of the plain module's products
     assert dd.macs_per_example("cnn", 25) == 19 * 25 * 5 + 10 * 25 * 25 * 3 + 5 * 25 * 25 * 3 + 125 * 10
 

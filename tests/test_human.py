@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from conftest import REFERENCE_PKL
-from mnist1d import models, train
+from mnist1d import models, specs, train
 from mnist1d.experiments import benchmark, human
 from mnist1d.experiments import paper_comparison as comparison
 from mnist1d.utils import from_pickle
@@ -129,7 +129,7 @@ def test_benchmark_test_predictions_match_the_evaluation():
     rng = np.random.default_rng(0)
     data = {"x": rng.normal(size=(50, 40)), "y": rng.integers(0, 10, 50),
             "x_test": rng.normal(size=(30, 40)), "y_test": rng.integers(0, 10, 30)}
-    spec = models.spec_of("cnn")
+    spec = specs.spec_of("cnn")
     params = models.init_params(spec, [3, 5])
     p = benchmark.test_predictions("cnn", params, data, [3, 5])
     assert list(p.columns) == benchmark.PREDICTION_COLUMNS and len(p) == 60

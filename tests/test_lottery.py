@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from mnist1d.experiments import lottery
-from mnist1d import models, train, views
+from mnist1d import models, specs, train
+from mnist1d.experiments import views
 from mnist1d.utils import from_pickle
 from conftest import REFERENCE_PKL
 
@@ -214,7 +215,7 @@ def test_mask_store_round_trip(tiny_search, tmp_path):
 
 def plain_masked_run(data, hidden, protocol, seed, mask, view=None):
     """One network: nn.Module, torch.optim.Adam, parameters times the mask in every forward."""
-    protocol = train.protocol_of(protocol)
+    protocol = specs.protocol_of(protocol)
     x, xt = data["x"], data["x_test"]
     if view is not None:
         x, xt = view(x), view(xt)

@@ -16,7 +16,7 @@ from mnist1d.experiments import afunc_kernels as kernels
 from mnist1d.experiments import metalearn_afunc as afunc
 from mnist1d.experiments import metalearn_common as common
 from mnist1d.experiments import metalearn_lr as lr_exp
-from mnist1d import train
+from mnist1d import specs
 from mnist1d.data import get_dataset_args, make_dataset
 from mnist1d.utils import ObjectView
 
@@ -328,7 +328,7 @@ def test_protocols_are_json_and_hold_exactly_the_job_settings(preset):
     assert set(act) == set(afunc.AfuncConfig.__dataclass_fields__) | {"baselines"}
     # every other key of the section is one of these, except the rule's input
     assert set(config["metalearn"]["afunc"]) - set(act) == {"dataset"}
-    assert act["implementation"] == ("compiled" if train.compile_for(config, "metalearn")
+    assert act["implementation"] == ("compiled" if specs.compile_for(config, "metalearn")
                                      else "fused")
     assert afunc.AfuncConfig.from_dict(act).implementation == act["implementation"]
     section = config["metalearn"]["afunc"]
@@ -365,7 +365,7 @@ def test_protocols_ignore_keys_the_jobs_do_not_compute_with(path, value):
     ("metalearn.afunc.inner_lr", 0.02), ("metalearn.afunc.baselines", ["relu"]),
     ("metalearn.afunc.sample_range", 4.0),
     # the paper preset's choice for metalearn, flipped: `compiled` <-> `fused`
-    ("compile", {"metalearn": not train.compile_for(resolved_config("paper"), "metalearn")}),
+    ("compile", {"metalearn": not specs.compile_for(resolved_config("paper"), "metalearn")}),
     ("metalearn.afunc.inner_init", "fresh"), ("metalearn.afunc.noise_in_g", False)])
 def test_protocols_follow_the_keys_the_jobs_compute_with(path, value):
     config = resolved_config("paper")

@@ -17,7 +17,7 @@ def test_parameter_counts_match_the_paper(name, count):
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("shared", [True, False])
 def test_ensemble_forward_equals_each_plain_module(name, shared):
-    spec, seeds = models.spec_of(name), [4, 0, 9]
+    spec, seeds = specs.spec_of(name), [4, 0, 9]
     params = models.init_params(spec, seeds, dtype=torch.float64)
     gen = torch.Generator().manual_seed(1)
     x = torch.randn((7, 40) if shared else (3, 7, 40), generator=gen, dtype=torch.float64)
@@ -56,7 +56,7 @@ def test_variants_of_the_specs():
     assert models.count_parameters({"name": "mlp", "hidden": 10}) == 410 + 110 + 110
     assert models.count_parameters({"name": "cnn", "channels": 2}) == (
         2 * 5 + 2 + 2 * (2 * 2 * 3 + 2) + 10 * 2 * 5 + 10)
-    spec = models.spec_of({"name": "mlp", "hidden": 8, "residual": False})
+    spec = specs.spec_of({"name": "mlp", "hidden": 8, "residual": False})
     params = models.init_params(spec, [3], dtype=torch.float64)
     torch.manual_seed(3)
     net = models.build(spec).double()
@@ -66,6 +66,6 @@ def test_variants_of_the_specs():
 
 def test_bad_specs_name_the_key():
     with pytest.raises(ValueError, match="name"):
-        models.spec_of("transformer")
+        specs.spec_of("transformer")
     with pytest.raises(ValueError, match="hidden_size"):
-        models.spec_of({"name": "mlp", "hidden_size": 3})
+        specs.spec_of({"name": "mlp", "hidden_size": 3})

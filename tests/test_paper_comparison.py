@@ -3,8 +3,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mnist1d import published
+from mnist1d.experiments import published
 from mnist1d.experiments import paper_comparison as comparison
+from mnist1d.experiments.paper_comparison_markdown import markdown
 
 
 TOL = {"accuracy": 5.0, "learning_rate": 0.08, "afunc_loss": 0.15, "threshold_factor": 2.0,
@@ -241,7 +242,7 @@ def test_markdown_groups_by_experiment_with_counts_by_source():
                        source=published.POOLING_SOURCE),
         comparison.row("pooling", "c", "x", [1.0], "at_least", 5.0, "points")],
         columns=comparison.COLUMNS)
-    md = comparison.markdown(table, "test")
+    md = markdown(table, "test")
     assert "1 of 3 published numbers and findings reproduced; 1 differ, 1 missing." in md
     assert "| README | 1 | 0 | 0 |" in md and "| notebook | 0 | 0 | 1 |" in md
     assert "| paper / blog | 0 | 1 | 0 |" in md

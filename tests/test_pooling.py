@@ -4,11 +4,11 @@ import pandas as pd
 import pytest
 import torch
 
-from mnist1d import models, train
+from mnist1d import models, specs, train
 from mnist1d.experiments import pooling
 from mnist1d.data import get_dataset_args, make_dataset
 
-VARIANTS = list(models.POOLINGS)
+VARIANTS = list(specs.POOLINGS)
 
 
 @pytest.mark.parametrize("variant,count,linear_in", [
@@ -42,7 +42,7 @@ def test_ensemble_forward_and_gradient_equal_the_plain_module(variant):
 
 def test_bad_pooling_names_the_key():
     with pytest.raises(ValueError, match="pooling"):
-        models.spec_of({"name": "pool_cnn", "pooling": "median"})
+        specs.spec_of({"name": "pool_cnn", "pooling": "median"})
 
 
 def _small(num_samples, seed):

@@ -1,5 +1,5 @@
-"""seeds_per_job: seeds cut into consecutive chunks, one job each (mnist1d.seed_chunks), and the
-aggregated tables of benchmark, pooling and double descent the same whatever the cut.
+"""seeds_per_job: seeds cut into consecutive chunks, one job each (mnist1d.experiments.seed_chunks),
+and the aggregated tables of benchmark, pooling and double descent the same whatever the cut.
 
 The tables are compared in float64: in float32 on the CPU the CNN's trajectory depends on the
 ensemble size K (K = 3 and K = 1 differ in the last digits; logistic, MLP and GRU do not), so a
@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 import torch
 
-from mnist1d import seed_chunks, train
+from mnist1d import train
+from mnist1d.experiments import seed_chunks
 from mnist1d.data import get_dataset_args, make_dataset
 from mnist1d.experiments import benchmark, double_descent as dd, pooling
 from mnist1d.utils import from_pickle
@@ -184,8 +185,7 @@ def test_double_descent_tables_do_not_depend_on_seeds_per_job(reference):
     small = {0.0: reference, 0.15: dict(reference, y=dd.noisy_labels(reference["y"], 0.15, 3))}
     settings = {"lr": 0.01, "momentum": 0.9, "batch_size": 100, "epochs": 2,
                 "eval_every_epochs": 1}
-    section = {"seeds": [1, 0, 2], "seeds_per_job": 2, "group_waste": 0.3, "min_group_macs": 0,
-               "max_group_macs": None,
+    section = {"seeds": [1, 0, 2], "seeds_per_job": 2,
                "mlp": {"sizes": [3, 9, 30], "noise": [0.0, 0.15], "losses": ["cross_entropy"]},
                "cnn": {"sizes": [2, 3], "noise": [0.15], "losses": ["mse"]}}
     split_jobs = dd.plan_jobs(section)

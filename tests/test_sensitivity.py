@@ -50,11 +50,12 @@ def test_protocols_are_the_experiments_own():
 
 
 def test_a_null_alternative_is_set_not_dropped():
-    config = with_choices(resolved_config("smoke"), g={"key": "lottery.analysis.group",
+    config = with_choices(resolved_config("smoke"), g={"key": "lottery.search.score_step",
                                                        "alternative": None,
-                                                       "experiment": "lottery_analysis"})
+                                                       "experiment": "lottery_search"})
+    assert config["lottery"]["search"]["score_step"] is not None
     sensitivity.check(config)
-    assert sensitivity.alternative_config(config, "g")["lottery"]["analysis"]["group"] is None
+    assert sensitivity.alternative_config(config, "g")["lottery"]["search"]["score_step"] is None
     assert sensitivity.describe(config, "g")["alternative_value"] == "null"
 
 

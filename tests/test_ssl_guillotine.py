@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from mnist1d import models
+from mnist1d import specs
 from mnist1d.experiments import ssl
 
 
@@ -15,7 +15,7 @@ class ReferenceNet(nn.Module):
 
     def __init__(self):
         super().__init__()
-        (k1, s1, p1), (k2, s2, p2), (k3, s3, p3) = models.CNN_LAYERS
+        (k1, s1, p1), (k2, s2, p2), (k3, s3, p3) = specs.CNN_LAYERS
         self.conv1 = nn.Conv1d(1, 25, k1, stride=s1, padding=p1)
         self.conv2 = nn.Conv1d(25, 25, k2, stride=s2, padding=p2)
         self.conv3 = nn.Conv1d(25, 25, k3, stride=s3, padding=p3)

@@ -32,7 +32,7 @@ ALLOWED = {
     "benchmark_train": ALL, "dd_train": ALL, "pooling_train": ALL, "sweep_train": ALL,
     "ssl_train": ALL, "ssl_variant": ALL, "metalearn_lr": ALL, "metalearn_afunc": ALL,
     "metalearn_afunc_fit": ALL, "lottery_search_segment": ALL, "lottery_analysis_part": ALL,
-    # the dataset generator compiles its inner loop with numba (mnist1d.compiled)
+    # the dataset generator compiles its inner loop with numba (mnist1d.generator_numba)
     "make_dataset": {"numba"},
     # scikit-learn's kNN and logistic regression; openTSNE imports scikit-learn
     "tsne_baselines": {"sklearn"}, "tsne_figure": {"sklearn"}, "ssl_figure": {"sklearn"},
@@ -42,7 +42,8 @@ ALLOWED = {
 # experiment modules the rule files import in Snakemake's own process.
 LIGHT_MODULES = [
     "mnist1d", "mnist1d.io", "mnist1d.store", "mnist1d.plotting", "mnist1d.specs",
-    "mnist1d.data", "mnist1d.published", "mnist1d.seed_chunks", "mnist1d.utils",
+    "mnist1d.data", "mnist1d.utils", "mnist1d.experiments.published",
+    "mnist1d.experiments.seed_chunks",
     "mnist1d.pipeline.checks", "mnist1d.pipeline.config", "mnist1d.pipeline.device",
     "mnist1d.pipeline.jobs", "mnist1d.pipeline.logs", "mnist1d.pipeline.timing",
     "mnist1d.experiments.benchmark", "mnist1d.experiments.double_descent",
@@ -54,7 +55,7 @@ LIGHT_MODULES = [
     "mnist1d.experiments.lottery",
 ]
 # Modules that are torch (or numba) by nature; a rule file must not import them.
-HEAVY_MODULES = {"mnist1d.models", "mnist1d.train", "mnist1d.dataset", "mnist1d.compiled",
+HEAVY_MODULES = {"mnist1d.models", "mnist1d.train", "mnist1d.dataset", "mnist1d.generator_numba",
                  "mnist1d.experiments.afunc_kernels"}
 
 # The child: an import hook that refuses (and records) every HEAVY package not allowed, then

@@ -8,7 +8,8 @@ import pytest
 from mnist1d.data import get_dataset_args, make_dataset
 from mnist1d.store import (CorruptDataset, DatasetMismatch, DatasetNotFound, UnreadableDataset,
                            load_dataset, read_args, save_dataset, verify_dataset)
-from mnist1d.views import apply_view, flip, positions_permutation, shuffle_positions, swap_chunks
+from mnist1d.experiments.views import (apply_view, flip, positions_permutation, shuffle_positions,
+                                       swap_chunks)
 from conftest import REFERENCE_PKL
 
 

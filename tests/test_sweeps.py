@@ -107,7 +107,8 @@ def test_value_texts_are_canonical_and_map_back():
 def test_seeds_per_job_cuts_the_seeds_into_jobs():
     cfg = resolved_config()
     cfg["sweeps"]["defaults"].update(seeds=list(range(5)), seeds_per_job=2)
-    assert sweeps.chunks(cfg, "noise") == ["_seeds0-1", "_seeds2-3", "_seed4"]   # mnist1d.seed_chunks
+    # the tags of mnist1d.experiments.seed_chunks
+    assert sweeps.chunks(cfg, "noise") == ["_seeds0-1", "_seeds2-3", "_seed4"]
     assert [sweeps.protocol_from_config(cfg, "noise", "0.5", c)["seeds"]
             for c in sweeps.chunks(cfg, "noise")] == [[0, 1], [2, 3], [4]]
     with pytest.raises(ValueError, match="no chunk"):
@@ -174,8 +175,8 @@ def test_a_dataset_of_the_wrong_length_is_refused(one_thread):
 @pytest.mark.parametrize("name", ["logistic", "mlp", "cnn", "gru"])
 def test_every_builtin_model_takes_the_swept_input_length(name, length):
     import torch
-    from mnist1d import models
-    spec = models.spec_for(name, {}, input_size=length)
+    from mnist1d import models, specs
+    spec = specs.spec_for(name, {}, input_size=length)
     params = models.init_params(spec, [0, 1])
     x = torch.randn(3, length)
     out = models.forward(spec, params, x)

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 import torch
 
-from mnist1d import models, train
+from mnist1d import specs, train
 from mnist1d.utils import from_pickle
 from conftest import REFERENCE_PKL
 
@@ -28,7 +28,7 @@ def test_ensemble_members_equal_the_plain_pytorch_loop_float64(data, name):
     """Each member of a 3-seed ensemble = the straightforward nn.Module + torch.optim.Adam loop."""
     protocol = {"steps": 60, "eval_every": 20}
     history, _ = train.train(data, name, protocol, seeds=[0, 1, 2], dtype=torch.float64)
-    assert list(history.columns) == train.HISTORY_COLUMNS
+    assert list(history.columns) == specs.HISTORY_COLUMNS
     assert sorted(set(history.step)) == [0, 20, 40, 60]
     for seed in (0, 2):
         plain = train.train_plain(data, name, protocol, seed=seed, dtype=torch.float64)
@@ -74,7 +74,7 @@ def test_reshuffled_epochs_member_equals_single_run(data):
 
 
 def test_masks_zero_the_masked_weights_in_the_forward(data):
-    spec = models.spec_of("logistic")
+    spec = specs.spec_of("logistic")
     masks = {"weight": torch.ones(2, 10, 40), "bias": torch.ones(2, 10)}
     masks["weight"][1, :, 20:] = 0              # member 1 sees only the first 20 positions
     protocol = {"steps": 20, "eval_every": 10}
@@ -103,11 +103,11 @@ def test_cuda_is_refused_without_a_gpu_and_bad_protocols_name_the_key(data):
         with pytest.raises(RuntimeError, match="device"):
             select_device("cuda")
     with pytest.raises(ValueError, match="optimizer"):
-        train.protocol_of({"optimizer": "lbfgs"})
+        specs.protocol_of({"optimizer": "lbfgs"})
     with pytest.raises(ValueError, match="lr"):
-        train.protocol_of({"lr": 0})
+        specs.protocol_of({"lr": 0})
     with pytest.raises(ValueError, match="learning_rate"):
-        train.protocol_of({"learning_rate": 0.1})
+        specs.protocol_of({"learning_rate": 0.1})
     with pytest.raises(KeyError, match="x_test"):
         train.train({"x": data["x"], "y": data["y"]}, "logistic", {"steps": 1})
 

@@ -19,12 +19,12 @@ import sys
 import numpy as np
 import pandas as pd
 
-from mnist1d import published
+from mnist1d.experiments import published
 from mnist1d.experiments.metalearn_afunc import AfuncConfig, inner_init, inner_run_plain
 from mnist1d.experiments.metalearn_common import seed_for, to_tensors
 
 NOTEBOOK_KNOTS = (-2.0, -1.0, -0.25, 0.1, 0.6)
-NOTEBOOK_TEST_ACC = published.AFUNC_FIT_TEST_ACC   # mnist1d.published
+NOTEBOOK_TEST_ACC = published.AFUNC_FIT_TEST_ACC   # mnist1d.experiments.published
 
 
 def protocol_from_config(config):

@@ -11,15 +11,16 @@ accuracy per model and variant; `plot_benchmark` draws the paper's benchmark fig
 import numpy as np
 import pandas as pd
 
-from mnist1d import published, specs
+from mnist1d import specs
+from mnist1d.experiments import published
 from mnist1d.data import sequence_length
-from mnist1d import seed_chunks as chunks
+from mnist1d.experiments import seed_chunks as chunks
 
 MODELS = ("logistic", "mlp", "cnn", "gru")
 VARIANTS = ("normal", "shuffled")
 LABELS = {"logistic": "logistic regression", "mlp": "MLP", "cnn": "CNN", "gru": "GRU"}
-# Published test accuracy (%) of the paper's README table (mnist1d.published); the human expert
-# line of the figure.
+# Published test accuracy (%) of the paper's README table (mnist1d.experiments.published); the
+# human expert line of the figure.
 PUBLISHED = published.BENCHMARK_README
 # The human expert: on normal data the rate of the shipped quiz table (mnist1d.experiments.human,
 # the published 95.8 % recomputed); on shuffled data the README's "about 30 %" (no quiz exists).
@@ -34,9 +35,9 @@ def human_normal():
 
 def protocol_from_config(config, model, variant, chunk=""):
     """What one benchmark job (`model` on `variant`, the seeds of chunk `chunk` as one ensemble,
-    see mnist1d.seed_chunks; "" = every seed when seeds_per_job is unset) computes with, from
-    the whole pipeline config: the rule passes exactly this, so that a change elsewhere in the
-    config never reruns the job."""
+    see mnist1d.experiments.seed_chunks; "" = every seed when seeds_per_job is unset) computes
+    with, from the whole pipeline config: the rule passes exactly this, so that a change elsewhere
+    in the config never reruns the job."""
     section = config["benchmark"]
     dataset = config["datasets"].get(section["variants"][variant])
     spec = specs.spec_for(model, config.get("models"), input_size=sequence_length(dataset))
@@ -51,12 +52,12 @@ def test_predictions(spec, params, data, seeds):
     seed, test_index, label, prediction (argmax of the logits)."""
     import torch   # here, not at the top: the summary and figure jobs start without torch
 
-    from mnist1d import models, train
+    from mnist1d import models
 
-    spec = models.spec_of(spec)
+    spec = specs.spec_of(spec)
     first = next(iter(params.values()))
     x = torch.as_tensor(np.ascontiguousarray(data["x_test"])).to(first.device, first.dtype)
-    chunks = range(0, x.shape[-2], train.EVAL_CHUNK)
+    chunks = range(0, x.shape[-2], specs.EVAL_CHUNK)
     with torch.no_grad():
         if spec["name"] == "module":  # a user's module, per member (buffers included, eval mode)
             nets = []
@@ -64,10 +65,10 @@ def test_predictions(spec, params, data, seeds):
                 net = models.build(spec).to(first.device, first.dtype)
                 net.load_state_dict(models.member_state_dict(params, k))
                 nets.append(net.eval())
-            preds = torch.stack([torch.cat([net(x[i:i + train.EVAL_CHUNK]).argmax(-1)
+            preds = torch.stack([torch.cat([net(x[i:i + specs.EVAL_CHUNK]).argmax(-1)
                                             for i in chunks]) for net in nets]).cpu().numpy()
         else:
-            preds = torch.cat([models.forward(spec, params, x[..., i:i + train.EVAL_CHUNK, :])
+            preds = torch.cat([models.forward(spec, params, x[..., i:i + specs.EVAL_CHUNK, :])
                                .argmax(-1) for i in chunks], -1).cpu().numpy()
     y = np.asarray(data["y_test"])
     n = len(y)
@@ -118,6 +119,15 @@ def _published(value):
     return "—" if np.isnan(value) else f"{value:.0f}"
 
 
+def parameter_count(spec):
+    """Trainable parameters of a spec: from the layer shapes for a paper model (no torch), by
+    building it for a user's module (mnist1d.models, which imports torch)."""
+    if specs.is_module(spec):
+        from mnist1d import models
+        return models.count_parameters(spec)
+    return specs.count_parameters(spec)
+
+
 def markdown(summary, custom_models=None):
     """The summary next to the published numbers, as a Markdown table. `custom_models` (the
     config's `models:` section) gives the parameter count of a user's model."""
@@ -126,7 +136,7 @@ def markdown(summary, custom_models=None):
              "|---|---|---|---|---|---|---|---|"]
     for row in summary.itertuples():
         diff = row.test_acc_mean - row.published_test_acc
-        n = specs.count_parameters(specs.spec_for(row.model, custom_models))
+        n = parameter_count(specs.spec_for(row.model, custom_models))
         lines.append(f"| {LABELS.get(row.model, row.model)} | {n:,} "
                      f"| {row.variant} | {row.test_acc_mean:.1f} ± {row.test_acc_std:.1f} | "
                      f"{row.n_seeds} | {row.steps} | {_published(row.published_test_acc)} | "

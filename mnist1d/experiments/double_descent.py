@@ -31,7 +31,7 @@ import pandas as pd
 
 from mnist1d import data as data_lib
 from mnist1d import specs, store
-from mnist1d import seed_chunks as chunks
+from mnist1d.experiments import seed_chunks as chunks
 
 ARCHS = ("mlp", "cnn")
 LOSSES = specs.LOSSES
@@ -153,7 +153,17 @@ def noise_tag(rate):
 
 # --- planning the jobs ---------------------------------------------------------------------------
 
-def plan_groups(arch, sizes, waste=0.3, max_group_macs=None, min_group_macs=0):
+# How the sizes are cut into jobs (padded ensembles): speed and memory only, every model's numbers
+# are the same in any group. Larger groups pay for padding (each member computes as the group's
+# largest size), smaller ones for the step's fixed overhead and for more jobs:
+GROUP_WASTE = 0.3            # padded compute at most 1.3 x the members' own ...
+MIN_GROUP_MACS = 20_000      # ... unless the group is this small (overhead-bound anyway)
+MAX_GROUP_MACS = 1_500_000   # padded multiply-adds per example of one job at most, so that jobs
+                             # of similar length run side by side
+
+
+def plan_groups(arch, sizes, waste=GROUP_WASTE, max_group_macs=MAX_GROUP_MACS,
+                min_group_macs=MIN_GROUP_MACS):
     """Cut the sizes into groups trained as one padded ensemble each (largest first).
 
     A size joins the current group while the group's padded cost (members x the cost of its
@@ -182,17 +192,17 @@ def plan_jobs(section):
     """Every training job of the config's `double_descent:` section, as a list of dicts:
     name ({arch}_{loss}_g{index}{chunk}), arch, loss, sizes, noises, seeds.
 
-    Each group of sizes is one job per chunk of seeds (`seeds_per_job`, mnist1d.seed_chunks):
-    the chunk's tag ends the name ("" with the default, one chunk of every seed, so the names
-    are {arch}_{loss}_g{index}; "_seeds0-4" or "_seed3" with seeds_per_job set)."""
+    Each group of sizes is one job per chunk of seeds (`seeds_per_job`,
+    mnist1d.experiments.seed_chunks): the chunk's tag ends the name ("" with the default, one
+    chunk of every seed, so the names are {arch}_{loss}_g{index}; "_seeds0-4" or "_seed3" with
+    seeds_per_job set)."""
     jobs = []
     seed_chunks = chunks.chunks_of(section, "double_descent")
     for arch in ARCHS:
         sub = section.get(arch)
         if not sub or not sub["sizes"]:
             continue
-        groups = plan_groups(arch, sub["sizes"], section["group_waste"],
-                             section.get("max_group_macs"), section["min_group_macs"])
+        groups = plan_groups(arch, sub["sizes"])
         for loss in sub["losses"]:
             for index, sizes in enumerate(groups):
                 for tag, seeds in seed_chunks.items():

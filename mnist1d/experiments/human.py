@@ -20,14 +20,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mnist1d import published
+from mnist1d.experiments import published
 
 QUIZ_CSV = Path(__file__).with_name("human_quiz.csv")
 QUIZ_COLUMNS = ["quiz", "position", "test_index", "label", "answer"]
 QUIZZES = ("q1", "q2", "q3", "q4", "q5")
 SOURCE = ("greydanus/mnist1d (Apache-2.0), static/human_q1.pkl ... human_q5.pkl, "
           "shipped as mnist1d/experiments/human_quiz.csv")
-PUBLISHED = published.HUMAN   # the reference README / notebook (mnist1d.published)
+PUBLISHED = published.HUMAN   # the reference README / notebook (mnist1d.experiments.published)
 PUBLISHED_TEXT = published.HUMAN_TEXT
 CLASSES = tuple(range(10))
 CLASS_COLUMNS = ["who", "examples", "label", "n", "errors_mean", "error_rate",

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from mnist1d import specs
-from mnist1d import seed_chunks as chunks
+from mnist1d.experiments import seed_chunks as chunks
 
 VARIANTS = ("none", "stride2", "max", "avg", "l2")
 LABELS = {"none": "no pooling (stride 1)", "stride2": "stride 2, no pooling",
@@ -33,8 +33,8 @@ COLUMNS = ["variant", "dataset", "train_size", "seed", "step", "train_loss", "te
 
 def protocol_from_config(config, variant, chunk=""):
     """What one pooling job (`variant` on every dataset size, the seeds of chunk `chunk`, see
-    mnist1d.seed_chunks; "" = every seed when seeds_per_job is unset) computes with, from the
-    whole pipeline config: the rule passes exactly this."""
+    mnist1d.experiments.seed_chunks; "" = every seed when seeds_per_job is unset) computes with,
+    from the whole pipeline config: the rule passes exactly this."""
     section = config["pooling"]
     return {"variant": variant, "datasets": list(section["datasets"]),
             "seeds": chunks.chunk_seeds(section, chunk, "pooling"), "channels": section["channels"],
@@ -70,7 +70,7 @@ def train_sizes(datasets, variant, seeds, protocol=None, channels=20, device="cp
     from mnist1d import models, train
 
     dtype = torch.float32 if dtype is None else dtype
-    spec, protocol, seeds = spec_of(variant, channels), train.protocol_of(protocol), list(seeds)
+    spec, protocol, seeds = spec_of(variant, channels), specs.protocol_of(protocol), list(seeds)
     train_eval_every = train_eval_every or protocol["eval_every"]
     names, S, bs = list(datasets), len(seeds), protocol["batch_size"]
     device = torch.device(device)

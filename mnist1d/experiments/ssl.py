@@ -36,7 +36,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from mnist1d import published, specs
+from mnist1d import specs
+from mnist1d.experiments import published
 
 DEFAULTS = {"epochs": 200, "batch_size": 100, "lr": 1e-2, "temperature": 0.5, "max_shift": 10,
             "slope_std": 0.04, "offset_std": 0.3, "channels": 25, "hidden": 125, "out": 16,
@@ -191,8 +192,6 @@ def ssl_net_class():
     """The plain module SSLNet (made on first use, so that importing this module needs no torch)."""
     from torch import nn
 
-    from mnist1d import models
-
     class SSLNet(nn.Module):
         """The benchmark CNN's convolutions and a projector; forward returns every layer's output.
 
@@ -201,13 +200,13 @@ def ssl_net_class():
 
         def __init__(self, channels=25, hidden=125, out=16, input_size=40, projector=None):
             super().__init__()
-            (k1, s1, p1), (k2, s2, p2), (k3, s3, p3) = models.CNN_LAYERS
+            (k1, s1, p1), (k2, s2, p2), (k3, s3, p3) = specs.CNN_LAYERS
             self.conv1 = nn.Conv1d(1, channels, k1, stride=s1, padding=p1)
             self.conv2 = nn.Conv1d(channels, channels, k2, stride=s2, padding=p2)
             self.conv3 = nn.Conv1d(channels, channels, k3, stride=s3, padding=p3)
             self.widths = [hidden, out] if projector is None else [int(w) for w in projector]
             self.layer_names = layer_names(self.widths)
-            width = channels * models.cnn_length(input_size)
+            width = channels * specs.cnn_length(input_size)
             for i, w in enumerate(self.widths, start=1):       # created in order: proj1, proj2, ...
                 setattr(self, f"proj{i}", nn.Linear(width, w))
                 width = w
@@ -267,7 +266,7 @@ def forward(params, x, layers=False):
     if h.dim() == 3:
         h = h.expand(K, *h.shape)
     outs = {"input": x.expand(K, *x.shape[-2:])}
-    for i, (kernel, stride, padding) in enumerate(models.CNN_LAYERS, start=1):
+    for i, (kernel, stride, padding) in enumerate(specs.CNN_LAYERS, start=1):
         h = models._conv(h, params[f"conv{i}.weight"], params[f"conv{i}.bias"], kernel, stride,
                          padding).relu()
         outs[f"conv{i}"] = h.transpose(2, 3).reshape(K, h.shape[1], -1)   # channel-major
@@ -331,7 +330,7 @@ def train_ssl(x, seeds, settings=None, device="cpu", dtype=None, compile=False,
 
     dtype = torch.float32 if dtype is None else dtype
     s, seeds = settings_of(settings), [int(v) for v in seeds]
-    protocol = train.protocol_of({"optimizer": "adam", "lr": s["lr"]})
+    protocol = specs.protocol_of({"optimizer": "adam", "lr": s["lr"]})
     device = torch.device(device)
     x = torch.as_tensor(np.ascontiguousarray(x)).to(device, dtype)
     params = init_params(s, seeds, dtype, device)
@@ -479,7 +478,7 @@ def plot_ssl(table, emb_before, emb_after, y):
 # --- the guillotine: every model variant, probed layer by layer ------------------------------
 
 # The notebook's linear probes by layer (self-supervised-learning.ipynb, cells 13, 16, 19; one run)
-# (mnist1d.published)
+# (mnist1d.experiments.published)
 NOTEBOOK_LINEAR = dict(published.SSL_LINEAR_BY_LAYER)
 GUILLOTINE_STYLES = {MAIN_MODEL: ("k", "o", "-"), "none": ("tab:blue", "s", "--"),
                      "deep": ("tab:red", "^", "-.")}

@@ -4,8 +4,9 @@ A sweep (config.yaml `sweeps:`) names one numeric argument of `mnist1d.get_datas
 (`arg`), the values it takes, and the models, seeds and training protocol (the section's
 `defaults`, overridable per sweep). Each value is its own dataset, made by the generator from the
 paper's defaults, the sweep's `base` overrides and the value; each (value, chunk of
-`seeds_per_job` seeds, mnist1d.seed_chunks) is one job that trains every model of the sweep, each model's seeds as one
-ensemble (mnist1d.train), and keeps the final train and test accuracy and loss of every seed.
+`seeds_per_job` seeds, mnist1d.experiments.seed_chunks) is one job that trains every model of
+the sweep, each model's seeds as one ensemble (mnist1d.train), and keeps the final train and
+test accuracy and loss of every seed.
 
 `table` gathers a sweep's jobs into one tidy frame (value, model, seed, ...); `plot_sweep` draws
 test accuracy against the value (one line per model, band min..max over seeds) and the two gaps
@@ -21,7 +22,8 @@ import re
 import numpy as np
 import pandas as pd
 
-from mnist1d import seed_chunks, specs
+from mnist1d import specs
+from mnist1d.experiments import seed_chunks
 from mnist1d.data import get_dataset_args
 
 # The numeric generation arguments a sweep may vary: name -> (type, minimum, below). `below` is
@@ -159,8 +161,8 @@ def dataset_args(config, name, text):
 
 
 def chunks(config, name):
-    """The seed-chunk tags of sweep `name` (mnist1d.seed_chunks: "" for all seeds in one job,
-    "_seeds0-2" or "_seed3" with seeds_per_job), one training job per value and tag."""
+    """The seed-chunk tags of sweep `name` (mnist1d.experiments.seed_chunks: "" for all seeds in
+    one job, "_seeds0-2" or "_seed3" with seeds_per_job), one training job per value and tag."""
     return list(seed_chunks.chunks_of(settings(config, name), f"sweeps.{name}"))
 
 

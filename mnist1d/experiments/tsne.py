@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mnist1d import published
+from mnist1d.experiments import published
 
 MNIST_KEYS = (("x_train", "y_train"), ("x", "y"), ("images", "labels"))
 

@@ -59,9 +59,6 @@ TRAINING_KEYS = [
     # the dense networks of the analysis need no mask: they stay
     ({"lottery": {"search": {"rank_by": "tensor"}}},
      {"lottery_search_segment": 6, "lottery_analysis_part": 4}),
-    # fresh random tickets in chunks of 2 rounds: new random jobs, the same numbers
-    ({"lottery": {"search": {"rounds_per_job": 2}}},
-     {"lottery_search_segment": 4, "lottery_analysis_part": 2}),
     ({"ssl": {"temperature": 0.4}}, {"ssl_train": 1, "ssl_variant": 2}),
     ({"metalearn": {"lr": {"outer_lr": 0.2}}}, {"metalearn_lr": 1}),
     # the fit is its own job: refitting does not rerun the activation job

@@ -1,9 +1,9 @@
 # Benchmark (paper Fig. "benchmarks"): every model x dataset variant, all seeds as one ensemble per job
-# (or one job per chunk of `seeds_per_job` seeds, mnist1d.seed_chunks); then the summary table
+# (or one job per chunk of `seeds_per_job` seeds, mnist1d.experiments.seed_chunks); then the summary table
 # and the benchmark figure.
 import mnist1d.experiments.benchmark as benchmark_lib
 import mnist1d.experiments.human as human_lib
-import mnist1d.seed_chunks as seed_chunks_lib
+import mnist1d.experiments.seed_chunks as seed_chunks_lib
 
 BENCH = config["benchmark"]
 BENCH_CHUNKS = list(seed_chunks_lib.chunks_of(BENCH, "benchmark"))

@@ -40,8 +40,7 @@ LOTTERY_ANALYSIS_ROUND = lottery_lib.nearest_round(
     lottery_lib.sparsity_grid(LOT["search"]["rounds"]), LOT["analysis"]["sparsity"])
 LOTTERY_SEGMENTS = {s["name"]: s for s in lottery_lib.search_segments(
     LOTTERY_PROTOCOL["search"]["trials"], LOTTERY_PROTOCOL["search"]["methods"],
-    LOT["search"]["rounds"], LOT["search"]["random_ticket"], LOTTERY_ANALYSIS_ROUND,
-    LOT["search"].get("rounds_per_job", 25))}
+    LOT["search"]["rounds"], LOT["search"]["random_ticket"], LOTTERY_ANALYSIS_ROUND)}
 LOTTERY_PARTS = {f"{t}_{n}": (t, n) for t, n in lottery_lib.analysis_parts(LOT["analysis"]["trials"])}
 
 

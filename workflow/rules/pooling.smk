@@ -1,8 +1,8 @@
 # Pooling and sample efficiency (paper Fig. "pooling"): one job per pooling
 # variant trains every dataset size and seed as one ensemble (or one job per variant and chunk of
-# `seeds_per_job` seeds, mnist1d.seed_chunks); then the summary and the figures.
+# `seeds_per_job` seeds, mnist1d.experiments.seed_chunks); then the summary and the figures.
 import mnist1d.experiments.pooling as pooling_lib
-import mnist1d.seed_chunks as seed_chunks_lib
+import mnist1d.experiments.seed_chunks as seed_chunks_lib
 
 POOL = config["pooling"]
 POOL_CHUNKS = list(seed_chunks_lib.chunks_of(POOL, "pooling"))

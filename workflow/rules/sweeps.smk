@@ -21,7 +21,7 @@ for _name in SWEEPS:
 wildcard_constraints:
     sweep=sweeps_lib.wildcard_pattern(SWEEPS),
     sweep_value=sweeps_lib.wildcard_pattern(sweeps_lib.all_value_texts(config)),
-    sweep_chunk=r"(_seeds?\d+(-\d+)?)?",   # mnist1d.seed_chunks tags: "", _seed3, _seeds0-2
+    sweep_chunk=r"(_seeds?\d+(-\d+)?)?",   # experiments.seed_chunks tags: "", _seed3, _seeds0-2
 
 
 def sweep_runs(wildcards):

@@ -2,15 +2,15 @@
 
 Three kinds of source:
 - `PAPER`: the paper (Greydanus & Kobak, ICML 2024) and the 2020 blog post "Scaling down deep
-  learning" (their numbers are rounded);
+  learning" (rounded numbers);
 - `README`: the table of the reference repository's README (greydanus/mnist1d);
 - `notebook(name, cell)`: a number the reference notebooks printed in their saved outputs
   (greydanus/mnist1d, notebooks/NAME.ipynb; cells counted from 0 in the file's cell list, markdown
   cells included).
 
 The notebooks' per-round, per-width and per-size tables ship as package data in
-mnist1d/published_data/ (from greydanus/mnist1d, Apache-2.0; see NOTICE) and are read by
-`lottery_search()`, `double_descent()` and `pooling()`.
+mnist1d/experiments/published_data/ (from greydanus/mnist1d, Apache-2.0; see NOTICE) and are
+read by `lottery_search()`, `double_descent()` and `pooling()`.
 """
 from dataclasses import dataclass
 from functools import lru_cache
@@ -46,7 +46,7 @@ class Number:
         return self.text or f"{self.value:g}{unit}"
 
 
-# ---- benchmark ---------------------------------------------------------------------------------
+# ---- benchmark -----------------------------------------------------------------------------------
 _README_TABLE = "README table (greydanus/mnist1d)"
 # The README's table of final test accuracy (%), also the paper's benchmark figure.
 BENCHMARK_README = {
@@ -73,7 +73,7 @@ HUMAN = {"mean": 95.8, "se": 0.44, "quizzes": 5}
 HUMAN_TEXT = "95.8 ± 0.44 %"
 HUMAN_SOURCE = notebook("building-mnist1d", 26)
 
-# ---- double descent --------------------------------------------------------------------------------
+# ---- double descent ------------------------------------------------------------------------------
 DD_NOISE = 0.15
 DD_MLP_WIDTHS = (2, 3, 4, 5, 7, 9, 12, 16, 21, 27, 36, 47, 61, 80, 104, 135, 177, 230, 300)
 DD_NAME = "deep-double-descent"      # cells: MLP without noise 7, with noise 8, CNN with noise 10
@@ -90,7 +90,7 @@ def double_descent():
     return _csv("double_descent.csv").copy()
 
 
-# ---- lottery tickets --------------------------------------------------------------------------------
+# ---- lottery tickets -----------------------------------------------------------------------------
 LOTTERY_NAME = "lottery-tickets"
 LOTTERY_SEARCH_SOURCE = notebook(LOTTERY_NAME, 18)
 LOTTERY_ROUNDS = 100
@@ -143,7 +143,7 @@ LOTTERY_ANALYSIS_SOURCE = {c: notebook(LOTTERY_NAME, cell) for c, cell in
                            (("baseline", 28), ("shuffled", 32), ("flipped", 38), ("chunks", 45),
                             ("reinit", 58))}
 
-# ---- metalearning -----------------------------------------------------------------------------------
+# ---- metalearning --------------------------------------------------------------------------------
 LR_PAPER = Number(0.62, PAPER, "about 0.62")
 # The learned learning rate after 49 outer updates, by starting learning rate.
 LR_NOTEBOOK = {1.5: 0.6243, 0.15: 0.6203}
@@ -160,7 +160,7 @@ AFUNC_SOURCE = notebook("metalearn-activation-function", 17)
 AFUNC_FIT_TEST_ACC = 66.4    # the piecewise-linear fit of the learned function, trained with
 AFUNC_FIT_SOURCE = notebook("metalearn-activation-function", 27)
 
-# ---- pooling ----------------------------------------------------------------------------------------
+# ---- pooling -------------------------------------------------------------------------------------
 POOLING_SOURCE = notebook("benchmark-pooling", 9)
 
 
@@ -177,13 +177,13 @@ def pooling_finals():
                  ["train_size", "variant", "test_acc"]].reset_index(drop=True)
 
 
-# ---- t-SNE and the input-space baselines -------------------------------------------------------------
+# ---- t-SNE and the input-space baselines ---------------------------------------------------------
 TSNE_PAPER = {"knn": Number(60.0, PAPER, "about 60 %"), "logistic": Number(33.0, PAPER, "about 33 %")}
 # kNN (k 10, Euclidean) and logistic regression on standardised inputs, frozen data.
 TSNE_NOTEBOOK = {"knn": 59.6, "logistic": 32.8}
 TSNE_SOURCE = notebook("self-supervised-learning", 3)
 
-# ---- self-supervised learning -------------------------------------------------------------------------
+# ---- self-supervised learning --------------------------------------------------------------------
 SSL_NAME = "self-supervised-learning"
 SSL_PAPER = {("output", "after", "knn_acc"): 75.0, ("conv3", "after", "linear_acc"): 82.0,
              ("input", "input", "knn_acc"): 60.0, ("input", "input", "linear_acc"): 33.0}
