@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import resolved_config
+from helpers import resolved_config
 from mnist1d.data import get_dataset_args, make_dataset
 from mnist1d.experiments import afunc_fit
 from mnist1d.experiments import metalearn_afunc as afunc

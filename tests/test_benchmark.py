@@ -7,8 +7,6 @@ from torch.utils.data import DataLoader
 
 from mnist1d.experiments import benchmark
 from mnist1d.dataset import MNIST1D
-from mnist1d.utils import from_pickle
-from conftest import REFERENCE_PKL
 
 
 def fake_history():
@@ -46,14 +44,13 @@ def test_benchmark_figure_draws_every_curve():
     assert labels[:2] == ["CNN", "GRU"] and "positions shuffled" in labels
 
 
-def test_dataset_works_with_a_dataloader():
-    data = from_pickle(REFERENCE_PKL)
-    train, test = MNIST1D(data), MNIST1D(data, train=False, channel=True)
+def test_dataset_works_with_a_dataloader(frozen):
+    train, test = MNIST1D(frozen), MNIST1D(frozen, train=False, channel=True)
     assert len(train) == 4000 and len(test) == 1000
     x, y = train[3]
     assert x.shape == (40,) and x.dtype == torch.float32 and y.dtype == torch.long
-    np.testing.assert_allclose(x.numpy(), data["x"][3].astype(np.float32))
+    np.testing.assert_allclose(x.numpy(), frozen["x"][3].astype(np.float32))
     xb, yb = next(iter(DataLoader(test, batch_size=64, shuffle=False)))
-    assert xb.shape == (64, 1, 40) and yb.tolist() == data["y_test"][:64].tolist()
-    flipped = MNIST1D(data, transform=lambda s: s.flip(-1))
+    assert xb.shape == (64, 1, 40) and yb.tolist() == frozen["y_test"][:64].tolist()
+    flipped = MNIST1D(frozen, transform=lambda s: s.flip(-1))
     assert torch.equal(flipped[0][0], train[0][0].flip(-1))

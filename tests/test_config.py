@@ -2,7 +2,7 @@
 import pytest
 import yaml
 
-from conftest import REPO
+from helpers import REPO
 from mnist1d.pipeline.config import (deep_merge, describe_validation_error, load_preset, resolve,
                                      typed_like)
 
@@ -188,7 +188,7 @@ def every_compiled_protocol(config):
 @pytest.mark.parametrize("experiment", ["benchmark", "pooling", "double_descent", "lottery", "ssl",
                                         "metalearn", "sweeps"])
 def test_every_protocol_takes_its_experiments_compile_choice(experiment):
-    from conftest import resolved_config
+    from helpers import resolved_config
     config = resolved_config("paper")
     config["metalearn"]["afunc"]["implementation"] = "compiled"
     config["sweeps"]["defaults"]["compile"] = True       # the sweep's own switch allows it
@@ -201,7 +201,7 @@ def test_every_protocol_takes_its_experiments_compile_choice(experiment):
 
 
 def test_a_sweep_compiles_only_where_its_own_switch_allows_it():
-    from conftest import resolved_config
+    from helpers import resolved_config
     config = resolved_config("paper")
     config["compile"] = {"sweeps": True}
     config["sweeps"]["defaults"]["compile"] = False
@@ -210,7 +210,7 @@ def test_a_sweep_compiles_only_where_its_own_switch_allows_it():
 
 @pytest.mark.parametrize("preset", ["quick", "smoke"])
 def test_quick_and_smoke_compile_nothing(preset):
-    from conftest import resolved_config
+    from helpers import resolved_config
     from mnist1d.specs import COMPILED_EXPERIMENTS, compile_for
     config = resolved_config(preset)
     assert config["compile"] is False
@@ -234,7 +234,7 @@ def config_schema_message(config):
     ("sometimes", "config key 'compile'"),
 ])
 def test_schema_takes_a_boolean_or_a_mapping_and_names_a_bad_key(value, expected):
-    from conftest import resolved_config
+    from helpers import resolved_config
     config = resolved_config("paper")
     config["compile"] = value
     message = config_schema_message(config)

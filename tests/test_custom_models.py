@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from conftest import resolved_config
+from helpers import resolved_config
 from mnist1d import models, specs, train
 from mnist1d.experiments import benchmark
 from mnist1d.pipeline import checks

@@ -8,7 +8,6 @@ import mnist1d
 from mnist1d import transform as transform_module  # noqa: F401  (the function, as in the original)
 from mnist1d.data import get_dataset, get_dataset_args, get_templates, make_dataset
 from mnist1d.utils import ObjectView, from_pickle, set_seed, to_pickle
-from conftest import REFERENCE_PKL
 from plain_mnist1d import plain_make_dataset
 
 ARRAYS = ("x", "x_test", "t")
@@ -30,13 +29,6 @@ def generator(request, monkeypatch):
         pytest.importorskip("numba")
     monkeypatch.setattr(mnist1d.data, "USE_NUMBA", request.param == "numba")
     return request.param
-
-
-@pytest.fixture(scope="module")
-def frozen():
-    if not REFERENCE_PKL.exists():
-        pytest.skip(f"the frozen reference dataset is not at {REFERENCE_PKL}")
-    return from_pickle(REFERENCE_PKL)
 
 
 def test_default_dataset_reproduces_the_frozen_paper_data(frozen, generator):
@@ -94,7 +86,7 @@ def test_custom_templates(generator):
 
 def test_split_sizes_of_the_configured_variants():
     import yaml
-    from conftest import REPO
+    from helpers import REPO
     datasets = yaml.safe_load(open(REPO / "config.yaml"))["datasets"]
     for name, overrides in datasets.items():
         a = get_dataset_args(as_dict=True) | overrides

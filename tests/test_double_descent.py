@@ -7,18 +7,15 @@ import torch
 
 from mnist1d.experiments import double_descent as dd
 from mnist1d import models, specs, store, train
-from mnist1d.utils import from_pickle
-from conftest import REFERENCE_PKL
 
 SECTION = {"lr": 0.01, "momentum": 0.9, "batch_size": 100, "epochs": 2, "eval_every_epochs": 1}
 
 
 @pytest.fixture(scope="module")
-def small():
+def small(frozen):
     """300 training examples (3 batches per epoch), 400 test examples, and noisy labels."""
-    data = from_pickle(REFERENCE_PKL)
-    small = {"x": data["x"][:300], "y": data["y"][:300], "x_test": data["x_test"][:400],
-             "y_test": data["y_test"][:400]}
+    small = {"x": frozen["x"][:300], "y": frozen["y"][:300], "x_test": frozen["x_test"][:400],
+             "y_test": frozen["y_test"][:400]}
     return {0.0: small, 0.15: dict(small, y=dd.noisy_labels(small["y"], 0.15, seed=3))}
 
 

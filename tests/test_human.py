@@ -4,39 +4,31 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import REFERENCE_PKL
+from helpers import REFERENCE_HUMAN, REFERENCE_PKL
 from mnist1d import models, specs, train
 from mnist1d.experiments import benchmark, human
 from mnist1d.experiments import paper_comparison as comparison
 from mnist1d.utils import from_pickle
-
-HUMAN_DIR = REFERENCE_PKL.parent / "human"
-
 
 @pytest.fixture(scope="module")
 def quiz():
     return human.load_quiz()
 
 
-def test_shipped_table_is_rebuilt_exactly_from_the_reference_pickles(quiz):
-    if not (HUMAN_DIR / "human_q1.pkl").exists() or not REFERENCE_PKL.exists():
-        pytest.skip(f"no reference quiz files under {HUMAN_DIR}")
-    rebuilt = human.rebuild_from_reference(HUMAN_DIR, REFERENCE_PKL)
+def test_shipped_table_is_rebuilt_exactly_from_the_reference_pickles(quiz, frozen):
+    rebuilt = human.rebuild_from_reference(REFERENCE_HUMAN, REFERENCE_PKL)
     pd.testing.assert_frame_equal(rebuilt, quiz)
     # every quiz input is the frozen test example at its index, exactly (no nearest match)
-    data = from_pickle(REFERENCE_PKL)
     for name in human.QUIZZES:
-        inputs, answers, labels = (np.asarray(a) for a in from_pickle(HUMAN_DIR / f"human_{name}.pkl"))
+        inputs, answers, labels = (np.asarray(a) for a in from_pickle(REFERENCE_HUMAN / f"human_{name}.pkl"))
         rows = quiz[quiz.quiz == name]
-        np.testing.assert_array_equal(data["x_test"][rows.test_index], inputs)
+        np.testing.assert_array_equal(frozen["x_test"][rows.test_index], inputs)
         np.testing.assert_array_equal(rows.answer, answers)
         np.testing.assert_array_equal(rows.label, labels)
 
 
-def test_shipped_table_matches_the_packaged_frozen_test_set(quiz):
-    if not REFERENCE_PKL.exists():
-        pytest.skip(f"no frozen dataset at {REFERENCE_PKL}")
-    human.check_labels(quiz, from_pickle(REFERENCE_PKL)["y_test"])
+def test_shipped_table_matches_the_packaged_frozen_test_set(quiz, frozen):
+    human.check_labels(quiz, frozen["y_test"])
     assert len(quiz) == 500 and quiz.groupby("quiz").size().tolist() == [100] * 5
     assert quiz.test_index.between(0, 999).all()
 

@@ -8,35 +8,27 @@ import torch.nn.functional as F
 from mnist1d.experiments import lottery
 from mnist1d import models, specs, train
 from mnist1d.experiments import views
-from mnist1d.utils import from_pickle
-from conftest import REFERENCE_PKL
 
 TINY = {"lr": 0.02, "steps": 8, "eval_every": 4}
-
-
-@pytest.fixture(scope="module")
-def data():
-    return from_pickle(REFERENCE_PKL)
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def tiny_search(data):
+def tiny_search(frozen):
     torch.set_num_threads(1)
-    return lottery.search(data, hidden=16, protocol=TINY, trials=(42, 43), rounds=5,
+    return lottery.search(frozen, hidden=16, protocol=TINY, trials=(42, 43), rounds=5,
                           dtype=torch.float64)
 
 
-def test_batched_search_equals_the_plain_loop_of_each_member_float64(data, tiny_search):
+def test_batched_search_equals_the_plain_loop_of_each_member_float64(frozen, tiny_search):
     history, packed, shapes, members, grid = tiny_search
     assert members == [(42, "magnitude"), (42, "random"), (43, "magnitude"), (43, "random")]
     final = lottery.final_results(history)
     for k, (trial, method) in enumerate(members):
         if k == 3:
             continue                                  # three of four suffice (time)
-        plain, plain_masks = lottery.search_plain(data, 16, TINY, trial, method, 5, torch.float64)
+        plain, plain_masks = lottery.search_plain(frozen, 16, TINY, trial, method, 5, torch.float64)
         mine = final[(final.trial == trial) & (final.method == method)]
         np.testing.assert_allclose(mine.test_loss.values, plain.test_loss.values, rtol=1e-10)
         np.testing.assert_allclose(mine.test_acc.values, plain.test_acc.values, rtol=1e-10)
@@ -58,13 +50,13 @@ SETTINGS = [(4, "layer", "fresh"), (None, "layer", "nested"), (0, "tensor", "fre
 
 @pytest.mark.parametrize("score_step,rank_by,random_ticket", SETTINGS)
 def test_batched_search_equals_the_plain_loop_under_every_setting_float64(
-        data, score_step, rank_by, random_ticket):
+        frozen, score_step, rank_by, random_ticket):
     settings = dict(score_step=score_step, rank_by=rank_by, random_ticket=random_ticket)
     history, packed, shapes, members, grid = lottery.search(
-        data, hidden=12, protocol=TINY, trials=(42,), rounds=4, dtype=torch.float64, **settings)
+        frozen, hidden=12, protocol=TINY, trials=(42,), rounds=4, dtype=torch.float64, **settings)
     final = lottery.final_results(history)
     for k, (trial, method) in enumerate(members):
-        plain, plain_masks = lottery.search_plain(data, 12, TINY, trial, method, 4, torch.float64,
+        plain, plain_masks = lottery.search_plain(frozen, 12, TINY, trial, method, 4, torch.float64,
                                                   **settings)
         mine = final[final.method == method]
         np.testing.assert_allclose(mine.test_loss.values, plain.test_loss.values, rtol=1e-10)
@@ -99,9 +91,9 @@ def test_rank_by_layer_keeps_the_notebook_count_over_weight_and_bias_together():
         [["a.weight", "a.bias"], ["b.weight"]]
 
 
-def test_fresh_random_tickets_are_not_nested_and_depend_on_the_round_only(data):
+def test_fresh_random_tickets_are_not_nested_and_depend_on_the_round_only(frozen):
     history, packed, shapes, members, grid = lottery.search(
-        data, hidden=16, protocol=TINY, trials=(42,), methods=("random",), rounds=5,
+        frozen, hidden=16, protocol=TINY, trials=(42,), methods=("random",), rounds=5,
         rank_by="layer", random_ticket="fresh")
     came_back = 0
     for r in range(1, 4):
@@ -116,28 +108,28 @@ def test_fresh_random_tickets_are_not_nested_and_depend_on_the_round_only(data):
     for n, shape in shapes.items():
         np.testing.assert_array_equal(again[n][0].numpy(), lottery.unpack(packed[3][n], shape)[0])
     # nested random masks never bring an entry back
-    _, nested, *_ = lottery.search(data, hidden=16, protocol=TINY, trials=(42,),
+    _, nested, *_ = lottery.search(frozen, hidden=16, protocol=TINY, trials=(42,),
                                    methods=("random",), rounds=5, rank_by="layer")
     for r in range(1, 4):
         for n, shape in shapes.items():
             assert np.all(lottery.unpack(nested[r + 1][n], shape) <= lottery.unpack(nested[r][n], shape))
 
 
-def test_scores_come_from_the_weights_at_score_step(data):
+def test_scores_come_from_the_weights_at_score_step(frozen):
     """Round 1's lottery mask of an 8-step round scored at step 3 is the one of a 3-step round
     scored at its last step, and differs from the one scored at step 8."""
     kw = dict(hidden=16, trials=(42,), methods=("magnitude",), rounds=3, dtype=torch.float64,
               rank_by="layer")
-    _, at3, shapes, *_ = lottery.search(data, protocol=TINY, score_step=3, **kw)
-    _, short, *_ = lottery.search(data, protocol=dict(TINY, steps=3), **kw)
-    _, at8, *_ = lottery.search(data, protocol=TINY, **kw)
+    _, at3, shapes, *_ = lottery.search(frozen, protocol=TINY, score_step=3, **kw)
+    _, short, *_ = lottery.search(frozen, protocol=dict(TINY, steps=3), **kw)
+    _, at8, *_ = lottery.search(frozen, protocol=TINY, **kw)
     for n in shapes:
         np.testing.assert_array_equal(at3[1][n], short[1][n])
     assert any(not np.array_equal(at3[1][n], at8[1][n]) for n in shapes)
     with pytest.raises(ValueError, match="score_step"):
-        lottery.search(data, protocol=TINY, score_step=9, **kw)
+        lottery.search(frozen, protocol=TINY, score_step=9, **kw)
     with pytest.raises(ValueError, match="rank_by"):
-        lottery.search(data, protocol=TINY, rank_by="unit", **{k: v for k, v in kw.items()
+        lottery.search(frozen, protocol=TINY, rank_by="unit", **{k: v for k, v in kw.items()
                                                                  if k != "rank_by"})
 
 
@@ -168,9 +160,9 @@ def test_masks_are_nested_at_the_target_sparsity_and_keep_the_largest_weights(ti
     assert lottery.sparsity_grid(100)[91] == pytest.approx(0.9192, abs=1e-4)
 
 
-def test_killed_search_resumes_at_the_last_finished_round_with_identical_results(data, tmp_path):
+def test_killed_search_resumes_at_the_last_finished_round_with_identical_results(frozen, tmp_path):
     kwargs = dict(hidden=12, protocol=TINY, trials=(42,), rounds=4)
-    full, packed, *_ = lottery.search(data, **kwargs)
+    full, packed, *_ = lottery.search(frozen, **kwargs)
 
     class Killed(Exception):
         pass
@@ -180,10 +172,10 @@ def test_killed_search_resumes_at_the_last_finished_round_with_identical_results
             raise Killed
     ckpt = tmp_path / "ckpt"
     with pytest.raises(Killed):
-        lottery.search(data, checkpoint_dir=ckpt, on_round=kill_after_round_1, **kwargs)
+        lottery.search(frozen, checkpoint_dir=ckpt, on_round=kill_after_round_1, **kwargs)
     assert (ckpt / "state.json").exists()
     rounds_run = []
-    resumed, packed2, *_ = lottery.search(data, checkpoint_dir=ckpt, on_round=rounds_run.append,
+    resumed, packed2, *_ = lottery.search(frozen, checkpoint_dir=ckpt, on_round=rounds_run.append,
                                           **kwargs)
     assert rounds_run == [2, 3]                   # rounds 0 and 1 were not trained again
     pd.testing.assert_frame_equal(resumed, full)
@@ -192,7 +184,7 @@ def test_killed_search_resumes_at_the_last_finished_round_with_identical_results
             np.testing.assert_array_equal(a[name], b[name])
     # a checkpoint of another setting is not resumed
     other = []
-    lottery.search(data, checkpoint_dir=ckpt, on_round=other.append,
+    lottery.search(frozen, checkpoint_dir=ckpt, on_round=other.append,
                    **dict(kwargs, protocol=dict(TINY, lr=0.01)))
     assert other == [0, 1, 2, 3]
 
@@ -213,14 +205,14 @@ def test_mask_store_round_trip(tiny_search, tmp_path):
         lottery.MaskStore(tmp_path / "nope.npz")
 
 
-def plain_masked_run(data, hidden, protocol, seed, mask, view=None):
+def plain_masked_run(frozen, hidden, protocol, seed, mask, view=None):
     """One network: nn.Module, torch.optim.Adam, parameters times the mask in every forward."""
     protocol = specs.protocol_of(protocol)
-    x, xt = data["x"], data["x_test"]
+    x, xt = frozen["x"], frozen["x_test"]
     if view is not None:
         x, xt = view(x), view(xt)
     x, xt = torch.tensor(x, dtype=torch.float64), torch.tensor(xt, dtype=torch.float64)
-    y, yt = torch.tensor(data["y"]), torch.tensor(data["y_test"])
+    y, yt = torch.tensor(frozen["y"]), torch.tensor(frozen["y_test"])
     torch.manual_seed(seed)
     net = models.build(lottery.spec_of(hidden)).double()
     opt = torch.optim.Adam(net.parameters(), lr=protocol["lr"])
@@ -242,15 +234,15 @@ def plain_masked_run(data, hidden, protocol, seed, mask, view=None):
 
 
 def test_batched_analysis_members_equal_plain_masked_runs_on_their_views_float64(
-        data, tiny_search, tmp_path):
+        frozen, tiny_search, tmp_path):
     history, packed, shapes, members, grid = tiny_search
     path = tmp_path / "masks.npz"
     lottery.save_mask_store(path, packed, shapes, members, grid)
     store = lottery.MaskStore(path)
     protocol = {"lr": 0.02, "steps": 6, "eval_every": 3, "batch_size": 500}
-    hist, round_ = lottery.analyse(data, store, 0.5, 16, protocol, trials=(43,), reinit_seed=5,
+    hist, round_ = lottery.analyse(frozen, store, 0.5, 16, protocol, trials=(43,), reinit_seed=5,
                                    shuffle_seed=1, dtype=torch.float64)
-    grouped, _ = lottery.analyse(data, store, 0.5, 16, protocol, trials=(43,), reinit_seed=5,
+    grouped, _ = lottery.analyse(frozen, store, 0.5, 16, protocol, trials=(43,), reinit_seed=5,
                                  shuffle_seed=1, group=4, dtype=torch.float64)
     key = ["trial", "condition", "network", "step"]
     pd.testing.assert_frame_equal(grouped.sort_values(key).reset_index(drop=True),
@@ -266,14 +258,14 @@ def test_batched_analysis_members_equal_plain_masked_runs_on_their_views_float64
              ("flipped", "dense", 43, ones, views.flip),
              ("reinit", "lottery", 5, store.masks(2, 43, "magnitude"), None)]
     for condition, network, seed, mask, view in cases:
-        loss, acc = plain_masked_run(data, 16, protocol, seed, mask, view)
+        loss, acc = plain_masked_run(frozen, 16, protocol, seed, mask, view)
         row = summary[(summary.condition == condition) & (summary.network == network)].iloc[0]
         assert row.test_loss == pytest.approx(loss, rel=1e-10), (condition, network)
         assert row.test_acc == pytest.approx(acc, rel=1e-10), (condition, network)
 
 
 def test_fresh_analysis_of_two_trials_equals_plain_runs_with_the_documented_seeds_float64(
-        data, tiny_search, tmp_path):
+        frozen, tiny_search, tmp_path):
     """init fresh: trial i starts from torch seed init_seed + i, its re-initialised condition from
     reinit_seed + i; shuffle notebook: the legacy-stream permutation."""
     history, packed, shapes, members, grid = tiny_search
@@ -281,7 +273,7 @@ def test_fresh_analysis_of_two_trials_equals_plain_runs_with_the_documented_seed
     lottery.save_mask_store(path, packed, shapes, members, grid)
     store = lottery.MaskStore(path)
     protocol = {"lr": 0.02, "steps": 4, "eval_every": 2, "batch_size": 500}
-    hist, round_ = lottery.analyse(data, store, 0.5, 16, protocol, trials=(42, 43), reinit_seed=3,
+    hist, round_ = lottery.analyse(frozen, store, 0.5, 16, protocol, trials=(42, 43), reinit_seed=3,
                                    shuffle_seed=0, init="fresh", init_seed=7, shuffle="notebook",
                                    conditions=("baseline", "shuffled", "reinit"),
                                    dtype=torch.float64)
@@ -295,7 +287,7 @@ def test_fresh_analysis_of_two_trials_equals_plain_runs_with_the_documented_seed
     ones = {n: np.ones(s) for n, s in shapes.items()}
     for trial, condition, network, seed, method, view in cases:
         mask = ones if method is None else store.masks(round_, trial, method)
-        loss, acc = plain_masked_run(data, 16, protocol, seed, mask, view)
+        loss, acc = plain_masked_run(frozen, 16, protocol, seed, mask, view)
         row = summary[(summary.trial == trial) & (summary.condition == condition)
                       & (summary.network == network)].iloc[0]
         assert row.test_loss == pytest.approx(loss, rel=1e-10), (trial, condition, network)
@@ -349,12 +341,12 @@ def test_notebook_adjacency_formula_and_its_bug():
     np.testing.assert_allclose(lottery.notebook_adjacency(lot, 4, last=ran), [0, 0])
 
 
-def test_engine_per_member_inputs_equal_shared_inputs(data):
+def test_engine_per_member_inputs_equal_shared_inputs(frozen):
     """train() with x of shape (K, N, in): member k = a run on its own inputs alone."""
     protocol = {"steps": 10, "eval_every": 5}
-    flipped = views.apply_view(data, views.flip)
-    stacked = {"x": np.stack([data["x"], flipped["x"]]), "x_test": np.stack([data["x_test"],
-               flipped["x_test"]]), "y": data["y"], "y_test": data["y_test"]}
+    flipped = views.apply_view(frozen, views.flip)
+    stacked = {"x": np.stack([frozen["x"], flipped["x"]]), "x_test": np.stack([frozen["x_test"],
+               flipped["x_test"]]), "y": frozen["y"], "y_test": frozen["y_test"]}
     both, _ = train.train(stacked, "mlp", protocol, seeds=[3, 4], dtype=torch.float64)
     alone, _ = train.train(flipped, "mlp", protocol, seeds=[4], dtype=torch.float64)
     cols = ["train_loss", "test_loss", "train_acc", "test_acc", "batch_loss"]
@@ -379,12 +371,12 @@ def test_adjacency_counts_windows_of_consecutive_kept_inputs():
                                                            rel=0.03)
 
 
-def test_compiled_search_step_follows_masks_changed_in_place(data):
+def test_compiled_search_step_follows_masks_changed_in_place(frozen):
     """The search reuses one (compiled) step for every round and changes the masks in place."""
     kwargs = dict(hidden=8, protocol={"lr": 0.02, "steps": 4, "eval_every": 2}, trials=(1,),
                   methods=("magnitude",), rounds=3, dtype=torch.float64)
-    eager, *_ = lottery.search(data, **kwargs)
-    compiled, *_ = lottery.search(data, compile=True, **kwargs)
+    eager, *_ = lottery.search(frozen, **kwargs)
+    compiled, *_ = lottery.search(frozen, compile=True, **kwargs)
     cols = ["train_loss", "test_loss", "test_acc"]
     np.testing.assert_allclose(compiled[cols].values, eager[cols].values, rtol=1e-10)
 
@@ -395,14 +387,14 @@ SEGMENT_PROTOCOL = {"lr": 0.02, "steps": 12, "eval_every": 4}
 
 
 @pytest.mark.parametrize("random_ticket", ["fresh", "nested"])
-def test_search_segments_merge_to_the_one_ensemble_search_exactly_float32(data, tmp_path,
+def test_search_segments_merge_to_the_one_ensemble_search_exactly_float32(frozen, tmp_path,
                                                                           random_ticket):
     """Each (trial, method) member alone, its rounds cut into segments (chained through the
     masks a segment leaves, or independent for fresh random tickets), merged: identical to the
     four-member search, history and masks, in float32 (the pipeline's dtype)."""
     trials, methods, rounds = (42, 43), lottery.METHODS, 7
     settings = dict(score_step=8, rank_by="layer", random_ticket=random_ticket)
-    whole = lottery.search(data, 16, SEGMENT_PROTOCOL, trials, methods, rounds, **settings)
+    whole = lottery.search(frozen, 16, SEGMENT_PROTOCOL, trials, methods, rounds, **settings)
     segments = lottery.search_segments(trials, methods, rounds, random_ticket, analysis_round=4,
                                        rounds_per_job=3)
     chained = [s for s in segments if s["after"] is not None]
@@ -411,7 +403,7 @@ def test_search_segments_merge_to_the_one_ensemble_search_exactly_float32(data, 
     for seg in segments:
         start = stores[seg["after"]].next_packed() if seg["after"] else None
         history, packed, shapes, members, grid = lottery.search(
-            data, 16, SEGMENT_PROTOCOL, (seg["trial"],), (seg["method"],), rounds,
+            frozen, 16, SEGMENT_PROTOCOL, (seg["trial"],), (seg["method"],), rounds,
             first_round=seg["first"], stop_round=seg["stop"], start_masks=start, **settings)
         path = tmp_path / f"{random_ticket}_{seg['name']}.npz"
         trained = packed[:seg["stop"] - seg["first"]]
@@ -432,26 +424,26 @@ def test_search_segments_merge_to_the_one_ensemble_search_exactly_float32(data, 
         stores[seg["name"]].masks(6, 43, "magnitude")
 
 
-def test_a_segment_after_round_zero_needs_the_masks_it_continues(data):
+def test_a_segment_after_round_zero_needs_the_masks_it_continues(frozen):
     with pytest.raises(ValueError, match="start_masks"):
-        lottery.search(data, 16, SEGMENT_PROTOCOL, (42,), ("magnitude",), 5, first_round=2)
+        lottery.search(frozen, 16, SEGMENT_PROTOCOL, (42,), ("magnitude",), 5, first_round=2)
     with pytest.raises(ValueError, match="rounds_per_job"):
         lottery.search_segments((42,), lottery.METHODS, 5, "fresh", 3, 0)
 
 
-def test_analysis_parts_merge_to_the_one_ensemble_analysis_exactly_float32(data, tmp_path):
+def test_analysis_parts_merge_to_the_one_ensemble_analysis_exactly_float32(frozen, tmp_path):
     history, packed, shapes, members, grid = lottery.search(
-        data, 16, SEGMENT_PROTOCOL, (42, 43), lottery.METHODS, 5, score_step=8, rank_by="layer",
+        frozen, 16, SEGMENT_PROTOCOL, (42, 43), lottery.METHODS, 5, score_step=8, rank_by="layer",
         random_ticket="fresh")
     lottery.save_mask_store(tmp_path / "m.npz", packed, shapes, members, grid)
     store = lottery.MaskStore(tmp_path / "m.npz")
     kwargs = dict(sparsity=0.7, hidden=16, protocol={"lr": 0.02, "steps": 10, "eval_every": 5,
                                                      "batch_size": 50},
                   trials=(42, 43), init="fresh", init_seed=100, shuffle="notebook")
-    whole, round_ = lottery.analyse(data, store, **kwargs)
+    whole, round_ = lottery.analyse(frozen, store, **kwargs)
     parts = []
     for trial, network in lottery.analysis_parts((42, 43)):
-        mine, r = lottery.analyse(data, None if network == "dense" else store, part=(trial, network),
+        mine, r = lottery.analyse(frozen, None if network == "dense" else store, part=(trial, network),
                                   grid=grid, **kwargs)
         assert r == round_
         parts.append(mine)

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 import yaml
 from snakemake.utils import validate
 
-from conftest import REPO, resolved_config
+from helpers import REPO, resolved_config
 from mnist1d.experiments import afunc_kernels as kernels
 from mnist1d.experiments import metalearn_afunc as afunc
 from mnist1d.experiments import metalearn_common as common

@@ -6,7 +6,7 @@ import time
 import pandas as pd
 import pytest
 
-from conftest import REPO
+from helpers import REPO
 from mnist1d.experiments import benchmark
 
 nbformat = pytest.importorskip("nbformat")   # with nbclient and ipykernel: the test extra

@@ -14,8 +14,7 @@ from mnist1d import train
 from mnist1d.experiments import seed_chunks
 from mnist1d.data import get_dataset_args, make_dataset
 from mnist1d.experiments import benchmark, double_descent as dd, pooling
-from mnist1d.utils import from_pickle
-from conftest import REFERENCE_PKL, REPO
+from helpers import REPO
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -123,10 +122,9 @@ def _split_and_unsplit(seeds, per_job, run):
 
 
 @pytest.fixture(scope="module")
-def reference():
-    data = from_pickle(REFERENCE_PKL)
-    return {"x": data["x"][:400], "y": data["y"][:400], "x_test": data["x_test"][:300],
-            "y_test": data["y_test"][:300]}
+def reference(frozen):
+    return {"x": frozen["x"][:400], "y": frozen["y"][:400], "x_test": frozen["x_test"][:300],
+            "y_test": frozen["y_test"][:300]}
 
 
 def test_benchmark_tables_do_not_depend_on_seeds_per_job(reference):

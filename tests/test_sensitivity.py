@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import resolved_config
+from helpers import resolved_config
 from mnist1d.experiments import lottery, metalearn_afunc, sensitivity, ssl
 
 

@@ -10,7 +10,7 @@ from mnist1d.store import (CorruptDataset, DatasetMismatch, DatasetNotFound, Unr
                            load_dataset, read_args, save_dataset, verify_dataset)
 from mnist1d.experiments.views import (apply_view, flip, positions_permutation, shuffle_positions,
                                        swap_chunks)
-from conftest import REFERENCE_PKL
+from helpers import REFERENCE_PKL
 
 
 @pytest.fixture(scope="module")
@@ -157,8 +157,6 @@ def test_damaged_pickle_raises_the_same_exception(tmp_path):
 
 
 def test_reads_the_frozen_pickle():
-    if not REFERENCE_PKL.exists():
-        pytest.skip(f"no frozen dataset at {REFERENCE_PKL}")
     data = load_dataset(REFERENCE_PKL)
     assert data["x"].shape == (4000, 40)
 

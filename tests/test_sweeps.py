@@ -6,7 +6,7 @@ import re
 import jsonschema
 import pytest
 
-from conftest import REPO, resolved_config
+from helpers import REPO, resolved_config
 from mnist1d.data import get_dataset_args, make_dataset
 from mnist1d.experiments import sweeps
 from mnist1d.pipeline.config import describe_validation_error, resolve

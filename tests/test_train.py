@@ -5,16 +5,8 @@ import pytest
 import torch
 
 from mnist1d import specs, train
-from mnist1d.utils import from_pickle
-from conftest import REFERENCE_PKL
 
 METRICS = ["train_loss", "test_loss", "train_acc", "test_acc", "batch_loss"]
-
-
-@pytest.fixture(scope="module")
-def data():
-    return from_pickle(REFERENCE_PKL)
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -24,45 +16,45 @@ def member(history, seed):
 
 
 @pytest.mark.parametrize("name", ["logistic", "mlp", "cnn", "gru"])
-def test_ensemble_members_equal_the_plain_pytorch_loop_float64(data, name):
+def test_ensemble_members_equal_the_plain_pytorch_loop_float64(frozen, name):
     """Each member of a 3-seed ensemble = the straightforward nn.Module + torch.optim.Adam loop."""
     protocol = {"steps": 60, "eval_every": 20}
-    history, _ = train.train(data, name, protocol, seeds=[0, 1, 2], dtype=torch.float64)
+    history, _ = train.train(frozen, name, protocol, seeds=[0, 1, 2], dtype=torch.float64)
     assert list(history.columns) == specs.HISTORY_COLUMNS
     assert sorted(set(history.step)) == [0, 20, 40, 60]
     for seed in (0, 2):
-        plain = train.train_plain(data, name, protocol, seed=seed, dtype=torch.float64)
+        plain = train.train_plain(frozen, name, protocol, seed=seed, dtype=torch.float64)
         np.testing.assert_allclose(member(history, seed)[METRICS], plain[METRICS], rtol=1e-9, atol=1e-9)
     # the members really differ (a test that cannot fail would not show anything)
     assert not np.allclose(member(history, 0)["train_loss"], member(history, 1)["train_loss"])
 
 
 @pytest.mark.parametrize("name", ["mlp", "cnn", "gru"])
-def test_ensemble_members_equal_single_runs_float32_short_horizon(data, name):
+def test_ensemble_members_equal_single_runs_float32_short_horizon(frozen, name):
     protocol = {"steps": 10, "eval_every": 5}
-    history, _ = train.train(data, name, protocol, seeds=[5, 6, 7])
-    alone, _ = train.train(data, name, protocol, seeds=[6])
+    history, _ = train.train(frozen, name, protocol, seeds=[5, 6, 7])
+    alone, _ = train.train(frozen, name, protocol, seeds=[6])
     np.testing.assert_allclose(member(history, 6)[METRICS], alone[METRICS], rtol=2e-5, atol=2e-5)
 
 
-def test_same_seed_same_history_on_the_cpu(data):
+def test_same_seed_same_history_on_the_cpu(frozen):
     protocol = {"steps": 30, "eval_every": 10}
-    a, _ = train.train(data, "cnn", protocol, seeds=[3], device="cpu")
-    b, _ = train.train(data, "cnn", protocol, seeds=[3], device="cpu")
+    a, _ = train.train(frozen, "cnn", protocol, seeds=[3], device="cpu")
+    b, _ = train.train(frozen, "cnn", protocol, seeds=[3], device="cpu")
     pd.testing.assert_frame_equal(a, b)
 
 
-def test_sgd_momentum_equals_torch_optim_float64(data):
+def test_sgd_momentum_equals_torch_optim_float64(frozen):
     protocol = {"optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "weight_decay": 1e-3,
                 "steps": 40, "eval_every": 20}
-    history, _ = train.train(data, "mlp", protocol, seeds=[1, 2], dtype=torch.float64)
-    plain = train.train_plain(data, "mlp", protocol, seed=2, dtype=torch.float64)
+    history, _ = train.train(frozen, "mlp", protocol, seeds=[1, 2], dtype=torch.float64)
+    plain = train.train_plain(frozen, "mlp", protocol, seed=2, dtype=torch.float64)
     np.testing.assert_allclose(member(history, 2)[METRICS], plain[METRICS], rtol=1e-9, atol=1e-9)
 
 
-def test_reshuffled_epochs_member_equals_single_run(data):
+def test_reshuffled_epochs_member_equals_single_run(frozen):
     """Double-descent protocol: each seed reshuffles its own epochs; members = single runs."""
-    small = {k: data[k][:300] if k in ("x", "y") else data[k] for k in data}
+    small = {k: frozen[k][:300] if k in ("x", "y") else frozen[k] for k in frozen}
     protocol = {"optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "order": "reshuffle",
                 "steps": 12, "eval_every": 4}
     history, _ = train.train(small, "mlp", protocol, seeds=[0, 1], dtype=torch.float64)
@@ -73,31 +65,31 @@ def test_reshuffled_epochs_member_equals_single_run(data):
     assert not np.allclose(in_order["train_loss"], alone["train_loss"])
 
 
-def test_masks_zero_the_masked_weights_in_the_forward(data):
+def test_masks_zero_the_masked_weights_in_the_forward(frozen):
     spec = specs.spec_of("logistic")
     masks = {"weight": torch.ones(2, 10, 40), "bias": torch.ones(2, 10)}
     masks["weight"][1, :, 20:] = 0              # member 1 sees only the first 20 positions
     protocol = {"steps": 20, "eval_every": 10}
-    history, params = train.train(data, spec, protocol, seeds=[0, 0], masks=masks,
+    history, params = train.train(frozen, spec, protocol, seeds=[0, 0], masks=masks,
                                   dtype=torch.float64)
-    plain, _ = train.train(data, spec, protocol, seeds=[0], dtype=torch.float64)
+    plain, _ = train.train(frozen, spec, protocol, seeds=[0], dtype=torch.float64)
     np.testing.assert_allclose(history[history.index < 3][METRICS], plain[METRICS], rtol=1e-10)
-    cut = {k: v.copy() for k, v in data.items() if k != "templates"}
+    cut = {k: v.copy() for k, v in frozen.items() if k != "templates"}
     cut["x"][:, 20:] = 123.0                  # masked inputs cannot matter
     cut["x_test"][:, 20:] = -7.0
     h2, _ = train.train(cut, spec, protocol, seeds=[0, 0], masks=masks, dtype=torch.float64)
     np.testing.assert_allclose(h2[METRICS].values[3:], history[METRICS].values[3:], rtol=1e-10)
 
 
-def test_compiled_step_computes_what_the_eager_step_does(data):
+def test_compiled_step_computes_what_the_eager_step_does(frozen):
     protocol = {"steps": 20, "eval_every": 10}
-    eager, _ = train.train(data, "logistic", protocol, seeds=[0, 1], dtype=torch.float64)
-    compiled, _ = train.train(data, "logistic", protocol, seeds=[0, 1], dtype=torch.float64,
+    eager, _ = train.train(frozen, "logistic", protocol, seeds=[0, 1], dtype=torch.float64)
+    compiled, _ = train.train(frozen, "logistic", protocol, seeds=[0, 1], dtype=torch.float64,
                               compile=True)
     np.testing.assert_allclose(compiled[METRICS], eager[METRICS], rtol=1e-10, atol=1e-10)
 
 
-def test_cuda_is_refused_without_a_gpu_and_bad_protocols_name_the_key(data):
+def test_cuda_is_refused_without_a_gpu_and_bad_protocols_name_the_key(frozen):
     if not torch.cuda.is_available():
         from mnist1d.pipeline.device import select_device
         with pytest.raises(RuntimeError, match="device"):
@@ -109,18 +101,18 @@ def test_cuda_is_refused_without_a_gpu_and_bad_protocols_name_the_key(data):
     with pytest.raises(ValueError, match="learning_rate"):
         specs.protocol_of({"learning_rate": 0.1})
     with pytest.raises(KeyError, match="x_test"):
-        train.train({"x": data["x"], "y": data["y"]}, "logistic", {"steps": 1})
+        train.train({"x": frozen["x"], "y": frozen["y"]}, "logistic", {"steps": 1})
 
 
-def test_inputs_reach_the_engine_row_major(data):
+def test_inputs_reach_the_engine_row_major(frozen):
     """A column-major x (what a column gather such as the shuffled variant leaves) becomes a
     row-major tensor: on CUDA, torch.compile's CNN step trained nothing on the column-major
-    shuffled data (benchmarks/gpu_check.py, torch 2.11, H100), eager and the CPU were right."""
-    fortran = {key: np.asfortranarray(value) for key, value in data.items()}
+    shuffled frozen (benchmarks/gpu_check.py, torch 2.11, H100), eager and the CPU were right."""
+    fortran = {key: np.asfortranarray(value) for key, value in frozen.items()}
     assert not fortran["x"].flags["C_CONTIGUOUS"]
     tensors = train.as_tensors(fortran, "cpu", torch.float32)
     assert all(t.is_contiguous() for t in tensors.values())
-    torch.testing.assert_close(tensors["x"], train.as_tensors(data, "cpu", torch.float32)["x"],
+    torch.testing.assert_close(tensors["x"], train.as_tensors(frozen, "cpu", torch.float32)["x"],
                                rtol=0, atol=0)
 
 

@@ -2,7 +2,7 @@
 import pytest
 import yaml
 
-from conftest import run_snakemake
+from helpers import run_snakemake
 from tests.test_config import BAD, paper_config
 
 

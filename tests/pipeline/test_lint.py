@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import REPO, snakemake_command
+from helpers import REPO, snakemake_command
 
 ANSWERED_DOC = REPO / "docs" / "lint.md"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

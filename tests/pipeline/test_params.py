@@ -5,7 +5,7 @@ import re
 import pytest
 import yaml
 
-from conftest import run_snakemake
+from helpers import run_snakemake
 
 # Jobs that follow any change of the configuration: the record of it, and the timing table
 # (it reads the timing file of every job that reruns).

@@ -4,7 +4,7 @@ import re
 
 import yaml
 
-from conftest import REPO, run_snakemake
+from helpers import REPO, run_snakemake
 
 
 def dry_run(workdir, profile, overrides=None, check=True):

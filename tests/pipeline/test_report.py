@@ -14,7 +14,7 @@ import pytest
 import yaml
 from docutils.core import publish_parts
 
-from conftest import REPO, SMOKE, dag_outputs, run_snakemake
+from helpers import REPO, SMOKE, dag_outputs, run_snakemake
 from mnist1d.experiments import sweeps as sweeps_lib
 from mnist1d.pipeline.config import PRESETS, check_report_config, differing_keys, resolve
 

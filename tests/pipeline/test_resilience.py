@@ -19,7 +19,7 @@ import pandas as pd
 import psutil
 import pytest
 
-from conftest import REPO, SMOKE, SMOKE_ALL, run_snakemake, snakemake_command
+from helpers import REPO, SMOKE, SMOKE_ALL, run_snakemake, snakemake_command
 from mnist1d.io import atomic_path, write_csv
 from test_slurm import differences
 

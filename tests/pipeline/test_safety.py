@@ -8,7 +8,7 @@ import stat
 import numpy as np
 import pytest
 
-from conftest import SMOKE, run_snakemake
+from helpers import SMOKE, run_snakemake
 
 
 @pytest.fixture

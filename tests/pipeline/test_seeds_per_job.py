@@ -6,7 +6,7 @@ import shutil
 import pandas as pd
 import yaml
 
-from conftest import SMOKE, run_snakemake
+from helpers import SMOKE, run_snakemake
 
 TRAINING = {"benchmark_train", "pooling_train", "dd_train"}
 # Tiny benchmark and double descent: logistic regression and MLPs, whose float32 trajectories do

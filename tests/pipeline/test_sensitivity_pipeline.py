@@ -7,7 +7,7 @@ import shutil
 import pandas as pd
 import yaml
 
-from conftest import SMOKE, resolved_config, run_snakemake
+from helpers import SMOKE, resolved_config, run_snakemake
 from mnist1d.experiments import sensitivity
 
 CONFIG = resolved_config("smoke")

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO, SMOKE, dag_outputs, run_snakemake
+from helpers import REPO, SMOKE, dag_outputs, run_snakemake
 
 CLUSTER = REPO / "tests" / "pipeline" / "slurm" / "start-cluster.sh"
 PROFILE = REPO / "profiles" / "slurm"

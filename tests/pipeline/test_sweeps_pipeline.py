@@ -4,7 +4,7 @@ import re
 
 import pandas as pd
 
-from conftest import SMOKE, run_snakemake
+from helpers import SMOKE, run_snakemake
 from mnist1d.experiments import sweeps
 
 

@@ -1,5 +1,5 @@
 """End to end: the smoke preset's `all` makes every output, each non-empty."""
-from conftest import SMOKE, dag_outputs, run_snakemake
+from helpers import SMOKE, dag_outputs, run_snakemake
 
 
 def test_smoke_all_makes_every_output(smoke_run):
@@ -18,11 +18,8 @@ def test_nothing_left_to_do_after_all(smoke_run):
 
 def test_pipeline_default_dataset_is_the_frozen_paper_data(smoke_run):
     import numpy as np
-    import pytest
-    from conftest import REFERENCE_PKL
+    from helpers import REFERENCE_PKL
     from mnist1d.store import load_dataset
-    if not REFERENCE_PKL.exists():
-        pytest.skip(f"no frozen dataset at {REFERENCE_PKL}")
     made, frozen = load_dataset(smoke_run / SMOKE / "data/default.npz"), load_dataset(REFERENCE_PKL)
     np.testing.assert_array_equal(made["y"], frozen["y"])
     np.testing.assert_allclose(made["x"], frozen["x"], rtol=0, atol=1e-12)
