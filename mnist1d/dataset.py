@@ -8,6 +8,9 @@
     for x, y in loader:                                         # x (100, 40) float32, y (100,) int64
         ...
 """
+from mnist1d._extras import require
+require("torch", extra="torch", by=__name__)
+
 import numpy as np
 import torch
 

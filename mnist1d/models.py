@@ -20,6 +20,9 @@ generic: torch.func.functional_call under vmap over the stacked parameters. Ever
 (B, 40) inputs to (B, 10) logits; every ensemble forward maps (B, 40) shared inputs or
 (K, B, 40) per-member inputs to (K, B, 10).
 """
+from mnist1d._extras import require
+require("torch", extra="torch", by=__name__)
+
 import torch
 import torch.nn.functional as F
 from torch import nn

@@ -23,6 +23,9 @@ test_acc (percent), batch_loss (the loss of that step's batch before its update)
 train loss and accuracy are then measured against each member's own labels. As in the paper's code, steps run 0..steps and the
 model is evaluated after the update of every step divisible by eval_every.
 """
+from mnist1d._extras import require
+require("torch", "pandas", extra="torch", by=__name__)
+
 import time
 
 import numpy as np

@@ -20,6 +20,9 @@ the test accuracy after every inner step, and ActivationTable, f tabulated for e
 """
 from __future__ import annotations
 
+from mnist1d._extras import require
+require("torch", extra="torch", by=__name__)
+
 import functools
 
 import numpy as np

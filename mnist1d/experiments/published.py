@@ -12,6 +12,7 @@ The notebooks' per-round, per-width and per-size tables ship as package data in
 mnist1d/experiments/published_data/ (from greydanus/mnist1d, Apache-2.0; see NOTICE) and are
 read by `lottery_search()`, `double_descent()` and `pooling()`.
 """
+
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path

@@ -17,6 +17,7 @@ leaves the names and the protocols of the full chunks before it unchanged: Snake
 the new chunks (and the aggregation). Aggregation reads every chunk and puts the rows back in the
 order of the unsplit job (`in_first_seen_order`), so its tables do not depend on the setting.
 """
+
 import re
 
 import pandas as pd

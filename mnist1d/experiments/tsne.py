@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mnist1d._extras import require
 from mnist1d.experiments import published
 
 MNIST_KEYS = (("x_train", "y_train"), ("x", "y"), ("images", "labels"))
@@ -36,6 +37,7 @@ def figure_settings(config):
 
 def embed(x, seed=0, perplexity=30.0, n_jobs=1):
     """2-d t-SNE of the rows of x (openTSNE: PCA initialisation, FFT-accelerated gradients)."""
+    require("openTSNE", extra="pipeline", by=__name__)
     from openTSNE import TSNE
 
     x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
@@ -46,6 +48,7 @@ def embed(x, seed=0, perplexity=30.0, n_jobs=1):
 
 def knn_accuracy(x_train, y_train, x_test, y_test, k=10, metric="euclidean"):
     """Test accuracy (%) of k-nearest-neighbour classification."""
+    require("sklearn", extra="pipeline", by=__name__)
     from sklearn.neighbors import KNeighborsClassifier
 
     knn = KNeighborsClassifier(n_neighbors=k, metric=metric, algorithm="brute")
@@ -58,6 +61,7 @@ def linear_accuracy(x_train, y_train, x_test, y_test, max_iter=2000, standardize
     """Test accuracy (%) of multinomial logistic regression (L2, C = 1, lbfgs, stopping
     tolerance `tol`), on inputs standardised per feature (fitted on the training set) if
     `standardize`."""
+    require("sklearn", extra="pipeline", by=__name__)
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline

@@ -1,4 +1,7 @@
 """Pipeline configuration: presets layered over the paper protocol of config.yaml."""
+from mnist1d._extras import require
+require("yaml", extra="pipeline", by=__name__)
+
 import copy
 from pathlib import Path
 

@@ -3,6 +3,9 @@
 Every rule writes `results/timing/{experiment}/{job}.tsv` (its `benchmark:` directive): wall
 seconds `s`, `cpu_time` (seconds, all threads), `max_rss` (MB), ... One row per job here.
 """
+from mnist1d._extras import require
+require("pandas", extra="pipeline", by=__name__)
+
 import base64
 import json
 import os
