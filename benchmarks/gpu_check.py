@@ -548,21 +548,30 @@ class Job:
     run: object
 
 
-# --- the experiments: the jobs of each, with the calls of their pipeline jobs ------------------
+# --- the experiments: the jobs of each, run by their job functions -----------------------------
 # Each function returns (jobs, step unit); the datasets are made when a job first needs them.
+
+def job_run(job_function, protocol, inputs, compared=None, **options):
+    """A Job's `run`: the experiment's job function (what the pipeline's job runs, see
+    mnist1d.experiments) with the rule's protocol on `inputs()` (made before the clock starts),
+    timed whole; its outputs as tables, only those named in `compared` where given."""
+    def run(device, timer, log):
+        loaded = inputs()
+        with timer():
+            outputs = job_function(protocol, loaded, device=device, logger=log, **options)
+        return {name: outputs[name] for name in (compared or outputs)}
+    return run
+
 
 def benchmark_jobs(config, datasets, options):
     section, jobs = config["benchmark"], []
     for model in section["models"]:
         for variant, dataset in section["variants"].items():
             p = benchmark.protocol_from_config(config, model, variant)
-
-            def run(device, timer, log, p=p, dataset=dataset):
-                data = datasets[dataset]
-                with timer():
-                    history, _ = train.train(data, p["model"], p["engine"], p["seeds"],
-                                             device=device, compile=p["compile"], logger=log)
-                return {"history": benchmark.label_history(history, p["model"], p["variant"])}
+            # its test predictions are not compared: argmaxes, a near tie flips between devices
+            # (their accuracy is the history's last test_acc)
+            run = job_run(benchmark.train_job, p, lambda d=dataset: {"dataset": datasets[d]},
+                          compared=("history",))
             jobs.append(Job(f"{model} {variant}", p["engine"]["steps"] + 1, run))
     return jobs, f"ensemble step ({len(section['seeds'])} seeds)"
 

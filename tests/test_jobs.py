@@ -1,0 +1,85 @@
+"""The job functions (mnist1d.experiments: one per job kind), each run on the CPU with its smoke
+protocol as the rule passes it: the outputs the rule writes, their columns and shapes; and
+mnist1d.pipeline.script.write_outputs, which writes them."""
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import resolved_config
+from mnist1d.data import get_dataset_args, make_dataset
+from mnist1d.pipeline.script import write_outputs
+from mnist1d.utils import ObjectView
+
+
+@pytest.fixture(scope="module")
+def config():
+    return resolved_config("smoke")
+
+
+@pytest.fixture(scope="module")
+def datasets(config):
+    """The smoke preset's named datasets, made on first use."""
+    made = {}
+
+    def get(name):
+        if name not in made:
+            args = get_dataset_args(as_dict=True) | dict(config["datasets"][name] or {})
+            made[name] = make_dataset(ObjectView(args))
+        return made[name]
+    return get
+
+
+class Lines(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+@pytest.fixture
+def log():
+    logger = logging.getLogger("test_jobs")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    handler = Lines()
+    logger.handlers = [handler]
+    logger.lines = handler.lines
+    return logger
+
+
+def test_benchmark_train_job(config, datasets, log):
+    from mnist1d.experiments import benchmark
+
+    p = benchmark.protocol_from_config(config, "logistic", "shuffled")
+    out = benchmark.train_job(p, {"dataset": datasets("shuffled")}, device="cpu", logger=log)
+    assert set(out) == {"history", "predictions"}
+    history, predictions = out["history"], out["predictions"]
+    assert list(history.columns[:4]) == ["model", "variant", "seed", "step"]
+    assert set(history.model) == {"logistic"} and set(history.variant) == {"shuffled"}
+    steps = p["engine"]["steps"]
+    assert sorted(history.step.unique()) == list(range(0, steps + 1, p["engine"]["eval_every"]))
+    assert len(history) == len(p["seeds"]) * len(history.step.unique())
+    assert list(predictions.columns) == benchmark.PREDICTION_COLUMNS
+    assert len(predictions) == len(p["seeds"]) * len(datasets("shuffled")["y_test"])
+    last = history[history.step == steps].set_index("seed").test_acc
+    for seed, part in predictions.groupby("seed"):   # the history's accuracy, recomputed
+        assert 100 * (part.label == part.prediction).mean() == pytest.approx(last[seed])
+    assert any(f"step {steps:6d}/{steps}" in line for line in log.lines)   # the engine logs
+
+
+def test_write_outputs(tmp_path):
+    frame = pd.DataFrame({"a": [1, 2]})
+    arrays = {"before": np.zeros((2, 3)), "seed": 0}
+    paths = {"csv": tmp_path / "t.csv", "embeddings": tmp_path / "e.npz"}
+    write_outputs({"csv": frame, "embeddings": arrays}, paths)
+    assert pd.read_csv(paths["csv"]).equals(frame)
+    with np.load(paths["embeddings"]) as npz:
+        assert list(npz.keys()) == ["before", "seed"] and npz["before"].shape == (2, 3)
+    with pytest.raises(ValueError, match="not the rule's outputs"):
+        write_outputs({"csv": frame}, paths)
+    with pytest.raises(TypeError):
+        write_outputs({"csv": [1], "embeddings": arrays}, paths)
