@@ -667,14 +667,11 @@ def double_descent_jobs(config, datasets, options):
     for job in double_descent.plan_jobs(section):
         p = double_descent.protocol_from_config(config, job["name"])
 
-        def run(device, timer, log, p=p):
-            data = {noise: datasets.noisy(section["dataset"], noise, section["noise_seed"],
+        def inputs(p=p):
+            return {noise: datasets.noisy(section["dataset"], noise, section["noise_seed"],
                                           section.get("label_noise", "seeded"))
                     for noise in p["job"]["noises"]}
-            with timer():
-                history = double_descent.train_job(p["job"], data, p, device=device,
-                                                   compile=p["compile"], logger=log)
-            return {"history": history}
+        run = job_run(double_descent.train_job, p, inputs)
         n_train = len(datasets[section["dataset"]]["x"])
         steps = train.epochs_to_steps(p["epochs"], n_train, p["batch_size"]) + 1
         jobs.append(Job(job["name"], steps, run))

@@ -108,10 +108,10 @@ def _train_job(job, compile, paths, dd_epochs, preset):
         datasets = {}
         for noise in job_["noises"]:      # seeded noise: the labels' values do not change the cost
             datasets[noise] = dict(base, y=dd.noisy_labels(base["y"], noise, 0)) if noise else base
-        settings = {key: section[key] for key in dd.TRAINING_KEYS}
-        settings["epochs"] = min(dd_epochs, settings["epochs"])
+        p = dd.protocol_from_config(config, job_["name"])
+        p.update(epochs=min(dd_epochs, p["epochs"]), compile=compile)
         t0 = time.perf_counter()
-        dd.train_job(job_, datasets, settings, compile=compile)
+        dd.train_job(p, datasets)
         return time.perf_counter() - t0
     if job == "benchmark_job":
         from mnist1d.experiments import benchmark

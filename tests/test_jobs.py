@@ -83,3 +83,25 @@ def test_write_outputs(tmp_path):
         write_outputs({"csv": frame}, paths)
     with pytest.raises(TypeError):
         write_outputs({"csv": [1], "embeddings": arrays}, paths)
+
+
+def test_double_descent_train_job(config, datasets, log):
+    from mnist1d.experiments import double_descent as dd
+
+    section = config["double_descent"]
+    job = min(dd.plan_jobs(section), key=dd.job_cost)
+    p = dd.protocol_from_config(config, job["name"])
+    base = datasets(section["dataset"])
+    inputs = {noise: dict(base, y=dd.noisy_labels(base["y"], noise, section["noise_seed"]))
+              for noise in job["noises"]}
+    out = dd.train_job(p, inputs, device="cpu", logger=log)
+    assert set(out) == {"history"}
+    history = out["history"]
+    assert list(history.columns[:6]) == ["arch", "size", "parameters", "loss", "noise", "seed"]
+    assert {"epoch", "step", "train_error", "test_error", "train_loss", "test_loss"} <= set(
+        history.columns)
+    members = dd.job_members(job)
+    assert len(history[["size", "noise", "seed"]].drop_duplicates()) == len(members)
+    assert history.epoch.max() == pytest.approx(p["epochs"])
+    assert history.train_error.between(0, 100).all() and history.test_error.between(0, 100).all()
+    assert any(f"job {job['name']}" in line for line in log.lines)
