@@ -580,15 +580,8 @@ def pooling_jobs(config, datasets, options):
     jobs = []
     for variant in config["pooling"]["variants"]:
         p = pooling.protocol_from_config(config, variant)
-
-        def run(device, timer, log, p=p):
-            data = {name: datasets[name] for name in p["datasets"]}
-            with timer():
-                history = pooling.train_sizes(data, p["variant"], p["seeds"], p["engine"],
-                                              channels=p["channels"], device=device,
-                                              compile=p["compile"],
-                                              train_eval_every=p["train_eval_every"], logger=log)
-            return {"history": history}
+        run = job_run(pooling.train_job, p,
+                      lambda p=p: {name: datasets[name] for name in p["datasets"]})
         jobs.append(Job(variant, p["engine"]["steps"] + 1, run))
     members = len(config["pooling"]["datasets"]) * len(config["pooling"]["seeds"])
     return jobs, f"ensemble step ({members} members: sizes x seeds)"

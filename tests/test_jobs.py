@@ -105,3 +105,20 @@ def test_double_descent_train_job(config, datasets, log):
     assert history.epoch.max() == pytest.approx(p["epochs"])
     assert history.train_error.between(0, 100).all() and history.test_error.between(0, 100).all()
     assert any(f"job {job['name']}" in line for line in log.lines)
+
+
+def test_pooling_train_job(config, datasets, log):
+    from mnist1d.experiments import pooling
+
+    p = pooling.protocol_from_config(config, "max")
+    inputs = {name: datasets(name) for name in reversed(p["datasets"])}   # order from protocol
+    out = pooling.train_job(p, inputs, device="cpu", logger=log)
+    assert set(out) == {"history"}
+    history = out["history"]
+    assert list(history.columns) == pooling.COLUMNS
+    assert list(history.dataset.unique()) == p["datasets"]
+    steps, every = p["engine"]["steps"], p["engine"]["eval_every"]
+    evaluations = len(range(0, steps + 1, every))
+    assert len(history) == len(p["datasets"]) * len(p["seeds"]) * evaluations
+    assert history.test_acc.between(0, 100).all()
+    assert any(line.startswith(f"step {steps:6d}/{steps}") for line in log.lines)
