@@ -551,15 +551,15 @@ class Job:
 # --- the experiments: the jobs of each, run by their job functions -----------------------------
 # Each function returns (jobs, step unit); the datasets are made when a job first needs them.
 
-def job_run(job_function, protocol, inputs, compared=None, **options):
+def job_run(job_function, protocol, inputs, tables=None, **options):
     """A Job's `run`: the experiment's job function (what the pipeline's job runs, see
     mnist1d.experiments) with the rule's protocol on `inputs()` (made before the clock starts),
-    timed whole; its outputs as tables, only those named in `compared` where given."""
+    timed whole; the tables compared: its outputs, or `tables(outputs)` where given."""
     def run(device, timer, log):
         loaded = inputs()
         with timer():
             outputs = job_function(protocol, loaded, device=device, logger=log, **options)
-        return {name: outputs[name] for name in (compared or outputs)}
+        return outputs if tables is None else tables(outputs)
     return run
 
 
@@ -571,7 +571,7 @@ def benchmark_jobs(config, datasets, options):
             # its test predictions are not compared: argmaxes, a near tie flips between devices
             # (their accuracy is the history's last test_acc)
             run = job_run(benchmark.train_job, p, lambda d=dataset: {"dataset": datasets[d]},
-                          compared=("history",))
+                          tables=lambda outputs: {"history": outputs["history"]})
             jobs.append(Job(f"{model} {variant}", p["engine"]["steps"] + 1, run))
     return jobs, f"ensemble step ({len(section['seeds'])} seeds)"
 
@@ -591,29 +591,21 @@ def ssl_jobs(config, datasets, options):
     p = ssl.protocol_from_config(config)
     s = ssl.settings_of(p["settings"])
 
-    def run(device, timer, log):
-        data = datasets[config["ssl"]["dataset"]]
-        with timer():
-            initial, final, history = ssl.train_ssl(data["x"], p["seeds"], p["settings"],
-                                                    device=device, compile=p["compile"],
-                                                    logger=log)
-        tables = {"history": history, "embeddings": ssl_embeddings(data, initial, final)}
-        if options.ssl_probes == "on":
-            tables["probes"] = ssl.probe(data, {"before": initial, "after": final}, p["seeds"],
-                                         knn_k=p["knn_k"], max_iter=p["probe_max_iter"])
-        return tables
+    def tables(outputs):   # the probes ("csv") are there with --ssl-probes on only
+        return dict(outputs, embeddings=ssl_embeddings(outputs["embeddings"]))
+    run = job_run(ssl.train_job, p, lambda: {"dataset": datasets[config["ssl"]["dataset"]]},
+                  tables, probes=options.ssl_probes == "on")
     n_train = len(datasets[config["ssl"]["dataset"]]["x"])
     return ([Job("training", s["epochs"] * (n_train // s["batch_size"]), run)],
             f"ensemble step ({len(p['seeds'])} seeds)")
 
 
-def ssl_embeddings(data, initial, final):
-    """The job's embeddings file as a table: the 16-d output of seed 0 on every example (train
-    then test), before and after training."""
-    x_all = np.concatenate([data["x"], data["x_test"]])
+def ssl_embeddings(embeddings):
+    """The job's embeddings (its .npz file) as a table: the 16-d output of seed 0 on every
+    example (train then test), before and after training."""
     frames = []
-    for stage, params in (("before", initial), ("after", final)):
-        values = ssl.representations(params, x_all, 0)["output"]
+    for stage in ("before", "after"):
+        values = embeddings[stage]
         frame = pd.DataFrame(values, columns=[f"output{i}" for i in range(values.shape[1])])
         frame.insert(0, "example", np.arange(len(values)))
         frame.insert(0, "stage", stage)

@@ -122,3 +122,41 @@ def test_pooling_train_job(config, datasets, log):
     assert len(history) == len(p["datasets"]) * len(p["seeds"]) * evaluations
     assert history.test_acc.between(0, 100).all()
     assert any(line.startswith(f"step {steps:6d}/{steps}") for line in log.lines)
+
+
+def test_ssl_train_job(config, datasets, log):
+    from mnist1d.experiments import ssl
+
+    p = ssl.protocol_from_config(config)
+    p["seeds"] = p["seeds"][:1]   # the probes take a while: one seed's
+    data = datasets(config["ssl"]["dataset"])
+    out = ssl.train_job(p, {"dataset": data}, device="cpu", logger=log)
+    assert list(out) == ["csv", "history", "embeddings"]
+    probes, history, embeddings = out["csv"], out["history"], out["embeddings"]
+    assert list(probes.columns) == ["layer", "dim", "stage", "seed", "knn_acc", "linear_acc"]
+    layers = len(ssl.LAYERS) - 1
+    assert len(probes) == 1 + 2 * len(p["seeds"]) * layers   # input once; before, after x seeds
+    assert list(history.columns) == ["seed", "epoch", "loss"]
+    assert len(history) == len(p["seeds"]) * p["settings"]["epochs"]
+    n = len(data["x"]) + len(data["x_test"])
+    assert list(embeddings) == ["before", "after", "y", "seed"]
+    assert embeddings["before"].shape == embeddings["after"].shape == (n, 16)
+    assert embeddings["y"].shape == (n,) and embeddings["seed"] == p["seeds"][0]
+    assert any(line.startswith("trained in") for line in log.lines)
+    assert any("linear probe on the 125-d features" in line for line in log.lines)
+    without = ssl.train_job(p, {"dataset": data}, probes=False)
+    assert list(without) == ["history", "embeddings"]
+    assert without["history"].equals(history)
+
+
+def test_ssl_variant_job(config, datasets, log):
+    from mnist1d.experiments import ssl
+
+    p = ssl.variant_protocol(config, "none")
+    out = ssl.variant_job(p, {"dataset": datasets(config["ssl"]["dataset"])}, logger=log)
+    assert list(out) == ["csv", "history"]
+    probes = out["csv"]
+    assert set(probes.stage) == {"input", "after"}
+    assert set(probes.layer) == {"input", "conv1", "conv2", "conv3"}   # no projector
+    assert len(out["history"]) == len(p["seeds"]) * p["settings"]["epochs"]
+    assert log.lines[0] == "model none: projector []"
