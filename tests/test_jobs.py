@@ -160,3 +160,18 @@ def test_ssl_variant_job(config, datasets, log):
     assert set(probes.layer) == {"input", "conv1", "conv2", "conv3"}   # no projector
     assert len(out["history"]) == len(p["seeds"]) * p["settings"]["epochs"]
     assert log.lines[0] == "model none: projector []"
+
+
+def test_sweeps_train_job(config, log):
+    from mnist1d.experiments import sweeps
+
+    chunk = sweeps.chunks(config, "iid_noise")[0]
+    p = sweeps.protocol_from_config(config, "iid_noise", "0.2", chunk)
+    p["models"] = {m: p["models"][m] for m in ("logistic", "mlp")}
+    args = get_dataset_args(as_dict=True) | sweeps.dataset_args(config, "iid_noise", "0.2")
+    out = sweeps.train_job(p, {"dataset": make_dataset(ObjectView(args))}, logger=log)
+    assert set(out) == {"finals"}
+    finals = out["finals"]
+    assert list(finals.columns) == sweeps.COLUMNS
+    assert list(finals.model) == ["logistic"] * len(p["seeds"]) + ["mlp"] * len(p["seeds"])
+    assert (finals.steps == p["engine"]["steps"]).all() and (finals.value == 0.2).all()
