@@ -665,12 +665,8 @@ def double_descent_jobs(config, datasets, options):
 
 def metalearn_lr_jobs(config, datasets, options):
     p = metalearn_lr.protocol_from_config(config)
-
-    def run(device, timer, log):
-        data = datasets[config["metalearn"]["lr"]["dataset"]]
-        with timer():
-            rows = metalearn_lr.metalearn_lr_trials(data, p, device=device, log=log.info)
-        return {"trials": pd.DataFrame(rows)}
+    run = job_run(metalearn_lr.train_job, p,
+                  lambda: {"dataset": datasets[config["metalearn"]["lr"]["dataset"]]})
     steps = len(p["start_lrs"]) * p["outer_steps"] * p["inner_steps"]
     return ([Job("trials", steps, run)],
             f"unrolled inner step ({len(p['start_lrs'])} trials x {p['outer_steps']} outer steps "

@@ -175,3 +175,18 @@ def test_sweeps_train_job(config, log):
     assert list(finals.columns) == sweeps.COLUMNS
     assert list(finals.model) == ["logistic"] * len(p["seeds"]) + ["mlp"] * len(p["seeds"])
     assert (finals.steps == p["engine"]["steps"]).all() and (finals.value == 0.2).all()
+
+
+def test_metalearn_lr_train_job(config, datasets, log):
+    from mnist1d.experiments import metalearn_lr
+
+    p = metalearn_lr.protocol_from_config(config)
+    out = metalearn_lr.train_job(p, {"dataset": datasets(config["metalearn"]["lr"]["dataset"])},
+                                 device="cpu", logger=log)
+    assert set(out) == {"trials"}
+    trials = out["trials"]
+    assert list(trials.columns) == ["start_lr", "outer_step", "lr", "outer_loss",
+                                    "final_inner_loss", "meta_grad", "lr_next", "seconds"]
+    assert len(trials) == len(p["start_lrs"]) * p["outer_steps"]
+    assert list(trials.start_lr.unique()) == p["start_lrs"]
+    assert log.lines[0] == f"protocol {p} on cpu"
