@@ -160,7 +160,6 @@ from mnist1d import train
 from mnist1d.data import get_dataset_args, make_dataset
 from mnist1d.experiments import (benchmark, double_descent, lottery, metalearn_afunc, metalearn_lr,
                                  pooling, ssl)
-from mnist1d.experiments.metalearn_common import keep_freed_memory
 from mnist1d.pipeline.config import load_preset, resolve
 from mnist1d.pipeline.device import select_device, set_threads
 from mnist1d.utils import ObjectView
@@ -678,18 +677,8 @@ def metalearn_afunc_jobs(config, datasets, options):
     cfg = metalearn_afunc.AfuncConfig.from_dict(p)
     evaluations = 1 + len(p["baselines"])
 
-    def run(device, timer, log):
-        data = datasets[config["metalearn"]["afunc"]["dataset"]]
-        keep_freed_memory()   # as the job does; changes no result
-        with timer():
-            result = metalearn_afunc.metalearn_afunc(data, cfg, device=device, checkpoint=None,
-                                                     log=log.info)
-            summary, curves = metalearn_afunc.afunc_baselines(
-                data, result["act_params"], cfg, names=p["baselines"], device=device,
-                log=log.info)
-        return {"steps": pd.DataFrame(result["steps"]),
-                "function": pd.DataFrame(result["samples"]),
-                "activations": pd.DataFrame(summary), "curves": pd.DataFrame(curves)}
+    run = job_run(metalearn_afunc.train_job, p,
+                  lambda: {"dataset": datasets[config["metalearn"]["afunc"]["dataset"]]})
     steps = (cfg.outer_steps + evaluations) * cfg.inner_steps
     return ([Job(f"metalearning + baselines ({cfg.implementation})", steps, run)],
             f"inner step ({cfg.outer_steps} x {cfg.inner_steps} metalearning, {evaluations} x "

@@ -190,3 +190,41 @@ def test_metalearn_lr_train_job(config, datasets, log):
     assert len(trials) == len(p["start_lrs"]) * p["outer_steps"]
     assert list(trials.start_lr.unique()) == p["start_lrs"]
     assert log.lines[0] == f"protocol {p} on cpu"
+
+
+@pytest.fixture(scope="module")
+def afunc_run(config, datasets, tmp_path_factory):
+    """The smoke activation job, run once with a checkpoint: (protocol, outputs, checkpoint)."""
+    from mnist1d.experiments import metalearn_afunc
+
+    p = metalearn_afunc.protocol_from_config(config)
+    checkpoint = tmp_path_factory.mktemp("afunc") / "checkpoints" / "afunc.pt"
+    data = datasets(config["metalearn"]["afunc"]["dataset"])
+    out = metalearn_afunc.train_job(p, {"dataset": data}, checkpoint=str(checkpoint))
+    return p, out, checkpoint
+
+
+def test_metalearn_afunc_train_job(config, datasets, afunc_run, log):
+    from mnist1d.experiments import metalearn_afunc
+
+    p, out, checkpoint = afunc_run
+    assert list(out) == ["steps", "function", "activations", "curves"]
+    assert list(out["steps"].outer_step) == list(range(p["outer_steps"]))
+    assert list(out["function"].columns) == ["outer_step", "x", "y"]
+    assert out["function"].outer_step.nunique() == p["outer_steps"] // p["sample_every"] + 1
+    activations = out["activations"]
+    assert list(activations.activation) == ["learned", *p["baselines"]]
+    assert activations.mean_outer_objective.iloc[0] == pytest.approx(
+        out["steps"].outer_loss.mean())
+    assert list(out["curves"].columns) == ["activation", "inner_step", "train_loss", "test_acc"]
+    assert len(out["curves"]) == (1 + len(p["baselines"])) * p["inner_steps"]
+    # the checkpoint is left for the caller; a second run resumes from it, to the same tables
+    assert checkpoint.exists()
+    data = datasets(config["metalearn"]["afunc"]["dataset"])
+    again = metalearn_afunc.train_job(p, {"dataset": data}, logger=log,
+                                      checkpoint=str(checkpoint))
+    assert any(line.startswith(f"resuming from {checkpoint}") for line in log.lines)
+    for name in ("steps", "function"):
+        assert again[name].drop(columns="seconds", errors="ignore").equals(
+            out[name].drop(columns="seconds", errors="ignore"))
+    assert again["activations"].equals(activations)
