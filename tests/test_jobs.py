@@ -228,3 +228,22 @@ def test_metalearn_afunc_train_job(config, datasets, afunc_run, log):
         assert again[name].drop(columns="seconds", errors="ignore").equals(
             out[name].drop(columns="seconds", errors="ignore"))
     assert again["activations"].equals(activations)
+
+
+def test_afunc_fit_fit_job(config, datasets, afunc_run, log):
+    from mnist1d.experiments import afunc_fit
+
+    _, afunc_out, _ = afunc_run
+    p = afunc_fit.protocol_from_config(config)
+    inputs = {"dataset": datasets(config["metalearn"]["afunc"]["dataset"]),
+              "function": afunc_out["function"], "activations": afunc_out["activations"]}
+    out = afunc_fit.fit_job(p, inputs, device="cpu", logger=log)
+    assert list(out) == ["table", "pieces", "samples", "curves"]
+    table = out["table"]
+    assert list(table.activation) == ["fitted", *afunc_out["activations"].activation]
+    assert table.fit_rms.iloc[0] >= 0 and table.outer_step.iloc[0] == p["afunc"]["outer_steps"]
+    assert len(out["pieces"]) == len(p["knots"]) + 1
+    assert list(out["samples"].columns) == ["x", "learned", "fitted"]
+    assert len(out["samples"]) == p["afunc"]["sample_points"]
+    assert len(out["curves"]) == p["afunc"]["inner_steps"]
+    assert log.lines[0] == f"knots {p['knots']}, continuous {p['continuous']} on cpu"
