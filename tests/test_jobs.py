@@ -247,3 +247,17 @@ def test_afunc_fit_fit_job(config, datasets, afunc_run, log):
     assert len(out["samples"]) == p["afunc"]["sample_points"]
     assert len(out["curves"]) == p["afunc"]["inner_steps"]
     assert log.lines[0] == f"knots {p['knots']}, continuous {p['continuous']} on cpu"
+
+
+def test_tsne_baselines_job(config, datasets, log):
+    from mnist1d.experiments import tsne
+
+    p = tsne.protocol_from_config(config)
+    out = tsne.baselines_job(p, {"dataset": datasets(config["tsne"]["dataset"])}, logger=log)
+    assert set(out) == {"baselines"}
+    table = out["baselines"]
+    assert list(table.columns) == ["method", "space", "n_train", "n_test", "test_acc",
+                                   "published_test_acc"]
+    assert len(table) == 2 and table.test_acc.between(0, 100).all()
+    assert table.method.iloc[0] == f"kNN (k={p['knn_k']}, Euclidean)"
+    assert "kNN" in log.lines[0]
