@@ -9,21 +9,24 @@ Run from the repository root. It needs torch, numpy, pandas, scikit-learn, numba
 not snakemake, jsonschema or openTSNE: the configuration is resolved with
 mnist1d.pipeline.config.resolve (config.yaml + workflow/presets/smoke.yaml), the datasets are
 made in memory (mnist1d.data.make_dataset, the double-descent label noise with
-double_descent.noisy_labels, as the pipeline's dataset jobs do), and every experiment calls the
-package functions its pipeline jobs call (workflow/scripts/*.py) with the protocol its rule
-passes (`protocol_from_config` of each module under mnist1d/experiments/):
+double_descent.noisy_labels, as the pipeline's dataset jobs do), and every experiment runs the
+job functions its pipeline jobs run (mnist1d.experiments: one per job kind, what
+workflow/scripts/*.py call) with the protocol its rule passes (`protocol_from_config` of each
+module under mnist1d/experiments/); the tables compared are the job's outputs:
 
-    benchmark        train.train, every model x variant
-    pooling          pooling.train_sizes, every variant
-    ssl              ssl.train_ssl and the job's embeddings (ssl.representations: the output
-                     of seed 0 on every example, before and after training); ssl.probe (the
-                     kNN and linear probes, CPU scikit-learn, about a minute per run on one
-                     core) only with --ssl-probes on: the probes are the same CPU code on both
-                     runs, and the embeddings compare what they would be fed
+    benchmark        benchmark.train_job, every model x variant; its history (the test
+                     predictions are not compared: argmaxes, a near tie flips between devices;
+                     their accuracy is the history's last test_acc)
+    pooling          pooling.train_job, every variant
+    ssl              ssl.train_job: its history and embeddings (the output of seed 0 on every
+                     example, before and after training); its probes ("csv": the kNN and linear
+                     probes, CPU scikit-learn, about a minute per run on one core) only with
+                     --ssl-probes on (the job's probes=False otherwise): the probes are the same
+                     CPU code on both runs, and the embeddings compare what they would be fed
     lottery          lottery.search (no checkpoints), then lottery.analyse and adjacency_table
     double_descent   double_descent.train_job, every job of double_descent.plan_jobs
-    metalearn_lr     metalearn_lr.metalearn_lr_trials
-    metalearn_afunc  metalearn_afunc.metalearn_afunc (no checkpoint), then afunc_baselines
+    metalearn_lr     metalearn_lr.train_job
+    metalearn_afunc  metalearn_afunc.train_job (no checkpoint): metalearning, then the baselines
 
 `--compile on` (the default) sets the config's top-level `compile: true` before the protocols are
 made (the smoke preset sets it false), so the engine's torch.compile'd training step and the
@@ -57,9 +60,10 @@ mix-up) is off by much more. An accuracy of 2 points is 20 of the 1 000 test exa
 activation experiment's 100. A table passes when every value is within its tolerance;
 an experiment agrees when all its tables pass.
 
-Timing. Per experiment and device: the wall time of the training calls (the package functions
-above; making the datasets, the SSL embeddings and probes, the lottery mask store and the tables
-are outside it), summed over the experiment's jobs, with torch.cuda.synchronize()
+Timing. Per experiment and device: the wall time of the calls above (a job function's call is
+the whole job: its training, evaluations and tables, the benchmark's test predictions, the SSL
+embeddings and, with --ssl-probes on, its probes; making the datasets, the lottery mask store
+and the lottery's tables are outside it), summed over the experiment's jobs, with torch.cuda.synchronize()
 before the clock starts and before it stops, and the time per training step: the wall time over
 the number of sequential steps of the protocols (engine steps 0..steps of every job: steps + 1
 each; an ensemble step trains all members of that job's ensemble at once; for the metalearning
@@ -521,8 +525,8 @@ def synchronize(device):
 
 
 class Timer:
-    """Wall time of the training calls of one job on one device, CUDA synchronised at both ends
-    of every timed section."""
+    """Wall time of the timed calls of one job on one device (its job function's call), CUDA
+    synchronised at both ends of every timed section."""
 
     def __init__(self, device):
         self.device, self.seconds = device, 0.0
@@ -541,7 +545,8 @@ class Timer:
 @dataclass
 class Job:
     """One pipeline job of an experiment: `run(device, timer, log)` makes its tables (a dict
-    name -> DataFrame), timing the training calls with `timer`; `steps` sequential steps."""
+    name -> DataFrame), timing its job function's call with `timer`; `steps` sequential
+    steps."""
     name: str
     steps: int
     run: object
@@ -1118,8 +1123,8 @@ def main(argv=None):
     table = summary_rows(results, labels, reference)
     out.say("")
     out.say(f"gpu_check summary: compile {args.compile}; wall_s, ms_per_step: the first call"
-            f"{' (incl. compile)' if args.compile == 'on' else ''}, training calls only, "
-            f"evaluations included; second_*: the same jobs again in this process"
+            f"{' (incl. compile)' if args.compile == 'on' else ''}, the job functions' calls "
+            f"(datasets made outside), evaluations included; second_*: the same jobs again in this process"
             f"{', compiled graphs reused' if args.compile == 'on' else ''}; "
             f"{time.perf_counter() - started:.0f} s in all")
     if reference is not None:
