@@ -63,10 +63,10 @@ an experiment agrees when all its tables pass.
 Timing. Per experiment and device: the wall time of the calls above (a job function's call is
 the whole job: its training, evaluations and tables, the benchmark's test predictions, the SSL
 embeddings and, with --ssl-probes on, its probes; making the datasets, the lottery mask store
-and the lottery's tables are outside it), summed over the experiment's jobs, with torch.cuda.synchronize()
-before the clock starts and before it stops, and the time per training step: the wall time over
-the number of sequential steps of the protocols (engine steps 0..steps of every job: steps + 1
-each; an ensemble step trains all members of that job's ensemble at once; for the metalearning
+and the lottery's tables are outside it), summed over the experiment's jobs, with
+torch.cuda.synchronize() before the clock starts and before it stops, and the time per training
+step: the wall time over the number of sequential steps of the protocols (engine steps 0..steps
+of every job: steps + 1 each; an ensemble step trains all members of that job's ensemble at once; for the metalearning
 experiments the steps are the unrolled inner steps). Evaluation is inside the wall time. The
 first call of each experiment on a device includes torch.compile's compilation (with
 --compile on; the inductor cache on disk may be cold); the second call (--second-call: auto = on
@@ -1124,7 +1124,8 @@ def main(argv=None):
     out.say("")
     out.say(f"gpu_check summary: compile {args.compile}; wall_s, ms_per_step: the first call"
             f"{' (incl. compile)' if args.compile == 'on' else ''}, the job functions' calls "
-            f"(datasets made outside), evaluations included; second_*: the same jobs again in this process"
+            f"(datasets made outside), evaluations included; second_*: the same jobs again in "
+            f"this process"
             f"{', compiled graphs reused' if args.compile == 'on' else ''}; "
             f"{time.perf_counter() - started:.0f} s in all")
     if reference is not None:
