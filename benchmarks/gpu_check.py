@@ -66,9 +66,9 @@ embeddings and, with --ssl-probes on, its probes; making the datasets, the lotte
 and the lottery's tables are outside it), summed over the experiment's jobs, with
 torch.cuda.synchronize() before the clock starts and before it stops, and the time per training
 step: the wall time over the number of sequential steps of the protocols (engine steps 0..steps
-of every job: steps + 1 each; an ensemble step trains all members of that job's ensemble at once; for the metalearning
-experiments the steps are the unrolled inner steps). Evaluation is inside the wall time. The
-first call of each experiment on a device includes torch.compile's compilation (with
+of every job: steps + 1 each; an ensemble step trains all members of that job's ensemble at
+once; for the metalearning experiments the steps are the unrolled inner steps). Evaluation is
+inside the wall time. The first call of each experiment on a device includes torch.compile's compilation (with
 --compile on; the inductor cache on disk may be cold); the second call (--second-call: auto = on
 with --compile on) repeats the experiment in the same process with the compiled graphs already
 made, and is reported as second_wall_s / second_ms_per_step; its tables are not compared.
