@@ -60,21 +60,21 @@ mix-up) is off by much more. An accuracy of 2 points is 20 of the 1 000 test exa
 activation experiment's 100. A table passes when every value is within its tolerance;
 an experiment agrees when all its tables pass.
 
-Timing. Per experiment and device: the wall time of the calls above (a job function's call is
-the whole job: its training, evaluations and tables, the benchmark's test predictions, the SSL
-embeddings and, with --ssl-probes on, its probes; making the datasets, the lottery mask store
-and the lottery's tables are outside it), summed over the experiment's jobs, with
+Timing. Per experiment and device: the wall time of the calls above (a job function's call is the
+whole job: its training, evaluations and tables, the benchmark's test predictions, the SSL
+embeddings and, with --ssl-probes on, its probes; making the datasets, the lottery mask store and
+the lottery's tables are outside it), summed over the experiment's jobs, with
 torch.cuda.synchronize() before the clock starts and before it stops, and the time per training
-step: the wall time over the number of sequential steps of the protocols (engine steps 0..steps
-of every job: steps + 1 each; an ensemble step trains all members of that job's ensemble at
-once; for the metalearning experiments the steps are the unrolled inner steps). Evaluation is
-inside the wall time. The first call of each experiment on a device includes torch.compile's compilation (with
+step: the wall time over the number of sequential steps of the protocols (engine steps 0..steps of
+every job: steps + 1 each; an ensemble step trains all members of that job's ensemble at once; for
+the metalearning experiments the steps are the unrolled inner steps). Evaluation is inside the wall
+time. The first call of each experiment on a device includes torch.compile's compilation (with
 --compile on; the inductor cache on disk may be cold); the second call (--second-call: auto = on
 with --compile on) repeats the experiment in the same process with the compiled graphs already
-made, and is reported as second_wall_s / second_ms_per_step; its tables are not compared.
-The CPU run uses --threads threads (default 1, as the pipeline's jobs); the GPU run the same.
-With one device twice (--devices cpu cpu, for a machine without a GPU) the second run reuses the
-graphs the first compiled, and the comparison should find no difference at all.
+made, and is reported as second_wall_s / second_ms_per_step; its tables are not compared. The CPU
+run uses --threads threads (default 1, as the pipeline's jobs); the GPU run the same. With one
+device twice (--devices cpu cpu, for a machine without a GPU) the second run reuses the graphs the
+first compiled, and the comparison should find no difference at all.
 
 Output: on stdout, per job and device its time and verdict, per experiment its columns (max abs
 and max relative difference over its tables, values compared and outside the tolerance), then
