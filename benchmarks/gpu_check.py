@@ -9,21 +9,24 @@ Run from the repository root. It needs torch, numpy, pandas, scikit-learn, numba
 not snakemake, jsonschema or openTSNE: the configuration is resolved with
 mnist1d.pipeline.config.resolve (config.yaml + workflow/presets/smoke.yaml), the datasets are
 made in memory (mnist1d.data.make_dataset, the double-descent label noise with
-double_descent.noisy_labels, as the pipeline's dataset jobs do), and every experiment calls the
-package functions its pipeline jobs call (workflow/scripts/*.py) with the protocol its rule
-passes (`protocol_from_config` of each module under mnist1d/experiments/):
+double_descent.noisy_labels, as the pipeline's dataset jobs do), and every experiment runs the
+job functions its pipeline jobs run (mnist1d.experiments: one per job kind, what
+workflow/scripts/*.py call) with the protocol its rule passes (`protocol_from_config` of each
+module under mnist1d/experiments/); the tables compared are the job's outputs:
 
-    benchmark        train.train, every model x variant
-    pooling          pooling.train_sizes, every variant
-    ssl              ssl.train_ssl and the job's embeddings (ssl.representations: the output
-                     of seed 0 on every example, before and after training); ssl.probe (the
-                     kNN and linear probes, CPU scikit-learn, about a minute per run on one
-                     core) only with --ssl-probes on: the probes are the same CPU code on both
-                     runs, and the embeddings compare what they would be fed
+    benchmark        benchmark.train_job, every model x variant; its history (the test
+                     predictions are not compared: argmaxes, a near tie flips between devices;
+                     their accuracy is the history's last test_acc)
+    pooling          pooling.train_job, every variant
+    ssl              ssl.train_job: its history and embeddings (the output of seed 0 on every
+                     example, before and after training); its probes ("csv": the kNN and linear
+                     probes, CPU scikit-learn, about a minute per run on one core) only with
+                     --ssl-probes on (the job's probes=False otherwise): the probes are the same
+                     CPU code on both runs, and the embeddings compare what they would be fed
     lottery          lottery.search (no checkpoints), then lottery.analyse and adjacency_table
     double_descent   double_descent.train_job, every job of double_descent.plan_jobs
-    metalearn_lr     metalearn_lr.metalearn_lr_trials
-    metalearn_afunc  metalearn_afunc.metalearn_afunc (no checkpoint), then afunc_baselines
+    metalearn_lr     metalearn_lr.train_job
+    metalearn_afunc  metalearn_afunc.train_job (no checkpoint): metalearning, then the baselines
 
 `--compile on` (the default) sets the config's top-level `compile: true` before the protocols are
 made (the smoke preset sets it false), so the engine's torch.compile'd training step and the
@@ -57,20 +60,21 @@ mix-up) is off by much more. An accuracy of 2 points is 20 of the 1 000 test exa
 activation experiment's 100. A table passes when every value is within its tolerance;
 an experiment agrees when all its tables pass.
 
-Timing. Per experiment and device: the wall time of the training calls (the package functions
-above; making the datasets, the SSL embeddings and probes, the lottery mask store and the tables
-are outside it), summed over the experiment's jobs, with torch.cuda.synchronize()
-before the clock starts and before it stops, and the time per training step: the wall time over
-the number of sequential steps of the protocols (engine steps 0..steps of every job: steps + 1
-each; an ensemble step trains all members of that job's ensemble at once; for the metalearning
-experiments the steps are the unrolled inner steps). Evaluation is inside the wall time. The
-first call of each experiment on a device includes torch.compile's compilation (with
+Timing. Per experiment and device: the wall time of the calls above (a job function's call is the
+whole job: its training, evaluations and tables, the benchmark's test predictions, the SSL
+embeddings and, with --ssl-probes on, its probes; making the datasets, the lottery mask store and
+the lottery's tables are outside it), summed over the experiment's jobs, with
+torch.cuda.synchronize() before the clock starts and before it stops, and the time per training
+step: the wall time over the number of sequential steps of the protocols (engine steps 0..steps of
+every job: steps + 1 each; an ensemble step trains all members of that job's ensemble at once; for
+the metalearning experiments the steps are the unrolled inner steps). Evaluation is inside the wall
+time. The first call of each experiment on a device includes torch.compile's compilation (with
 --compile on; the inductor cache on disk may be cold); the second call (--second-call: auto = on
 with --compile on) repeats the experiment in the same process with the compiled graphs already
-made, and is reported as second_wall_s / second_ms_per_step; its tables are not compared.
-The CPU run uses --threads threads (default 1, as the pipeline's jobs); the GPU run the same.
-With one device twice (--devices cpu cpu, for a machine without a GPU) the second run reuses the
-graphs the first compiled, and the comparison should find no difference at all.
+made, and is reported as second_wall_s / second_ms_per_step; its tables are not compared. The CPU
+run uses --threads threads (default 1, as the pipeline's jobs); the GPU run the same. With one
+device twice (--devices cpu cpu, for a machine without a GPU) the second run reuses the graphs the
+first compiled, and the comparison should find no difference at all.
 
 Output: on stdout, per job and device its time and verdict, per experiment its columns (max abs
 and max relative difference over its tables, values compared and outside the tolerance), then
@@ -156,11 +160,10 @@ import pandas as pd
 import torch
 import yaml
 
-from mnist1d import specs, train
+from mnist1d import specs
 from mnist1d.data import get_dataset_args, make_dataset
 from mnist1d.experiments import (benchmark, double_descent, lottery, metalearn_afunc, metalearn_lr,
                                  pooling, ssl)
-from mnist1d.experiments.metalearn_common import keep_freed_memory
 from mnist1d.pipeline.config import load_preset, resolve
 from mnist1d.pipeline.device import select_device, set_threads
 from mnist1d.utils import ObjectView
@@ -522,8 +525,8 @@ def synchronize(device):
 
 
 class Timer:
-    """Wall time of the training calls of one job on one device, CUDA synchronised at both ends
-    of every timed section."""
+    """Wall time of the timed calls of one job on one device (its job function's call), CUDA
+    synchronised at both ends of every timed section."""
 
     def __init__(self, device):
         self.device, self.seconds = device, 0.0
@@ -542,27 +545,37 @@ class Timer:
 @dataclass
 class Job:
     """One pipeline job of an experiment: `run(device, timer, log)` makes its tables (a dict
-    name -> DataFrame), timing the training calls with `timer`; `steps` sequential steps."""
+    name -> DataFrame), timing its job function's call with `timer`; `steps` sequential
+    steps."""
     name: str
     steps: int
     run: object
 
 
-# --- the experiments: the jobs of each, with the calls of their pipeline jobs ------------------
+# --- the experiments: the jobs of each, run by their job functions -----------------------------
 # Each function returns (jobs, step unit); the datasets are made when a job first needs them.
+
+def job_run(job_function, protocol, inputs, tables=None, **options):
+    """A Job's `run`: the experiment's job function (what the pipeline's job runs, see
+    mnist1d.experiments) with the rule's protocol on `inputs()` (made before the clock starts),
+    timed whole; the tables compared: its outputs, or `tables(outputs)` where given."""
+    def run(device, timer, log):
+        loaded = inputs()
+        with timer():
+            outputs = job_function(protocol, loaded, device=device, logger=log, **options)
+        return outputs if tables is None else tables(outputs)
+    return run
+
 
 def benchmark_jobs(config, datasets, options):
     section, jobs = config["benchmark"], []
     for model in section["models"]:
         for variant, dataset in section["variants"].items():
             p = benchmark.protocol_from_config(config, model, variant)
-
-            def run(device, timer, log, p=p, dataset=dataset):
-                data = datasets[dataset]
-                with timer():
-                    history, _ = train.train(data, p["model"], p["engine"], p["seeds"],
-                                             device=device, compile=p["compile"], logger=log)
-                return {"history": benchmark.label_history(history, p["model"], p["variant"])}
+            # its test predictions are not compared: argmaxes, a near tie flips between devices
+            # (their accuracy is the history's last test_acc)
+            run = job_run(benchmark.train_job, p, lambda d=dataset: {"dataset": datasets[d]},
+                          tables=lambda outputs: {"history": outputs["history"]})
             jobs.append(Job(f"{model} {variant}", p["engine"]["steps"] + 1, run))
     return jobs, f"ensemble step ({len(section['seeds'])} seeds)"
 
@@ -571,15 +584,8 @@ def pooling_jobs(config, datasets, options):
     jobs = []
     for variant in config["pooling"]["variants"]:
         p = pooling.protocol_from_config(config, variant)
-
-        def run(device, timer, log, p=p):
-            data = {name: datasets[name] for name in p["datasets"]}
-            with timer():
-                history = pooling.train_sizes(data, p["variant"], p["seeds"], p["engine"],
-                                              channels=p["channels"], device=device,
-                                              compile=p["compile"],
-                                              train_eval_every=p["train_eval_every"], logger=log)
-            return {"history": history}
+        run = job_run(pooling.train_job, p,
+                      lambda p=p: {name: datasets[name] for name in p["datasets"]})
         jobs.append(Job(variant, p["engine"]["steps"] + 1, run))
     members = len(config["pooling"]["datasets"]) * len(config["pooling"]["seeds"])
     return jobs, f"ensemble step ({members} members: sizes x seeds)"
@@ -589,29 +595,21 @@ def ssl_jobs(config, datasets, options):
     p = ssl.protocol_from_config(config)
     s = ssl.settings_of(p["settings"])
 
-    def run(device, timer, log):
-        data = datasets[config["ssl"]["dataset"]]
-        with timer():
-            initial, final, history = ssl.train_ssl(data["x"], p["seeds"], p["settings"],
-                                                    device=device, compile=p["compile"],
-                                                    logger=log)
-        tables = {"history": history, "embeddings": ssl_embeddings(data, initial, final)}
-        if options.ssl_probes == "on":
-            tables["probes"] = ssl.probe(data, {"before": initial, "after": final}, p["seeds"],
-                                         knn_k=p["knn_k"], max_iter=p["probe_max_iter"])
-        return tables
+    def tables(outputs):   # the probes ("csv") are there with --ssl-probes on only
+        return dict(outputs, embeddings=ssl_embeddings(outputs["embeddings"]))
+    run = job_run(ssl.train_job, p, lambda: {"dataset": datasets[config["ssl"]["dataset"]]},
+                  tables, probes=options.ssl_probes == "on")
     n_train = len(datasets[config["ssl"]["dataset"]]["x"])
     return ([Job("training", s["epochs"] * (n_train // s["batch_size"]), run)],
             f"ensemble step ({len(p['seeds'])} seeds)")
 
 
-def ssl_embeddings(data, initial, final):
-    """The job's embeddings file as a table: the 16-d output of seed 0 on every example (train
-    then test), before and after training."""
-    x_all = np.concatenate([data["x"], data["x_test"]])
+def ssl_embeddings(embeddings):
+    """The job's embeddings (its .npz file) as a table: the 16-d output of seed 0 on every
+    example (train then test), before and after training."""
     frames = []
-    for stage, params in (("before", initial), ("after", final)):
-        values = ssl.representations(params, x_all, 0)["output"]
+    for stage in ("before", "after"):
+        values = embeddings[stage]
         frame = pd.DataFrame(values, columns=[f"output{i}" for i in range(values.shape[1])])
         frame.insert(0, "example", np.arange(len(values)))
         frame.insert(0, "stage", stage)
@@ -658,14 +656,11 @@ def double_descent_jobs(config, datasets, options):
     for job in double_descent.plan_jobs(section):
         p = double_descent.protocol_from_config(config, job["name"])
 
-        def run(device, timer, log, p=p):
-            data = {noise: datasets.noisy(section["dataset"], noise, section["noise_seed"],
+        def inputs(p=p):
+            return {noise: datasets.noisy(section["dataset"], noise, section["noise_seed"],
                                           section.get("label_noise", "seeded"))
                     for noise in p["job"]["noises"]}
-            with timer():
-                history = double_descent.train_job(p["job"], data, p, device=device,
-                                                   compile=p["compile"], logger=log)
-            return {"history": history}
+        run = job_run(double_descent.train_job, p, inputs)
         n_train = len(datasets[section["dataset"]]["x"])
         steps = specs.epochs_to_steps(p["epochs"], n_train, p["batch_size"]) + 1
         jobs.append(Job(job["name"], steps, run))
@@ -674,12 +669,8 @@ def double_descent_jobs(config, datasets, options):
 
 def metalearn_lr_jobs(config, datasets, options):
     p = metalearn_lr.protocol_from_config(config)
-
-    def run(device, timer, log):
-        data = datasets[config["metalearn"]["lr"]["dataset"]]
-        with timer():
-            rows = metalearn_lr.metalearn_lr_trials(data, p, device=device, log=log.info)
-        return {"trials": pd.DataFrame(rows)}
+    run = job_run(metalearn_lr.train_job, p,
+                  lambda: {"dataset": datasets[config["metalearn"]["lr"]["dataset"]]})
     steps = len(p["start_lrs"]) * p["outer_steps"] * p["inner_steps"]
     return ([Job("trials", steps, run)],
             f"unrolled inner step ({len(p['start_lrs'])} trials x {p['outer_steps']} outer steps "
@@ -691,18 +682,8 @@ def metalearn_afunc_jobs(config, datasets, options):
     cfg = metalearn_afunc.AfuncConfig.from_dict(p)
     evaluations = 1 + len(p["baselines"])
 
-    def run(device, timer, log):
-        data = datasets[config["metalearn"]["afunc"]["dataset"]]
-        keep_freed_memory()   # as the job does; changes no result
-        with timer():
-            result = metalearn_afunc.metalearn_afunc(data, cfg, device=device, checkpoint=None,
-                                                     log=log.info)
-            summary, curves = metalearn_afunc.afunc_baselines(
-                data, result["act_params"], cfg, names=p["baselines"], device=device,
-                log=log.info)
-        return {"steps": pd.DataFrame(result["steps"]),
-                "function": pd.DataFrame(result["samples"]),
-                "activations": pd.DataFrame(summary), "curves": pd.DataFrame(curves)}
+    run = job_run(metalearn_afunc.train_job, p,
+                  lambda: {"dataset": datasets[config["metalearn"]["afunc"]["dataset"]]})
     steps = (cfg.outer_steps + evaluations) * cfg.inner_steps
     return ([Job(f"metalearning + baselines ({cfg.implementation})", steps, run)],
             f"inner step ({cfg.outer_steps} x {cfg.inner_steps} metalearning, {evaluations} x "
@@ -1142,8 +1123,9 @@ def main(argv=None):
     table = summary_rows(results, labels, reference)
     out.say("")
     out.say(f"gpu_check summary: compile {args.compile}; wall_s, ms_per_step: the first call"
-            f"{' (incl. compile)' if args.compile == 'on' else ''}, training calls only, "
-            f"evaluations included; second_*: the same jobs again in this process"
+            f"{' (incl. compile)' if args.compile == 'on' else ''}, the job functions' calls "
+            f"(datasets made outside), evaluations included; second_*: the same jobs again in "
+            f"this process"
             f"{', compiled graphs reused' if args.compile == 'on' else ''}; "
             f"{time.perf_counter() - started:.0f} s in all")
     if reference is not None:

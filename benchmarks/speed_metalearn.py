@@ -2,8 +2,9 @@
 
     PYTHONPATH=. python benchmarks/speed_metalearn.py [--reps 3] [--threads 1] [--data PATH]
 
-1. The learning-rate experiment at the paper protocol (two trials of 50 x 200 steps): seconds
-   (--skip-lr leaves it out).
+1. The learning-rate experiment at the paper protocol (config.yaml's: two trials of 50 x 200
+   steps, through mnist1d.experiments.metalearn_lr.train_job, the job function the pipeline
+   runs): seconds (--skip-lr leaves it out).
 2. The activation experiment: one outer step (301 unrolled inner steps and the meta-gradient)
    per version, in interleaved rounds (every version once per round, so load drift hits all
    alike); ms per inner step (median), without and with the per-step test accuracy on 500 test
@@ -26,9 +27,11 @@ import time
 
 import torch
 
+from speed_under_load import preset_config
+
 from mnist1d.experiments import metalearn_afunc as afunc
 from mnist1d.experiments.metalearn_common import keep_freed_memory, to_tensors
-from mnist1d.experiments.metalearn_lr import metalearn_lr
+from mnist1d.experiments import metalearn_lr
 from mnist1d.data import get_dataset_args, make_dataset
 from mnist1d.store import load_dataset
 from mnist1d.utils import ObjectView
@@ -56,11 +59,13 @@ def main():
     if not args.skip_lr:
         data = (load_dataset(args.default_data) if args.default_data
                 else make_dataset(ObjectView(get_dataset_args(as_dict=True))))
+        p = metalearn_lr.protocol_from_config(preset_config("paper"))
         t0 = time.perf_counter()
-        final = [metalearn_lr(data, lr)[-1]["lr_next"] for lr in (1.5, 0.15)]
-        print(f"learning-rate experiment (2 trials x 50 outer x 200 inner): "
-              f"{time.perf_counter() - t0:.1f} s; final learning rates "
-              + ", ".join(f"{v:.4f}" for v in final))
+        trials = metalearn_lr.train_job(p, {"dataset": data})["trials"]
+        final = trials.groupby("start_lr", sort=False)["lr_next"].last()
+        print(f"learning-rate experiment ({len(p['start_lrs'])} trials x {p['outer_steps']} outer "
+              f"x {p['inner_steps']} inner): {time.perf_counter() - t0:.1f} s; final learning "
+              f"rates " + ", ".join(f"{v:.4f}" for v in final))
 
     data = (load_dataset(args.data) if args.data else
             make_dataset(ObjectView(get_dataset_args(as_dict=True) | {"num_samples": 10000})))

@@ -9,8 +9,9 @@ run (nn.Module, torch.optim.Adam, batch of 100 in order) and of the engine's ste
 ensemble of 6 dataset sizes x S seeds (eager and compiled), and the time of one evaluation of all
 six datasets. From these it prints the projected time of the whole experiment (5 variants,
 6 000 steps, evaluation every 100): plain per-run loop vs the stacked ensembles.
---full runs the whole experiment at the paper protocol instead (mnist1d.experiments.pooling.train_sizes, the
-code the pipeline runs) and prints its wall time and the numbers against the paper's findings.
+--full runs the whole experiment at the paper protocol instead (config.yaml's, each variant's job
+through mnist1d.experiments.pooling.train_job, the job function the pipeline runs, with --seeds,
+--compile and --train-eval-every) and prints its wall time and the numbers against the paper's findings.
 Datasets come from results/data/pool*.npz (make them with snakemake) or are generated.
 """
 import argparse
@@ -21,6 +22,7 @@ from pathlib import Path
 import torch
 
 from plain import adam_in_order_stepper
+from speed_under_load import preset_config
 
 from mnist1d import models, specs, train
 from mnist1d.experiments import pooling
@@ -78,11 +80,13 @@ def main():
     seeds = list(range(a.seeds))
     print(f"torch {torch.__version__}, {a.threads} thread(s), seeds {seeds}")
     if a.full:
+        config = preset_config("paper")
         histories, t0 = [], time.perf_counter()
         for variant in pooling.VARIANTS:
+            p = pooling.protocol_from_config(config, variant) | {
+                "seeds": seeds, "compile": bool(a.compile), "train_eval_every": a.train_eval_every}
             t = time.perf_counter()
-            histories.append(pooling.train_sizes(data, variant, seeds, compile=bool(a.compile),
-                                                 train_eval_every=a.train_eval_every))
+            histories.append(pooling.train_job(p, data)["history"])
             print(f"{variant:8s} {time.perf_counter() - t:7.1f} s", flush=True)
         total = time.perf_counter() - t0
         summary = pooling.summarise(__import__("pandas").concat(histories))

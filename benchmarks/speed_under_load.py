@@ -21,9 +21,10 @@ The jobs (the paper protocol of config.yaml, through the package's own functions
     examples, 12 000 test), but only --dd-epochs of its 500 epochs (default 50: a tenth, 2 000
     steps; the per-step cost is the paper's);
   * benchmark_job: the MLP on the normal data, its three seeds as one ensemble, 6 001 Adam steps,
-    evaluation every 250 (benchmark.protocol_from_config + train.train).
-The time is the job's training alone (the interpreter's start-up and the data loading are not in
-it). The datasets are generated once into a temporary folder. Run it on an otherwise idle
+    evaluation every 250 (benchmark.protocol_from_config + benchmark.train_job, the job's
+    function: its training and its test predictions).
+The time is the job's computation alone (the interpreter's start-up and the data loading are not
+in it). The datasets are generated once into a temporary folder. Run it on an otherwise idle
 machine; on a loaded one the "alone" times are not alone.
 """
 import argparse
@@ -107,19 +108,18 @@ def _train_job(job, compile, paths, dd_epochs, preset):
         datasets = {}
         for noise in job_["noises"]:      # seeded noise: the labels' values do not change the cost
             datasets[noise] = dict(base, y=dd.noisy_labels(base["y"], noise, 0)) if noise else base
-        settings = {key: section[key] for key in dd.TRAINING_KEYS}
-        settings["epochs"] = min(dd_epochs, settings["epochs"])
+        p = dd.protocol_from_config(config, job_["name"])
+        p.update(epochs=min(dd_epochs, p["epochs"]), compile=compile)
         t0 = time.perf_counter()
-        dd.train_job(job_, datasets, settings, compile=compile)
+        dd.train_job(p, datasets)
         return time.perf_counter() - t0
     if job == "benchmark_job":
-        from mnist1d import train
         from mnist1d.experiments import benchmark
 
-        p = benchmark.protocol_from_config(config, "mlp", "normal")
+        p = benchmark.protocol_from_config(config, "mlp", "normal") | {"compile": compile}
         data = load_dataset(paths[config["benchmark"]["variants"]["normal"]])
         t0 = time.perf_counter()
-        train.train(data, p["spec"], p["engine"], p["seeds"], compile=compile)
+        benchmark.train_job(p, {"dataset": data})
         return time.perf_counter() - t0
     raise ValueError(f"unknown job {job!r}; one of {JOBS}")
 

@@ -76,7 +76,7 @@ def test_fitted_run_shares_the_baselines_init_and_noise(data):
     np.testing.assert_array_equal(accs, ref_accs)
 
 
-def test_fit_and_train_table(data):
+def test_fit_job_table(data):
     cfg = afunc.AfuncConfig(inner_steps=8, loss_last=5, test_examples=50)
     x = np.linspace(-5, 5, 100)
     relu_like = afunc_fit.PiecewiseLinear([0.0], [0.0, 1.0], [0.0, 0.0])
@@ -86,7 +86,9 @@ def test_fit_and_train_table(data):
                                  "final_test_acc": 50.0}])
     protocol = {"afunc": afunc.protocol_from_config(resolved_config()) | cfg.protocol(), "knots": [0.0],
                 "continuous": False}
-    table, pieces, samples, curves = afunc_fit.fit_and_train(function, activations, data, protocol)
+    out = afunc_fit.fit_job(protocol, {"function": function, "activations": activations,
+                                       "dataset": data})
+    table, pieces, samples, curves = (out[k] for k in ("table", "pieces", "samples", "curves"))
     assert list(table.activation) == ["fitted", "learned"]
     fitted = table.iloc[0]
     assert fitted.outer_step == 7 and fitted.fit_rms < 1e-9       # the last sample is used

@@ -29,7 +29,7 @@ def test_padded_members_equal_plain_single_runs_float64(small, arch, sizes, loss
     torch.optim.SGD loop of its own size, seed, labels and loss (reshuffled batches)."""
     job = {"name": "t", "arch": arch, "loss": loss, "sizes": sizes, "noises": [0.0, 0.15],
            "seeds": [1, 2]}
-    history = dd.train_job(job, small, SECTION, dtype=torch.float64)
+    history = dd.train_group(job, small, SECTION, dtype=torch.float64)
     protocol = dd.engine_protocol(SECTION, loss, 300)
     assert protocol["steps"] + 1 == 2 * 3           # exactly two epochs of updates
     assert len(history) == 8 * 3 and set(history.step) == {0, 3, 5}

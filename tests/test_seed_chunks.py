@@ -189,7 +189,7 @@ def test_double_descent_tables_do_not_depend_on_seeds_per_job(reference):
     split_jobs = dd.plan_jobs(section)
     whole_jobs = dd.plan_jobs(dict(section, seeds_per_job=None))
     assert len(split_jobs) == 2 * len(whole_jobs) > 2
-    train_all = lambda jobs: [dd.train_job(j, small, settings, dtype=torch.float64)  # noqa: E731
+    train_all = lambda jobs: [dd.train_group(j, small, settings, dtype=torch.float64)  # noqa: E731
                               for j in jobs]
     split = dd.combine(train_all(split_jobs))
     whole_parts = train_all(whole_jobs)

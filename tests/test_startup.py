@@ -46,6 +46,7 @@ LIGHT_MODULES = [
     "mnist1d.experiments.seed_chunks",
     "mnist1d.pipeline.checks", "mnist1d.pipeline.config", "mnist1d.pipeline.device",
     "mnist1d.pipeline.jobs", "mnist1d.pipeline.logs", "mnist1d.pipeline.timing",
+    "mnist1d.pipeline.script",
     "mnist1d.experiments.benchmark", "mnist1d.experiments.double_descent",
     "mnist1d.experiments.pooling", "mnist1d.experiments.sweeps", "mnist1d.experiments.ssl",
     "mnist1d.experiments.tsne", "mnist1d.experiments.human",

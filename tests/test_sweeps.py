@@ -146,7 +146,7 @@ def test_a_job_trains_every_model_at_another_length_and_the_table_and_figure_fol
     for text in ("20", "40"):
         p = sweeps.protocol_from_config(cfg, "resolution", text, sweeps.chunks(cfg, "resolution")[0])
         data = small_dataset(int(text))
-        frame = sweeps.run(data, p)
+        frame = sweeps.train_job(p, {"dataset": data})["finals"]
         assert list(frame.columns) == sweeps.COLUMNS
         assert len(frame) == 4 * 2 and set(frame["steps"]) == {5}
         assert frame["test_acc"].between(0, 100).all() and (frame["train_loss"] > 0).all()
@@ -168,7 +168,7 @@ def test_a_dataset_of_the_wrong_length_is_refused(one_thread):
     cfg = resolved_config("smoke")
     p = sweeps.protocol_from_config(cfg, "resolution", "40", sweeps.chunks(cfg, "resolution")[0])
     with pytest.raises(ValueError, match="length 40, the dataset has 20"):
-        sweeps.run(small_dataset(20), p)
+        sweeps.train_job(p, {"dataset": small_dataset(20)})
 
 
 @pytest.mark.parametrize("length", [10, 80])

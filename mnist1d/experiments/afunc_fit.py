@@ -138,12 +138,19 @@ def summary_row(name, losses, accs, loss_last):
             "mean_test_acc": float(accs.mean())}
 
 
-def fit_and_train(function, activations, data, protocol, *, device="cpu", log=None):
-    """The whole job: fit the run's learned f, train with the fit, tabulate.
+def fit_job(protocol, inputs, *, device="cpu", logger=None):
+    """The metalearn_afunc_fit job (mnist1d.experiments: job functions): fit the learned f of
+    the activation job's run (inputs "function": afunc_function.csv, "activations":
+    afunc_activations.csv) by `protocol` (protocol_from_config), train with the fit on
+    inputs["dataset"], tabulate.
 
-    Returns (table: the fitted f's row then afunc_activations.csv's rows (learned, baselines),
-    with the fit's rms error on the samples; pieces table; samples frame x, learned, fitted;
-    per-step curves of the fitted run)."""
+    Returns "table" (the fitted f's row then afunc_activations.csv's rows (learned, baselines),
+    with the fit's rms error on the samples), "pieces" (the fit's pieces), "samples" (x,
+    learned, fitted) and "curves" (per-step rows of the fitted run)."""
+    log = logger.info if logger is not None else None
+    function, activations, data = inputs["function"], inputs["activations"], inputs["dataset"]
+    if log:
+        log(f"knots {protocol['knots']}, continuous {protocol['continuous']} on {device}")
     cfg = AfuncConfig.from_dict(protocol["afunc"])
     step, xs, ys = final_samples(function)
     fit = fit_piecewise_linear(xs, ys, protocol["knots"], protocol["continuous"])
@@ -159,7 +166,9 @@ def fit_and_train(function, activations, data, protocol, *, device="cpu", log=No
     samples = pd.DataFrame({"x": xs, "learned": ys, "fitted": fitted})
     curves = pd.DataFrame({"activation": "fitted", "inner_step": np.arange(len(losses)),
                            "train_loss": losses, "test_acc": accs})
-    return table, fit.table(), samples, curves
+    if log:
+        log("\n" + table.to_string(index=False))
+    return {"table": table, "pieces": fit.table(), "samples": samples, "curves": curves}
 
 
 def plot_fit(table, samples, pieces, notebook_acc=NOTEBOOK_TEST_ACC):

@@ -47,6 +47,20 @@ def protocol_from_config(config, model, variant, chunk=""):
             "compile": specs.compile_for(config, "benchmark")}
 
 
+def train_job(protocol, inputs, *, device="cpu", logger=None):
+    """The benchmark_train job (mnist1d.experiments: job functions): train the seeds of
+    `protocol` (protocol_from_config) as one ensemble on inputs["dataset"]. Returns "history"
+    (train.train's history, labelled with model and variant) and "predictions"
+    (test_predictions of the trained members)."""
+    from mnist1d import train   # here: the summary and figure jobs start without torch
+
+    p, data = protocol, inputs["dataset"]
+    history, params = train.train(data, p["spec"], p["engine"], p["seeds"], device=device,
+                                  compile=p["compile"], logger=logger)
+    return {"history": label_history(history, p["model"], p["variant"]),
+            "predictions": test_predictions(p["spec"], params, data, p["seeds"])}
+
+
 def test_predictions(spec, params, data, seeds):
     """Tidy final test predictions of every member of a trained ensemble (train.train's params):
     seed, test_index, label, prediction (argmax of the logits)."""

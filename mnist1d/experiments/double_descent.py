@@ -305,9 +305,18 @@ def job_members(job):
             for seed in job["seeds"]]
 
 
-def train_job(job, datasets, settings, device="cpu", dtype=None, compile=False,
-              logger=None):
-    """Train one job (a padded ensemble); return the tidy history of every member.
+def train_job(protocol, inputs, *, device="cpu", logger=None, dtype=None):
+    """The dd_train job (mnist1d.experiments: job functions): train_group of protocol["job"]
+    with the settings of `protocol` (protocol_from_config) on `inputs` (noise rate -> dataset).
+    Returns "history"."""
+    return {"history": train_group(protocol["job"], inputs, protocol, device=device, dtype=dtype,
+                                   compile=protocol["compile"], logger=logger)}
+
+
+def train_group(job, datasets, settings, device="cpu", dtype=None, compile=False,
+                logger=None):
+    """Train one job's group of sizes (a padded ensemble); return the tidy history of every
+    member.
 
     `datasets` maps each noise rate of the job to its dataset dict (same x, noisy y);
     `settings` holds lr, momentum, batch_size, epochs, eval_every_epochs (protocol_from_config).

@@ -53,8 +53,10 @@ from dataclasses import dataclass
 # that train: the figure, table and aggregation jobs and Snakemake's own process import this
 # module without paying for torch (tests/test_startup.py).
 import numpy as np
+import pandas as pd
 
-from mnist1d.experiments.metalearn_common import (batch_slices, data_digest, generator, linear_init,
+from mnist1d.experiments.metalearn_common import (batch_slices, data_digest, generator,
+                                                  keep_freed_memory, linear_init,
                                                   reference_linear_init, seed_for, to_tensors)
 from mnist1d.io import atomic_path
 from mnist1d.specs import compile_for
@@ -498,6 +500,36 @@ def afunc_baselines(data, act_params, cfg, names=BASELINES, *, device="cpu",
                 f"(last {cfg.loss_last}: {r['mean_train_loss_last']:.4f}), "
                 f"final test acc {r['final_test_acc']:.1f}")
     return summary, curves
+
+
+def train_job(protocol, inputs, *, device="cpu", logger=None, checkpoint=None, dtype=None):
+    """The metalearn_afunc job (mnist1d.experiments: job functions): metalearn the activation
+    of `protocol` (protocol_from_config; `implementation` already resolved) on
+    inputs["dataset"], then train the learned one and protocol["baselines"] by the same inner
+    loop (afunc_baselines).
+
+    `checkpoint` (a path; None: none) is resumed from when it holds a state of this protocol and
+    written as the outer loop goes (metalearn_afunc); the caller removes it once the outputs are
+    written. Returns "steps" (the outer loop's records), "function" (the learned function's
+    samples), "activations" (afunc_baselines' summary) and "curves" (its per-step rows)."""
+    say = logger.info if logger is not None else None
+    keep_freed_memory()   # the unrolled inner steps reuse their freed memory; changes no result
+    cfg = AfuncConfig.from_dict(protocol)
+    data = inputs["dataset"]
+    if checkpoint:
+        os.makedirs(os.path.dirname(checkpoint) or ".", exist_ok=True)
+    if say:
+        say(f"protocol {cfg.protocol()} on {device}; checkpoint {checkpoint}")
+    result = metalearn_afunc(data, cfg, device=device, dtype=dtype, checkpoint=checkpoint,
+                             log=say)
+    summary, curves = afunc_baselines(data, result["act_params"], cfg,
+                                      names=protocol["baselines"], device=device, dtype=dtype,
+                                      log=say, steps=result["steps"])
+    if say:
+        say(f"mean over the outer steps of the outer objective (the published 'learned 0.94'): "
+            f"{summary[0]['mean_outer_objective']:.4f}")
+    return {"steps": pd.DataFrame(result["steps"]), "function": pd.DataFrame(result["samples"]),
+            "activations": pd.DataFrame(summary), "curves": pd.DataFrame(curves)}
 
 
 # --------------------------------------------------------------------------------------------

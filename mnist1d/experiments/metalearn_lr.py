@@ -15,6 +15,7 @@ import time
 # that train: the figure, table and aggregation jobs and Snakemake's own process import this
 # module without paying for torch (tests/test_startup.py).
 import numpy as np
+import pandas as pd
 
 from mnist1d.experiments.metalearn_common import batch_slices, reference_linear_init, to_tensors
 
@@ -102,6 +103,17 @@ def metalearn_lr_trials(data, protocol, *, device="cpu", dtype=None, log=None):
         if log is not None:
             log(f"trial from {start_lr}: final learning rate {records[-1]['lr_next']:.4f}")
     return records
+
+
+def train_job(protocol, inputs, *, device="cpu", logger=None, dtype=None):
+    """The metalearn_lr job (mnist1d.experiments: job functions): every trial of `protocol`
+    (protocol_from_config) on inputs["dataset"]. Returns "trials", the records of
+    metalearn_lr_trials as a table."""
+    say = logger.info if logger is not None else None
+    if say:
+        say(f"protocol {protocol} on {device}")
+    rows = metalearn_lr_trials(inputs["dataset"], protocol, device=device, dtype=dtype, log=say)
+    return {"trials": pd.DataFrame(rows)}
 
 
 def plot_lr(frame):

@@ -54,6 +54,17 @@ def spec_of(variant, channels=20):
     return specs.spec_of({"name": "pool_cnn", "pooling": variant, "channels": channels})
 
 
+def train_job(protocol, inputs, *, device="cpu", logger=None, dtype=None):
+    """The pooling_train job (mnist1d.experiments: job functions): train_sizes of
+    protocol["variant"] on the datasets protocol["datasets"] names (inputs: name -> dataset), the
+    seeds of `protocol` (protocol_from_config) as one ensemble. Returns "history"."""
+    p = protocol
+    return {"history": train_sizes({name: inputs[name] for name in p["datasets"]}, p["variant"],
+                                   p["seeds"], p["engine"], channels=p["channels"], device=device,
+                                   dtype=dtype, compile=p["compile"],
+                                   train_eval_every=p["train_eval_every"], logger=logger)}
+
+
 def train_sizes(datasets, variant, seeds, protocol=None, channels=20, device="cpu",
                 dtype=None, compile=False, train_eval_every=None, logger=None):
     """Train `variant` on every dataset (a dict name -> dataset dict) with every seed, as one

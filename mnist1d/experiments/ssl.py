@@ -356,6 +356,55 @@ def train_ssl(x, seeds, settings=None, device="cpu", dtype=None, compile=False,
     return initial, params, pd.DataFrame(rows)
 
 
+def train_job(protocol, inputs, *, device="cpu", logger=None, probes=True):
+    """The ssl_train job (mnist1d.experiments: job functions): train the seeds of `protocol`
+    (protocol_from_config) as one ensemble on inputs["dataset"]'s signals, probe every layer
+    before and after training, embed every example (train, then test) by seed 0's output.
+
+    Returns "csv" (the probes, `probe`), "history" (train_ssl's) and "embeddings" (arrays
+    before, after: the 16-d output of seed 0 on every example; y: their labels; seed). With
+    probes=False (gpu_check: the probes are the same CPU code on any device) no "csv"."""
+    say = logger.info if logger is not None else (lambda line: None)
+    p, data = protocol, inputs["dataset"]
+    t0 = time.perf_counter()
+    initial, final, history = train_ssl(data["x"], p["seeds"], p["settings"], device=device,
+                                        compile=p["compile"], logger=logger)
+    say(f"trained in {time.perf_counter() - t0:.1f} s")
+    outputs = {}
+    if probes:
+        t1 = time.perf_counter()
+        table = probe(data, {"before": initial, "after": final}, p["seeds"], knn_k=p["knn_k"],
+                      max_iter=p["probe_max_iter"])
+        say(f"probes in {time.perf_counter() - t1:.1f} s\n" + table.to_string(index=False))
+        for line in check_targets(table):
+            say(line)
+        outputs["csv"] = table
+    outputs["history"] = history
+    x_all = np.concatenate([data["x"], data["x_test"]])
+    outputs["embeddings"] = {"before": representations(initial, x_all, 0)["output"],
+                             "after": representations(final, x_all, 0)["output"],
+                             "y": np.concatenate([data["y"], data["y_test"]]),
+                             "seed": p["seeds"][0]}
+    return outputs
+
+
+def variant_job(protocol, inputs, *, device="cpu", logger=None):
+    """The ssl_variant job (mnist1d.experiments: job functions): model variant
+    protocol["variant"] (variant_protocol) trained like the main model, then probed after
+    training only. Returns "csv" (the probes) and "history"."""
+    say = logger.info if logger is not None else (lambda line: None)
+    p, data = protocol, inputs["dataset"]
+    t0 = time.perf_counter()
+    say(f"model {p['variant']}: projector {p['settings']['projector']}")
+    _, final, history = train_ssl(data["x"], p["seeds"], p["settings"], device=device,
+                                  compile=p["compile"], logger=logger)
+    say(f"trained in {time.perf_counter() - t0:.1f} s")
+    table = probe(data, {"after": final}, p["seeds"], knn_k=p["knn_k"],
+                  max_iter=p["probe_max_iter"])
+    say(f"probes done ({time.perf_counter() - t0:.1f} s)\n" + table.to_string(index=False))
+    return {"csv": table, "history": history}
+
+
 def train_plain(x, seed, settings=None, dtype=None, epochs=None, max_steps=None):
     """The straightforward single-seed loop (nn.Module, torch.optim.Adam): the test reference;
     dtype None = float64."""

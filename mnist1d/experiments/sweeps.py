@@ -180,10 +180,14 @@ def protocol_from_config(config, name, text, chunk):
             "compile": specs.compile_for(config, "sweeps") and bool(s["compile"])}
 
 
-def run(data, protocol, device="cpu", logger=None):
-    """Train every model of one sweep job; one row per (model, seed): the final evaluation."""
+def train_job(protocol, inputs, *, device="cpu", logger=None):
+    """The sweep_train job (mnist1d.experiments: job functions): train every model of
+    `protocol` (protocol_from_config: one sweep, value and chunk of seeds) on inputs["dataset"],
+    each model's seeds as one ensemble. Returns "finals": one row per (model, seed), the final
+    evaluation."""
     from mnist1d import train   # here: the table and figure jobs start without torch
 
+    data = inputs["dataset"]
     length = np.asarray(data["x"]).shape[-1]
     rows = []
     for model, spec in protocol["models"].items():
@@ -198,7 +202,7 @@ def run(data, protocol, device="cpu", logger=None):
                          "value": protocol["value"], "model": model, "seed": int(r.seed),
                          "steps": int(r.step), "train_acc": r.train_acc, "test_acc": r.test_acc,
                          "train_loss": r.train_loss, "test_loss": r.test_loss})
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return {"finals": pd.DataFrame(rows, columns=COLUMNS)}
 
 
 def table(frames, model_order=None):

@@ -110,6 +110,16 @@ def baselines(data, k=10, logistic="standardised"):
     ])
 
 
+def baselines_job(protocol, inputs, *, device="cpu", logger=None):
+    """The tsne_baselines job (mnist1d.experiments: job functions): `baselines` of
+    inputs["dataset"] with `protocol` (protocol_from_config). scikit-learn on the CPU: `device`
+    is taken for the common shape and not used. Returns "baselines"."""
+    table = baselines(inputs["dataset"], k=protocol["knn_k"], logistic=protocol["logistic"])
+    if logger is not None:
+        logger.info("\n" + table.to_string(index=False))
+    return {"baselines": table}
+
+
 def load_mnist(path, n=5000, seed=0):
     """n random MNIST images (flattened) and labels from an .npz file with arrays x_train/y_train
     (keras' mnist.npz), x/y or images/labels."""

@@ -24,7 +24,7 @@ rule benchmark_train:
     input:
         lambda wildcards: dataset_file(BENCH["variants"][wildcards.bench_variant]),
     output:
-        result("benchmark/history_{bench_model}_{bench_variant}{bench_chunk}.csv"),
+        history=result("benchmark/history_{bench_model}_{bench_variant}{bench_chunk}.csv"),
         predictions=result("benchmark/predictions_{bench_model}_{bench_variant}{bench_chunk}.csv"),
     params:
         protocol=lambda wildcards: benchmark_lib.protocol_from_config(

@@ -54,7 +54,7 @@ rule dd_train:
     input:
         lambda wildcards: [dd_noise_file(n) for n in DD_JOBS[wildcards.dd_job]["noises"]],
     output:
-        result("double_descent/runs/{dd_job}.csv"),
+        history=result("double_descent/runs/{dd_job}.csv"),
     params:
         protocol=lambda wildcards: dd_lib.protocol_from_config(config, wildcards.dd_job),
         device=config["device"],

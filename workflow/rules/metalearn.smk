@@ -18,7 +18,7 @@ rule metalearn_lr:
     input:
         dataset_file(config["metalearn"]["lr"]["dataset"]),
     output:
-        result("metalearn/lr.csv"),
+        trials=result("metalearn/lr.csv"),
     params:
         protocol=lr_lib.protocol_from_config(config),
         device=config["device"],

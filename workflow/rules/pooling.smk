@@ -22,7 +22,7 @@ rule pooling_train:
     input:
         [dataset_file(name) for name in POOL["datasets"]],
     output:
-        result("pooling/history_{pool_variant}{pool_chunk}.csv"),
+        history=result("pooling/history_{pool_variant}{pool_chunk}.csv"),
     params:
         protocol=lambda wildcards: pooling_lib.protocol_from_config(
             config, wildcards.pool_variant, wildcards.pool_chunk),

@@ -58,7 +58,7 @@ rule sweep_train:
     input:
         result("sweeps/data/{sweep}/{sweep_value}.npz"),
     output:
-        result("sweeps/runs/{sweep}/{sweep_value}/finals{sweep_chunk}.csv"),
+        finals=result("sweeps/runs/{sweep}/{sweep_value}/finals{sweep_chunk}.csv"),
     params:
         protocol=lambda wildcards: sweeps_lib.protocol_from_config(
             config, wildcards.sweep, wildcards.sweep_value, wildcards.sweep_chunk),

@@ -13,7 +13,7 @@ rule tsne_baselines:
     input:
         dataset_file(TSNE["dataset"]),
     output:
-        result("tsne/baselines.csv"),
+        baselines=result("tsne/baselines.csv"),
     params:
         protocol=tsne_lib.protocol_from_config(config),
     log:

@@ -1,7 +1,7 @@
 from mnist1d.experiments import pooling
-from mnist1d.io import write_csv
 from mnist1d.pipeline import device
 from mnist1d.pipeline.logs import job_logger
+from mnist1d.pipeline.script import write_outputs
 from mnist1d.store import load_dataset
 
 threads = device.set_threads(snakemake.threads)
@@ -11,8 +11,6 @@ datasets = {name: load_dataset(path) for name, path in zip(p["datasets"], snakem
 with device.job_device(snakemake.params.device, snakemake.resources) as where:
     log.info(f"pooling {p['variant']}: datasets {list(datasets)}, seeds {p['seeds']}, "
              f"{p['engine']}, device {where}, {threads} threads, compile {p['compile']}")
-    history = pooling.train_sizes(datasets, p["variant"], p["seeds"], p["engine"],
-                                  channels=p["channels"], device=where, compile=p["compile"],
-                                  train_eval_every=p["train_eval_every"], logger=log)
-write_csv(history, snakemake.output[0])
+    outputs = pooling.train_job(p, datasets, device=where, logger=log)
+write_outputs(outputs, snakemake.output)
 log.info("done")

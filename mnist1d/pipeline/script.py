@@ -1,0 +1,45 @@
+"""What every training script of workflow/scripts does after its job function returns.
+
+A training script sets its threads, opens its log, loads its inputs, calls its experiment's job
+function (mnist1d.experiments: one function per job kind) inside `device.job_device(...)`, and
+writes what the function returns with `write_outputs`:
+
+    outputs = benchmark.train_job(protocol, {"dataset": data}, device=where, logger=log)
+    write_outputs(outputs, snakemake.output)
+
+A job function returns its outputs keyed by the rule's output names; `write_outputs` writes each
+to the path of the same name, atomically (mnist1d.io), and refuses a set of names that is not
+the rule's own, so that a job function and its rule cannot drift apart unnoticed.
+"""
+import numpy as np
+import pandas as pd
+
+from mnist1d.io import atomic_path, write_csv, write_text
+
+
+def write_output(value, path):
+    """Write one output atomically: a DataFrame as CSV, a dict of arrays as .npz (np.savez, in
+    the dict's order), a str as text."""
+    if isinstance(value, pd.DataFrame):
+        write_csv(value, path)
+    elif isinstance(value, dict):
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, **value)
+    elif isinstance(value, str):
+        write_text(value, path)
+    else:
+        raise TypeError(f"{path}: cannot write a {type(value).__name__} (a DataFrame, a dict of "
+                        f"arrays or a str)")
+
+
+def write_outputs(outputs, paths):
+    """Write every output of a job function ({name: value}) to `paths` (a rule's
+    snakemake.output, or a dict: name -> path); the names must be the rule's outputs, every one
+    of them named."""
+    names = list(paths.keys())
+    if set(outputs) != set(names) or len(names) != len(paths):
+        raise ValueError(f"the job's outputs {sorted(outputs)} are not the rule's outputs "
+                         f"{sorted(names)} (every output of the rule named, one file each)")
+    for name, value in outputs.items():
+        write_output(value, paths[name])
