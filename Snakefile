@@ -3,7 +3,9 @@
 # results/double_descent.png` one figure and only what it needs; every target: docs/outputs.md.
 # Presets write to their own folders: --config preset=quick makes results/quick/...
 
+
 configfile: f"{workflow.basedir}/config.yaml"
+
 
 # `snakemake --report results/report.html` after `all` (results/quick/report.html for quick): every figure with its protocol and the
 # paper's finding (captions in workflow/report/).

@@ -26,42 +26,46 @@ rule benchmark_train:
     output:
         history=result("benchmark/history_{bench_model}_{bench_variant}{bench_chunk}.csv"),
         predictions=result("benchmark/predictions_{bench_model}_{bench_variant}{bench_chunk}.csv"),
-    params:
-        protocol=lambda wildcards: benchmark_lib.protocol_from_config(
-            config, wildcards.bench_model, wildcards.bench_variant, wildcards.bench_chunk),
-        device=config["device"],
-    threads: job_threads("benchmark")
-    resources:
-        **job_resources("benchmark", gpu=True),
-    group:
-        job_group("benchmark")
     log:
         result("logs/benchmark/{bench_model}_{bench_variant}{bench_chunk}.log"),
     benchmark:
         result("timing/benchmark/{bench_model}_{bench_variant}{bench_chunk}.tsv")
+    group:
+        job_group("benchmark")
+    threads: job_threads("benchmark")
+    resources:
+        **job_resources("benchmark", gpu=True),
+    params:
+        protocol=lambda wildcards: benchmark_lib.protocol_from_config(
+            config, wildcards.bench_model, wildcards.bench_variant, wildcards.bench_chunk
+        ),
+        device=config["device"],
     script:
         "../scripts/benchmark_train.py"
 
 
 rule benchmark_summary:
     input:
-        expand(result("benchmark/history_{bench_model}_{bench_variant}{bench_chunk}.csv"),
-               bench_model=BENCH["models"], bench_variant=BENCH["variants"],
-               bench_chunk=BENCH_CHUNKS),
+        expand(
+            result("benchmark/history_{bench_model}_{bench_variant}{bench_chunk}.csv"),
+            bench_model=BENCH["models"],
+            bench_variant=BENCH["variants"],
+            bench_chunk=BENCH_CHUNKS,
+        ),
     output:
         csv=result("benchmark/benchmark.csv"),
         md=result("benchmark/benchmark.md"),
         history=result("benchmark/history.csv"),
-    params:
-        # the parameter count of a user's model: its entry of `models:`
-        models={m: config["models"][m] for m in BENCH["models"] if m in config["models"]},
-    threads: job_threads("figures")
-    resources:
-        **job_resources("figures"),
     log:
         result("logs/benchmark/summary.log"),
     benchmark:
         result("timing/benchmark/summary.tsv")
+    threads: job_threads("figures")
+    resources:
+        **job_resources("figures"),
+    params:
+        # the parameter count of a user's model: its entry of `models:`
+        models={m: config["models"][m] for m in BENCH["models"] if m in config["models"]},
     script:
         "../scripts/benchmark_summary.py"
 
@@ -72,12 +76,12 @@ rule benchmark_figure:
         human_quiz=str(human_lib.QUIZ_CSV),  # the human line (mnist1d.experiments.human)
     output:
         report_figure("benchmark", "Benchmark"),
-    threads: job_threads("figures")
-    resources:
-        **job_resources("figures"),
     log:
         result("logs/benchmark/figure.log"),
     benchmark:
         result("timing/benchmark/figure.tsv")
+    threads: job_threads("figures")
+    resources:
+        **job_resources("figures"),
     script:
         "../scripts/benchmark_figure.py"

@@ -18,7 +18,9 @@ def validate_config(cfg):
     except WorkflowError as e:
         if not isinstance(e.__context__, jsonschema.ValidationError):
             raise
-        raise WorkflowError(mnist1d.pipeline.config.describe_validation_error(e.__context__)) from None
+        raise WorkflowError(
+            mnist1d.pipeline.config.describe_validation_error(e.__context__)
+        ) from None
 
 
 try:
@@ -76,8 +78,10 @@ def require_datasets(key, names):
     names = [names] if isinstance(names, str) else list(names)
     missing = [name for name in names if name not in config["datasets"]]
     if missing:
-        raise WorkflowError(f"config key '{key}': dataset(s) {missing} are not in 'datasets' "
-                            f"({sorted(config['datasets'])})")
+        raise WorkflowError(
+            f"config key '{key}': dataset(s) {missing} are not in 'datasets' "
+            f"({sorted(config['datasets'])})"
+        )
 
 
 def figure(name):

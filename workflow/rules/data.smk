@@ -11,18 +11,18 @@ wildcard_constraints:
 rule dataset:
     output:
         result("data/{dataset}.npz"),
-    params:
-        args=lambda wildcards: config["datasets"][wildcards.dataset],
     log:
         result("logs/data/{dataset}.log"),
     benchmark:
         result("timing/data/{dataset}.tsv")
+    priority: DATA_PRIORITY
+    group:
+        job_group("data")
     threads: job_threads("data")
     resources:
         **job_resources("data"),
-    group:
-        job_group("data")
-    priority: DATA_PRIORITY
+    params:
+        args=lambda wildcards: config["datasets"][wildcards.dataset],
     script:
         "../scripts/make_dataset.py"
 
@@ -37,8 +37,6 @@ rule data_figures:
         transforms_pdf=figure("transforms")[1],
         examples=report_figure("examples", "Data")[0],
         examples_pdf=figure("examples")[1],
-    params:
-        args=config["datasets"]["default"],
     log:
         result("logs/figures/data.log"),
     benchmark:
@@ -46,5 +44,7 @@ rule data_figures:
     threads: job_threads("figures")
     resources:
         **job_resources("figures"),
+    params:
+        args=config["datasets"]["default"],
     script:
         "../scripts/plot_data.py"

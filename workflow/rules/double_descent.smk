@@ -12,13 +12,19 @@ if not any(arch in DD for arch in dd_lib.ARCHS):
     raise WorkflowError("config key 'double_descent': give at least one of 'mlp', 'cnn'")
 DD_JOBS = {job["name"]: job for job in dd_lib.plan_jobs(DD)}
 # Snakemake starts the most expensive jobs first (the long ones must not come last).
-DD_PRIORITY = {name: rank for rank, name in
-               enumerate(sorted(DD_JOBS, key=lambda name: dd_lib.job_cost(DD_JOBS[name])))}
+DD_PRIORITY = {
+    name: rank
+    for rank, name in enumerate(sorted(DD_JOBS, key=lambda name: dd_lib.job_cost(DD_JOBS[name])))
+}
 DD_NOISES = sorted({noise for job in DD_JOBS.values() for noise in job["noises"]})
 
-ALL_TARGETS.extend([result("double_descent/double_descent.csv"),
-                    result("double_descent/thresholds.csv"),
-                    result("double_descent/summary.md")])
+ALL_TARGETS.extend(
+    [
+        result("double_descent/double_descent.csv"),
+        result("double_descent/thresholds.csv"),
+        result("double_descent/summary.md"),
+    ]
+)
 ALL_TARGETS.extend(figure("double_descent") + figure("double_descent_mse"))
 
 
@@ -36,16 +42,16 @@ rule dd_noisy_dataset:
         dataset_file(DD["dataset"]),
     output:
         result("double_descent/data/noise{dd_noise}.npz"),
+    log:
+        result("logs/double_descent/data_noise{dd_noise}.log"),
+    benchmark:
+        result("timing/double_descent/data_noise{dd_noise}.tsv")
+    priority: DATA_PRIORITY
     params:
         rate=lambda wildcards: float(wildcards.dd_noise),
         # noise_seed only where it is used: with notebook noise it reruns nothing
         seed=DD["noise_seed"] if DD["label_noise"] == "seeded" else None,
         method=DD["label_noise"],
-    priority: DATA_PRIORITY
-    log:
-        result("logs/double_descent/data_noise{dd_noise}.log"),
-    benchmark:
-        result("timing/double_descent/data_noise{dd_noise}.tsv")
     script:
         "../scripts/dd_noisy_dataset.py"
 
@@ -55,19 +61,19 @@ rule dd_train:
         lambda wildcards: [dd_noise_file(n) for n in DD_JOBS[wildcards.dd_job]["noises"]],
     output:
         history=result("double_descent/runs/{dd_job}.csv"),
-    params:
-        protocol=lambda wildcards: dd_lib.protocol_from_config(config, wildcards.dd_job),
-        device=config["device"],
-    threads: job_threads("double_descent")
-    resources:
-        **job_resources("double_descent", gpu=True),
-    group:
-        job_group("double_descent")
-    priority: lambda wildcards: DD_PRIORITY[wildcards.dd_job]
     log:
         result("logs/double_descent/{dd_job}.log"),
     benchmark:
         result("timing/double_descent/{dd_job}.tsv")
+    priority: lambda wildcards: DD_PRIORITY[wildcards.dd_job]
+    group:
+        job_group("double_descent")
+    threads: job_threads("double_descent")
+    resources:
+        **job_resources("double_descent", gpu=True),
+    params:
+        protocol=lambda wildcards: dd_lib.protocol_from_config(config, wildcards.dd_job),
+        device=config["device"],
     script:
         "../scripts/dd_train.py"
 
@@ -81,14 +87,14 @@ rule dd_aggregate:
         thresholds=result("double_descent/thresholds.csv"),
         md=result("double_descent/summary.md"),
         history=result("double_descent/history.csv"),
-    params:
-        threshold_tolerance=DD["threshold_tolerance"],
-        reference_width=DD["reference_width"],
-        label_noise=dd_lib.label_noise_text(DD),
     log:
         result("logs/double_descent/aggregate.log"),
     benchmark:
         result("timing/double_descent/aggregate.tsv")
+    params:
+        threshold_tolerance=DD["threshold_tolerance"],
+        reference_width=DD["reference_width"],
+        label_noise=dd_lib.label_noise_text(DD),
     script:
         "../scripts/dd_aggregate.py"
 

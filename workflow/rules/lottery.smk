@@ -13,42 +13,80 @@ LOTTERY_PRIORITY = 900
 for _part in lottery_lib.PARTS:
     require_datasets(f"lottery.{_part}.dataset", LOT[_part]["dataset"])
 _missing = set(LOT["analysis"]["trials"]) - set(LOT["search"]["trials"])
-if _missing or "magnitude" not in LOT["search"]["methods"] or "random" not in LOT["search"]["methods"]:
-    raise WorkflowError("config key 'lottery.analysis.trials': every analysed trial must be "
-                        "searched (lottery.search.trials) with both methods (lottery.search.methods); "
-                        f"missing trials {sorted(_missing)}")
-if sorted(LOT["analysis"]["chunk_order"]) != list(range(len(LOT["analysis"]["chunk_order"]))) \
-        or 40 % len(LOT["analysis"]["chunk_order"]):
-    raise WorkflowError("config key 'lottery.analysis.chunk_order': must be a permutation of "
-                        f"0..n-1 with n dividing 40, got {LOT['analysis']['chunk_order']}")
+if (
+    _missing
+    or "magnitude" not in LOT["search"]["methods"]
+    or "random" not in LOT["search"]["methods"]
+):
+    raise WorkflowError(
+        "config key 'lottery.analysis.trials': every analysed trial must be "
+        "searched (lottery.search.trials) with both methods (lottery.search.methods); "
+        f"missing trials {sorted(_missing)}"
+    )
+if sorted(LOT["analysis"]["chunk_order"]) != list(
+    range(len(LOT["analysis"]["chunk_order"]))
+) or 40 % len(LOT["analysis"]["chunk_order"]):
+    raise WorkflowError(
+        "config key 'lottery.analysis.chunk_order': must be a permutation of "
+        f"0..n-1 with n dividing 40, got {LOT['analysis']['chunk_order']}"
+    )
 
 try:
-    LOTTERY_PROTOCOL = {_part: lottery_lib.protocol_from_config(config, _part)
-                        for _part in lottery_lib.PARTS}
+    LOTTERY_PROTOCOL = {
+        _part: lottery_lib.protocol_from_config(config, _part) for _part in lottery_lib.PARTS
+    }
 except ValueError as error:
-    raise WorkflowError(f"config key {error}") from None   # the message starts with the key
+    raise WorkflowError(f"config key {error}") from None  # the message starts with the key
 
-ALL_TARGETS.extend(result(f"lottery/{name}")
-                   for name in ("search.csv", "sweep.csv", "analysis.csv", "adjacency.csv",
-                                "targets.md", "analysis.md"))
-for _name in ("lottery", "lottery_asymptotes", "lottery_adjacency", "lottery_masks",
-              "lottery_summary"):
+ALL_TARGETS.extend(
+    result(f"lottery/{name}")
+    for name in (
+        "search.csv",
+        "sweep.csv",
+        "analysis.csv",
+        "adjacency.csv",
+        "targets.md",
+        "analysis.md",
+    )
+)
+for _name in (
+    "lottery",
+    "lottery_asymptotes",
+    "lottery_adjacency",
+    "lottery_masks",
+    "lottery_summary",
+):
     ALL_TARGETS.extend(figure(_name))
 
 
 LOTTERY_ANALYSIS_ROUND = lottery_lib.nearest_round(
-    lottery_lib.sparsity_grid(LOT["search"]["rounds"]), LOT["analysis"]["sparsity"])
-LOTTERY_SEGMENTS = {s["name"]: s for s in lottery_lib.search_segments(
-    LOTTERY_PROTOCOL["search"]["trials"], LOTTERY_PROTOCOL["search"]["methods"],
-    LOT["search"]["rounds"], LOT["search"]["random_ticket"], LOTTERY_ANALYSIS_ROUND)}
-LOTTERY_PARTS = {f"{t}_{n}": (t, n) for t, n in lottery_lib.analysis_parts(LOT["analysis"]["trials"])}
+    lottery_lib.sparsity_grid(LOT["search"]["rounds"]), LOT["analysis"]["sparsity"]
+)
+LOTTERY_SEGMENTS = {
+    s["name"]: s
+    for s in lottery_lib.search_segments(
+        LOTTERY_PROTOCOL["search"]["trials"],
+        LOTTERY_PROTOCOL["search"]["methods"],
+        LOT["search"]["rounds"],
+        LOT["search"]["random_ticket"],
+        LOTTERY_ANALYSIS_ROUND,
+    )
+}
+LOTTERY_PARTS = {
+    f"{t}_{n}": (t, n) for t, n in lottery_lib.analysis_parts(LOT["analysis"]["trials"])
+}
 
 
 def lottery_segment_protocol(wildcards):
     """What one search job computes with: the search protocol for its member and rounds."""
     seg = LOTTERY_SEGMENTS[wildcards.segment]
-    return {**LOTTERY_PROTOCOL["search"], "trials": [seg["trial"]], "methods": [seg["method"]],
-            "first_round": seg["first"], "stop_round": seg["stop"]}
+    return {
+        **LOTTERY_PROTOCOL["search"],
+        "trials": [seg["trial"]],
+        "methods": [seg["method"]],
+        "first_round": seg["first"],
+        "stop_round": seg["stop"],
+    }
 
 
 def lottery_segment_inputs(wildcards):
@@ -75,8 +113,9 @@ def lottery_part_inputs(wildcards):
     inputs = {"data": dataset_file(LOT["analysis"]["dataset"])}
     if network != "dense":
         method = "magnitude" if network == "lottery" else "random"
-        seg = lottery_lib.segment_with_round(LOTTERY_SEGMENTS.values(), trial, method,
-                                             LOTTERY_ANALYSIS_ROUND)
+        seg = lottery_lib.segment_with_round(
+            LOTTERY_SEGMENTS.values(), trial, method, LOTTERY_ANALYSIS_ROUND
+        )
         inputs["masks"] = result(f"lottery/search/{seg['name']}.npz")
     return inputs
 
@@ -87,20 +126,20 @@ rule lottery_search_segment:
     output:
         history=result("lottery/search/{segment}.csv"),
         masks=result("lottery/search/{segment}.npz"),
-    params:
-        protocol=lottery_segment_protocol,
-        checkpoint=lambda wildcards: result(f"lottery/checkpoint/{wildcards.segment}"),
-        device=config["device"],
-    wildcard_constraints:
-        segment="|".join(LOTTERY_SEGMENTS),
-    threads: job_threads("lottery")
-    resources:
-        **job_resources("lottery", gpu=True),
-    priority: lottery_segment_priority
     log:
         result("logs/lottery/search_{segment}.log"),
     benchmark:
         result("timing/lottery/search_{segment}.tsv")
+    wildcard_constraints:
+        segment="|".join(LOTTERY_SEGMENTS),
+    priority: lottery_segment_priority
+    threads: job_threads("lottery")
+    resources:
+        **job_resources("lottery", gpu=True),
+    params:
+        protocol=lottery_segment_protocol,
+        checkpoint=lambda wildcards: result(f"lottery/checkpoint/{wildcards.segment}"),
+        device=config["device"],
     script:
         "../scripts/lottery_search_segment.py"
 
@@ -112,12 +151,12 @@ rule lottery_search:
     output:
         history=result("lottery/search_history.csv"),
         masks=result("lottery/masks.npz"),
-    params:
-        protocol=LOTTERY_PROTOCOL["search"],
     log:
         result("logs/lottery/search.log"),
     benchmark:
         result("timing/lottery/search.tsv")
+    params:
+        protocol=LOTTERY_PROTOCOL["search"],
     script:
         "../scripts/lottery_search_merge.py"
 
@@ -127,21 +166,23 @@ rule lottery_analysis_part:
         unpack(lottery_part_inputs),
     output:
         history=result("lottery/analysis/{part}.csv"),
-    params:
-        protocol=lambda wildcards: {**LOTTERY_PROTOCOL["analysis"],
-                                    "part": list(LOTTERY_PARTS[wildcards.part]),
-                                    "grid": lottery_lib.sparsity_grid(LOT["search"]["rounds"]).tolist()},
-        device=config["device"],
-    wildcard_constraints:
-        part="|".join(LOTTERY_PARTS),
-    threads: job_threads("lottery")
-    resources:
-        **job_resources("lottery", gpu=True),
-    priority: lottery_part_priority
     log:
         result("logs/lottery/analysis_{part}.log"),
     benchmark:
         result("timing/lottery/analysis_{part}.tsv")
+    wildcard_constraints:
+        part="|".join(LOTTERY_PARTS),
+    priority: lottery_part_priority
+    threads: job_threads("lottery")
+    resources:
+        **job_resources("lottery", gpu=True),
+    params:
+        protocol=lambda wildcards: {
+            **LOTTERY_PROTOCOL["analysis"],
+            "part": list(LOTTERY_PARTS[wildcards.part]),
+            "grid": lottery_lib.sparsity_grid(LOT["search"]["rounds"]).tolist(),
+        },
+        device=config["device"],
     script:
         "../scripts/lottery_analysis_part.py"
 
@@ -154,12 +195,12 @@ rule lottery_analysis:
         history=result("lottery/analysis_history.csv"),
         summary=result("lottery/analysis.csv"),
         adjacency=result("lottery/adjacency.csv"),
-    params:
-        protocol=LOTTERY_PROTOCOL["analysis"],
     log:
         result("logs/lottery/analysis.log"),
     benchmark:
         result("timing/lottery/analysis.tsv")
+    params:
+        protocol=LOTTERY_PROTOCOL["analysis"],
     script:
         "../scripts/lottery_analysis_merge.py"
 
@@ -174,12 +215,12 @@ rule lottery_tables:
         sweep=result("lottery/sweep.csv"),
         targets=result("lottery/targets.md"),
         analysis=result("lottery/analysis.md"),
-    params:
-        preset=config["preset"],
     log:
         result("logs/lottery/tables.log"),
     benchmark:
         result("timing/lottery/tables.tsv")
+    params:
+        preset=config["preset"],
     script:
         "../scripts/lottery_tables.py"
 

@@ -7,7 +7,8 @@ ALL_TARGETS.extend(
     [result("metalearn/lr.csv"), result("metalearn/afunc_steps.csv")]
     + figure("metalearn_lr")
     + figure("metalearn_afunc")
-    + [result("metalearn/afunc_fit.csv")] + figure("metalearn_afunc_fit")
+    + [result("metalearn/afunc_fit.csv")]
+    + figure("metalearn_afunc_fit")
 )
 
 for _part in ("lr", "afunc"):
@@ -19,16 +20,16 @@ rule metalearn_lr:
         dataset_file(config["metalearn"]["lr"]["dataset"]),
     output:
         trials=result("metalearn/lr.csv"),
-    params:
-        protocol=lr_lib.protocol_from_config(config),
-        device=config["device"],
-    threads: job_threads("metalearn")
-    resources:
-        **job_resources("metalearn", gpu=True),
     log:
         result("logs/metalearn/lr.log"),
     benchmark:
         result("timing/metalearn/lr.tsv")
+    threads: job_threads("metalearn")
+    resources:
+        **job_resources("metalearn", gpu=True),
+    params:
+        protocol=lr_lib.protocol_from_config(config),
+        device=config["device"],
     script:
         "../scripts/metalearn_lr.py"
 
@@ -41,18 +42,18 @@ rule metalearn_afunc:
         function=result("metalearn/afunc_function.csv"),
         activations=result("metalearn/afunc_activations.csv"),
         curves=result("metalearn/afunc_curves.csv"),
-    params:
-        protocol=afunc_lib.protocol_from_config(config),
-        device=config["device"],
-        checkpoint=result("metalearn/checkpoints/afunc.pt"),
-    threads: job_threads("metalearn")
-    resources:
-        **job_resources("metalearn", gpu=True),
-    priority: LONG_JOB_PRIORITY
     log:
         result("logs/metalearn/afunc.log"),
     benchmark:
         result("timing/metalearn/afunc.tsv")
+    priority: LONG_JOB_PRIORITY
+    threads: job_threads("metalearn")
+    resources:
+        **job_resources("metalearn", gpu=True),
+    params:
+        protocol=afunc_lib.protocol_from_config(config),
+        device=config["device"],
+        checkpoint=result("metalearn/checkpoints/afunc.pt"),
     script:
         "../scripts/metalearn_afunc.py"
 
@@ -62,13 +63,13 @@ rule metalearn_lr_figure:
         result("metalearn/lr.csv"),
     output:
         report_figure("metalearn_lr", "Metalearning"),
-    threads: job_threads("figures")
-    resources:
-        **job_resources("figures"),
     log:
         result("logs/figures/metalearn_lr.log"),
     benchmark:
         result("timing/metalearn/figure_lr.tsv")
+    threads: job_threads("figures")
+    resources:
+        **job_resources("figures"),
     script:
         "../scripts/plot_metalearn.py"
 
@@ -80,15 +81,15 @@ rule metalearn_afunc_figure:
         activations=result("metalearn/afunc_activations.csv"),
     output:
         report_figure("metalearn_afunc", "Metalearning"),
-    params:
-        figure=afunc_lib.figure_settings(config),
-    threads: job_threads("figures")
-    resources:
-        **job_resources("figures"),
     log:
         result("logs/figures/metalearn_afunc.log"),
     benchmark:
         result("timing/metalearn/figure_afunc.tsv")
+    threads: job_threads("figures")
+    resources:
+        **job_resources("figures"),
+    params:
+        figure=afunc_lib.figure_settings(config),
     script:
         "../scripts/plot_metalearn.py"
 
@@ -105,16 +106,16 @@ rule metalearn_afunc_fit:
         pieces=result("metalearn/afunc_fit_pieces.csv"),
         samples=result("metalearn/afunc_fit_samples.csv"),
         curves=result("metalearn/afunc_fit_curves.csv"),
-    params:
-        protocol=afunc_fit_lib.protocol_from_config(config),
-        device=config["device"],
-    threads: job_threads("metalearn")
-    resources:
-        **job_resources("metalearn", gpu=True),
     log:
         result("logs/metalearn/afunc_fit.log"),
     benchmark:
         result("timing/metalearn/afunc_fit.tsv")
+    threads: job_threads("metalearn")
+    resources:
+        **job_resources("metalearn", gpu=True),
+    params:
+        protocol=afunc_fit_lib.protocol_from_config(config),
+        device=config["device"],
     script:
         "../scripts/metalearn_afunc_fit.py"
 
@@ -126,12 +127,12 @@ rule metalearn_afunc_fit_figure:
         samples=result("metalearn/afunc_fit_samples.csv"),
     output:
         report_figure("metalearn_afunc_fit", "Metalearning"),
-    threads: job_threads("figures")
-    resources:
-        **job_resources("figures"),
     log:
         result("logs/figures/metalearn_afunc_fit.log"),
     benchmark:
         result("timing/metalearn/figure_afunc_fit.tsv")
+    threads: job_threads("figures")
+    resources:
+        **job_resources("figures"),
     script:
         "../scripts/plot_afunc_fit.py"

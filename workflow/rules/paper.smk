@@ -1,8 +1,11 @@
 # The paper as a whole: every published number next to the reproduced one, and where the time
 # went (every rule's benchmark file, collected). Included last: it reads the other rule files.
 
-ALL_TARGETS.extend([result("paper_comparison.csv"), result("paper_comparison.md"),
-                    result("timing.csv")] + figure("timing") + figure("timeline"))
+ALL_TARGETS.extend(
+    [result("paper_comparison.csv"), result("paper_comparison.md"), result("timing.csv")]
+    + figure("timing")
+    + figure("timeline")
+)
 
 from snakemake.io import strip_wildcard_constraints
 
@@ -32,14 +35,17 @@ def timing_files():
         names = set(r.wildcard_names)
         unknown = names - set(TIMING_WILDCARDS)
         if unknown:
-            raise WorkflowError(f"rule {r.name}: benchmark wildcards {sorted(unknown)} have no values "
-                             "in TIMING_WILDCARDS (workflow/rules/paper.smk)")
+            raise WorkflowError(
+                f"rule {r.name}: benchmark wildcards {sorted(unknown)} have no values "
+                "in TIMING_WILDCARDS (workflow/rules/paper.smk)"
+            )
         files += expand(pattern, **{w: TIMING_WILDCARDS[w] for w in names}) if names else [pattern]
     return sorted(set(files))
 
 
 rule paper_comparison:
     input:
+        **({"human": result("human/human.csv")} if HUMAN else {}),  # needs the benchmark CNN
         benchmark=result("benchmark/benchmark.csv"),
         double_descent=result("double_descent/double_descent.csv"),
         dd_thresholds=result("double_descent/thresholds.csv"),
@@ -48,27 +54,29 @@ rule paper_comparison:
         lottery_adjacency=result("lottery/adjacency.csv"),
         metalearn_lr=result("metalearn/lr.csv"),
         metalearn_afunc=result("metalearn/afunc_activations.csv"),
-        metalearn_afunc_steps=result("metalearn/afunc_steps.csv"),   # the outer objective
+        metalearn_afunc_steps=result("metalearn/afunc_steps.csv"),  # the outer objective
         pooling=result("pooling/pooling.csv"),
         tsne=result("tsne/baselines.csv"),
         ssl=result("ssl/ssl.csv"),
-        **({"human": result("human/human.csv")} if HUMAN else {}),   # needs the benchmark CNN
         afunc_fit=result("metalearn/afunc_fit.csv"),
     output:
-        csv=report(result("paper_comparison.csv"), caption="../report/paper_comparison.rst",
-                   category="The paper, reproduced"),
+        csv=report(
+            result("paper_comparison.csv"),
+            caption="../report/paper_comparison.rst",
+            category="The paper, reproduced",
+        ),
         md=result("paper_comparison.md"),
-    params:
-        tolerances=config["comparison"],
-        preset=config["preset"],
-        reference_width=config["double_descent"]["reference_width"],
-    threads: job_threads("figures")
-    resources:
-        **job_resources("figures"),
     log:
         result("logs/paper/comparison.log"),
     benchmark:
         result("timing/paper/comparison.tsv")
+    threads: job_threads("figures")
+    resources:
+        **job_resources("figures"),
+    params:
+        tolerances=config["comparison"],
+        preset=config["preset"],
+        reference_width=config["double_descent"]["reference_width"],
     script:
         "../scripts/paper_comparison.py"
 
@@ -76,26 +84,28 @@ rule paper_comparison:
 def timing_patterns():
     """(log, benchmark) path patterns of every rule of `all` that has both: the timing job finds a
     job's inputs in Snakemake's records by its log, and names it by its benchmark file."""
-    return [(strip_wildcard_constraints(str(r.log[0])), strip_wildcard_constraints(str(r.benchmark)))
-            for r in workflow.rules
-            if r.benchmark and r.log and r.name != "timing" and r.name not in OUTSIDE_ALL_RULES]
+    return [
+        (strip_wildcard_constraints(str(r.log[0])), strip_wildcard_constraints(str(r.benchmark)))
+        for r in workflow.rules
+        if r.benchmark and r.log and r.name != "timing" and r.name not in OUTSIDE_ALL_RULES
+    ]
 
 
 rule timing:
     input:
         timing_files(),
-    params:
-        patterns=timing_patterns(),
-        metadata=".snakemake/metadata",   # Snakemake's records: each job's inputs (the DAG)
-        cores=workflow.cores,
     output:
         csv=result("timing.csv"),
         figure=report_figure("timing", "Timing"),
         timeline=report_figure("timeline", "Timing"),
+    log:
+        result("logs/paper/timing.log"),
     threads: job_threads("figures")
     resources:
         **job_resources("figures"),
-    log:
-        result("logs/paper/timing.log"),
+    params:
+        patterns=timing_patterns(),
+        metadata=".snakemake/metadata",  # Snakemake's records: each job's inputs (the DAG)
+        cores=workflow.cores,
     script:
         "../scripts/timing.py"

@@ -23,28 +23,32 @@ rule pooling_train:
         [dataset_file(name) for name in POOL["datasets"]],
     output:
         history=result("pooling/history_{pool_variant}{pool_chunk}.csv"),
-    params:
-        protocol=lambda wildcards: pooling_lib.protocol_from_config(
-            config, wildcards.pool_variant, wildcards.pool_chunk),
-        device=config["device"],
-    threads: job_threads("pooling")
-    resources:
-        **job_resources("pooling", gpu=True),
-    group:
-        job_group("pooling")
-    priority: LONG_JOB_PRIORITY   # a variant trains every size: started last, it ran alone
     log:
         result("logs/pooling/{pool_variant}{pool_chunk}.log"),
     benchmark:
         result("timing/pooling/{pool_variant}{pool_chunk}.tsv")
+    priority: LONG_JOB_PRIORITY  # a variant trains every size: started last, it ran alone
+    group:
+        job_group("pooling")
+    threads: job_threads("pooling")
+    resources:
+        **job_resources("pooling", gpu=True),
+    params:
+        protocol=lambda wildcards: pooling_lib.protocol_from_config(
+            config, wildcards.pool_variant, wildcards.pool_chunk
+        ),
+        device=config["device"],
     script:
         "../scripts/pooling_train.py"
 
 
 rule pooling_summary:
     input:
-        expand(result("pooling/history_{pool_variant}{pool_chunk}.csv"),
-               pool_variant=POOL["variants"], pool_chunk=POOL_CHUNKS),
+        expand(
+            result("pooling/history_{pool_variant}{pool_chunk}.csv"),
+            pool_variant=POOL["variants"],
+            pool_chunk=POOL_CHUNKS,
+        ),
     output:
         csv=result("pooling/pooling.csv"),
         history=result("pooling/history.csv"),
@@ -64,11 +68,11 @@ rule pooling_figures:
         paper=report_figure("pooling", "Pooling"),
         all=report_figure("pooling_all", "Pooling"),
         final=report_figure("pooling_final", "Pooling"),
-    params:
-        figure=pooling_lib.figure_settings(config),
     log:
         result("logs/pooling/figures.log"),
     benchmark:
         result("timing/pooling/figures.tsv")
+    params:
+        figure=pooling_lib.figure_settings(config),
     script:
         "../scripts/pooling_figures.py"

@@ -25,11 +25,11 @@ if _report_only():
 rule run_config:
     output:
         result("config.yaml"),
-    params:
-        config=config,      # a change of any key reruns this job (the params rerun trigger)
     log:
         result("logs/report/config.log"),
     benchmark:
         result("timing/report/config.tsv")
+    params:
+        config=config,  # a change of any key reruns this job (the params rerun trigger)
     script:
         "../scripts/run_config.py"

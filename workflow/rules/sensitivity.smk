@@ -14,19 +14,29 @@ for _choice in sensitivity_lib.names(config):
     try:
         validate_config(_alt)
     except WorkflowError as e:
-        raise WorkflowError(f"sensitivity choice {_choice!r}: its alternative configuration is "
-                            f"invalid: {e}") from None
+        raise WorkflowError(
+            f"sensitivity choice {_choice!r}: its alternative configuration is " f"invalid: {e}"
+        ) from None
 
-OUTSIDE_ALL_RULES.update({"sensitivity_lottery_search", "sensitivity_lottery_analysis_part",
-                          "sensitivity_lottery_analysis",
-                          "sensitivity_metalearn_afunc", "sensitivity_ssl", "sensitivity_table"})
+OUTSIDE_ALL_RULES.update(
+    {
+        "sensitivity_lottery_search",
+        "sensitivity_lottery_analysis_part",
+        "sensitivity_lottery_analysis",
+        "sensitivity_metalearn_afunc",
+        "sensitivity_ssl",
+        "sensitivity_table",
+    }
+)
 # The outputs of each experiment's job, relative to the results folder (main run) or to
 # sensitivity/CHOICE/ (alternative run): what the findings read.
 SENSITIVITY_FILES = {
     "lottery_search": {"history": "lottery/search_history.csv"},
     "lottery_analysis": {"summary": "lottery/analysis.csv"},
-    "metalearn_afunc": {"steps": "metalearn/afunc_steps.csv",
-                        "activations": "metalearn/afunc_activations.csv"},
+    "metalearn_afunc": {
+        "steps": "metalearn/afunc_steps.csv",
+        "activations": "metalearn/afunc_activations.csv",
+    },
     "ssl": {"csv": "ssl/ssl.csv"},
 }
 
@@ -45,10 +55,12 @@ def sensitivity_runs():
     for name in sensitivity_lib.names(config):
         c = sensitivity_lib.choice(config, name)
         files = SENSITIVITY_FILES[c["experiment"]]
-        runs[name] = {"facts": sensitivity_lib.describe(config, name),
-                      "paper": {k: result(v) for k, v in files.items()},
-                      "alternative": {k: result(f"sensitivity/{name}/{v}") for k, v in files.items()},
-                      "random_from": result("lottery/search_history.csv") if "methods" in c else None}
+        runs[name] = {
+            "facts": sensitivity_lib.describe(config, name),
+            "paper": {k: result(v) for k, v in files.items()},
+            "alternative": {k: result(f"sensitivity/{name}/{v}") for k, v in files.items()},
+            "random_from": result("lottery/search_history.csv") if "methods" in c else None,
+        }
     return runs
 
 
@@ -82,8 +94,11 @@ def sensitivity_analysis_parts(wildcards):
 
 def sensitivity_part_protocol(wildcards):
     trial, network = wildcards.part.split("_", 1)
-    return {**sensitivity_lib.protocol(config, wildcards.choice), "part": [int(trial), network],
-            "grid": lottery_lib.sparsity_grid(LOT["search"]["rounds"]).tolist()}
+    return {
+        **sensitivity_lib.protocol(config, wildcards.choice),
+        "part": [int(trial), network],
+        "grid": lottery_lib.sparsity_grid(LOT["search"]["rounds"]).tolist(),
+    }
 
 
 rule sensitivity_lottery_search:
@@ -92,19 +107,19 @@ rule sensitivity_lottery_search:
     output:
         history=result("sensitivity/{choice}/lottery/search_history.csv"),
         masks=result("sensitivity/{choice}/lottery/masks.npz"),
-    params:
-        protocol=sensitivity_search_protocol,
-        checkpoint=lambda wc: result(f"sensitivity/{wc.choice}/lottery/checkpoint"),
-        device=config["device"],
+    log:
+        result("logs/sensitivity/{choice}/lottery_search.log"),
+    benchmark:
+        result("timing/sensitivity/{choice}_lottery_search.tsv")
     wildcard_constraints:
         choice=sensitivity_choice_pattern("lottery_search"),
     threads: job_threads("lottery")
     resources:
         **job_resources("lottery", gpu=True),
-    log:
-        result("logs/sensitivity/{choice}/lottery_search.log"),
-    benchmark:
-        result("timing/sensitivity/{choice}_lottery_search.tsv")
+    params:
+        protocol=sensitivity_search_protocol,
+        checkpoint=lambda wc: result(f"sensitivity/{wc.choice}/lottery/checkpoint"),
+        device=config["device"],
     script:
         "../scripts/lottery_search_segment.py"
 
@@ -116,40 +131,42 @@ rule sensitivity_lottery_analysis_part:
         masks=result("lottery/masks.npz"),
     output:
         history=result("sensitivity/{choice}/lottery/analysis/{part}.csv"),
-    params:
-        protocol=sensitivity_part_protocol,
-        device=config["device"],
+    log:
+        result("logs/sensitivity/{choice}/lottery_analysis_{part}.log"),
+    benchmark:
+        result("timing/sensitivity/{choice}_lottery_analysis_{part}.tsv")
     wildcard_constraints:
         choice=sensitivity_choice_pattern("lottery_analysis"),
         part=r"\d+_(" + "|".join(lottery_lib.NETWORKS) + ")",
     threads: job_threads("lottery")
     resources:
         **job_resources("lottery", gpu=True),
-    log:
-        result("logs/sensitivity/{choice}/lottery_analysis_{part}.log"),
-    benchmark:
-        result("timing/sensitivity/{choice}_lottery_analysis_{part}.tsv")
+    params:
+        protocol=sensitivity_part_protocol,
+        device=config["device"],
     script:
         "../scripts/lottery_analysis_part.py"
 
 
 rule sensitivity_lottery_analysis:
     input:
-        histories=lambda wc: [result(f"sensitivity/{wc.choice}/lottery/analysis/{part}.csv")
-                              for part in sensitivity_analysis_parts(wc)],
+        histories=lambda wc: [
+            result(f"sensitivity/{wc.choice}/lottery/analysis/{part}.csv")
+            for part in sensitivity_analysis_parts(wc)
+        ],
         masks=result("lottery/masks.npz"),
     output:
         history=result("sensitivity/{choice}/lottery/analysis_history.csv"),
         summary=result("sensitivity/{choice}/lottery/analysis.csv"),
         adjacency=result("sensitivity/{choice}/lottery/adjacency.csv"),
-    params:
-        protocol=lambda wc: sensitivity_lib.protocol(config, wc.choice),
-    wildcard_constraints:
-        choice=sensitivity_choice_pattern("lottery_analysis"),
     log:
         result("logs/sensitivity/{choice}/lottery_analysis.log"),
     benchmark:
         result("timing/sensitivity/{choice}_lottery_analysis.tsv")
+    wildcard_constraints:
+        choice=sensitivity_choice_pattern("lottery_analysis"),
+    params:
+        protocol=lambda wc: sensitivity_lib.protocol(config, wc.choice),
     script:
         "../scripts/lottery_analysis_merge.py"
 
@@ -162,19 +179,19 @@ rule sensitivity_metalearn_afunc:
         function=result("sensitivity/{choice}/metalearn/afunc_function.csv"),
         activations=result("sensitivity/{choice}/metalearn/afunc_activations.csv"),
         curves=result("sensitivity/{choice}/metalearn/afunc_curves.csv"),
-    params:
-        protocol=lambda wc: sensitivity_lib.protocol(config, wc.choice),
-        device=config["device"],
-        checkpoint=lambda wc: result(f"sensitivity/{wc.choice}/metalearn/checkpoints/afunc.pt"),
+    log:
+        result("logs/sensitivity/{choice}/metalearn_afunc.log"),
+    benchmark:
+        result("timing/sensitivity/{choice}_metalearn_afunc.tsv")
     wildcard_constraints:
         choice=sensitivity_choice_pattern("metalearn_afunc"),
     threads: job_threads("metalearn")
     resources:
         **job_resources("metalearn", gpu=True),
-    log:
-        result("logs/sensitivity/{choice}/metalearn_afunc.log"),
-    benchmark:
-        result("timing/sensitivity/{choice}_metalearn_afunc.tsv")
+    params:
+        protocol=lambda wc: sensitivity_lib.protocol(config, wc.choice),
+        device=config["device"],
+        checkpoint=lambda wc: result(f"sensitivity/{wc.choice}/metalearn/checkpoints/afunc.pt"),
     script:
         "../scripts/metalearn_afunc.py"
 
@@ -186,20 +203,20 @@ rule sensitivity_ssl:
         csv=result("sensitivity/{choice}/ssl/ssl.csv"),
         history=result("sensitivity/{choice}/ssl/history.csv"),
         embeddings=result("sensitivity/{choice}/ssl/embeddings.npz"),
-    params:
-        protocol=lambda wc: sensitivity_lib.protocol(config, wc.choice),
-        device=config["device"],
-    wildcard_constraints:
-        choice=sensitivity_choice_pattern("ssl"),
-    threads: job_threads("ssl")
-    resources:
-        **job_resources("ssl", gpu=True),
-    group:
-        job_group("ssl")
     log:
         result("logs/sensitivity/{choice}/ssl.log"),
     benchmark:
         result("timing/sensitivity/{choice}_ssl.tsv")
+    wildcard_constraints:
+        choice=sensitivity_choice_pattern("ssl"),
+    group:
+        job_group("ssl")
+    threads: job_threads("ssl")
+    resources:
+        **job_resources("ssl", gpu=True),
+    params:
+        protocol=lambda wc: sensitivity_lib.protocol(config, wc.choice),
+        device=config["device"],
     script:
         "../scripts/ssl_train.py"
 
@@ -211,15 +228,15 @@ rule sensitivity_table:
         csv=result("protocol_sensitivity.csv"),
         md=result("protocol_sensitivity.md"),
         figure=report_figure("protocol_sensitivity", "Protocol sensitivity"),
-    params:
-        runs=sensitivity_runs(),
-        preset=config["preset"],
-    threads: job_threads("figures")
-    resources:
-        **job_resources("figures"),
     log:
         result("logs/sensitivity/table.log"),
     benchmark:
         result("timing/sensitivity/table.tsv")
+    threads: job_threads("figures")
+    resources:
+        **job_resources("figures"),
+    params:
+        runs=sensitivity_runs(),
+        preset=config["preset"],
     script:
         "../scripts/sensitivity_table.py"

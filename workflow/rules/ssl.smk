@@ -10,8 +10,9 @@ SSL_VARIANTS = list(SSL.get("variants") or {})
 
 ALL_TARGETS.extend([result("ssl/ssl.csv")] + figure("ssl"))
 if SSL_VARIANTS:
-    ALL_TARGETS.extend([result("ssl/guillotine.csv"), result("ssl/guillotine.md")]
-                       + figure("ssl_guillotine"))
+    ALL_TARGETS.extend(
+        [result("ssl/guillotine.csv"), result("ssl/guillotine.md")] + figure("ssl_guillotine")
+    )
 
 
 rule ssl_train:
@@ -21,19 +22,19 @@ rule ssl_train:
         csv=result("ssl/ssl.csv"),
         history=result("ssl/history.csv"),
         embeddings=result("ssl/embeddings.npz"),
-    params:
-        protocol=ssl_lib.protocol_from_config(config),
-        device=config["device"],
-    threads: job_threads("ssl")
-    resources:
-        **job_resources("ssl", gpu=True),
-    group:
-        job_group("ssl")
-    priority: LONG_JOB_PRIORITY   # its t-SNE figure job runs after it: not last
     log:
         result("logs/ssl/train.log"),
     benchmark:
         result("timing/ssl/train.tsv")
+    priority: LONG_JOB_PRIORITY  # its t-SNE figure job runs after it: not last
+    group:
+        job_group("ssl")
+    threads: job_threads("ssl")
+    resources:
+        **job_resources("ssl", gpu=True),
+    params:
+        protocol=ssl_lib.protocol_from_config(config),
+        device=config["device"],
     script:
         "../scripts/ssl_train.py"
 
@@ -44,15 +45,15 @@ rule ssl_figure:
         embeddings=result("ssl/embeddings.npz"),
     output:
         report_figure("ssl", "SSL"),
-    params:
-        tsne=tsne_lib.figure_settings(config),
-    threads: job_threads("tsne")
-    resources:
-        **job_resources("tsne"),
     log:
         result("logs/ssl/figure.log"),
     benchmark:
         result("timing/ssl/figure.tsv")
+    threads: job_threads("tsne")
+    resources:
+        **job_resources("tsne"),
+    params:
+        tsne=tsne_lib.figure_settings(config),
     script:
         "../scripts/ssl_figure.py"
 
@@ -65,20 +66,20 @@ rule ssl_variant:
     output:
         csv=result("ssl/variant_{ssl_variant}.csv"),
         history=result("ssl/history_{ssl_variant}.csv"),
-    params:
-        protocol=lambda wc: ssl_lib.variant_protocol(config, wc.ssl_variant),
-        device=config["device"],
-    wildcard_constraints:
-        ssl_variant="|".join(SSL_VARIANTS) or "(?!)",
-    threads: job_threads("ssl")
-    resources:
-        **job_resources("ssl", gpu=True),
-    group:
-        job_group("ssl")
     log:
         result("logs/ssl/variant_{ssl_variant}.log"),
     benchmark:
         result("timing/ssl/variant_{ssl_variant}.tsv")
+    wildcard_constraints:
+        ssl_variant="|".join(SSL_VARIANTS) or "(?!)",
+    group:
+        job_group("ssl")
+    threads: job_threads("ssl")
+    resources:
+        **job_resources("ssl", gpu=True),
+    params:
+        protocol=lambda wc: ssl_lib.variant_protocol(config, wc.ssl_variant),
+        device=config["device"],
     script:
         "../scripts/ssl_variant.py"
 
@@ -91,14 +92,14 @@ rule ssl_guillotine:
         csv=result("ssl/guillotine.csv"),
         md=result("ssl/guillotine.md"),
         figure=report_figure("ssl_guillotine", "SSL"),
-    params:
-        models=[ssl_lib.MAIN_MODEL] + SSL_VARIANTS,
-    threads: job_threads("figures")
-    resources:
-        **job_resources("figures"),
     log:
         result("logs/ssl/guillotine.log"),
     benchmark:
         result("timing/ssl/guillotine.tsv")
+    threads: job_threads("figures")
+    resources:
+        **job_resources("figures"),
+    params:
+        models=[ssl_lib.MAIN_MODEL] + SSL_VARIANTS,
     script:
         "../scripts/ssl_guillotine.py"

@@ -21,13 +21,16 @@ for _name in SWEEPS:
 wildcard_constraints:
     sweep=sweeps_lib.wildcard_pattern(SWEEPS),
     sweep_value=sweeps_lib.wildcard_pattern(sweeps_lib.all_value_texts(config)),
-    sweep_chunk=r"(_seeds?\d+(-\d+)?)?",   # experiments.seed_chunks tags: "", _seed3, _seeds0-2
+    sweep_chunk=r"(_seeds?\d+(-\d+)?)?",  # experiments.seed_chunks tags: "", _seed3, _seeds0-2
 
 
 def sweep_runs(wildcards):
-    return expand(result("sweeps/runs/{sweep}/{value}/finals{chunk}.csv"), sweep=wildcards.sweep,
-                  value=sweeps_lib.value_texts(config, wildcards.sweep),
-                  chunk=sweeps_lib.chunks(config, wildcards.sweep))
+    return expand(
+        result("sweeps/runs/{sweep}/{value}/finals{chunk}.csv"),
+        sweep=wildcards.sweep,
+        value=sweeps_lib.value_texts(config, wildcards.sweep),
+        chunk=sweeps_lib.chunks(config, wildcards.sweep),
+    )
 
 
 rule sweeps:
@@ -38,18 +41,19 @@ rule sweeps:
 rule sweep_dataset:
     output:
         result("sweeps/data/{sweep}/{sweep_value}.npz"),
-    params:
-        args=lambda wildcards: sweeps_lib.dataset_args(config, wildcards.sweep,
-                                                       wildcards.sweep_value),
     log:
         result("logs/sweeps/data/{sweep}/{sweep_value}.log"),
     benchmark:
         result("timing/sweeps/data_{sweep}_{sweep_value}.tsv")
+    group:
+        job_group("data")
     threads: job_threads("data")
     resources:
         **job_resources("data"),
-    group:
-        job_group("data")
+    params:
+        args=lambda wildcards: sweeps_lib.dataset_args(
+            config, wildcards.sweep, wildcards.sweep_value
+        ),
     script:
         "../scripts/make_dataset.py"
 
@@ -59,19 +63,20 @@ rule sweep_train:
         result("sweeps/data/{sweep}/{sweep_value}.npz"),
     output:
         finals=result("sweeps/runs/{sweep}/{sweep_value}/finals{sweep_chunk}.csv"),
-    params:
-        protocol=lambda wildcards: sweeps_lib.protocol_from_config(
-            config, wildcards.sweep, wildcards.sweep_value, wildcards.sweep_chunk),
-        device=config["device"],
-    threads: job_threads("sweeps")
-    resources:
-        **job_resources("sweeps", gpu=True),
-    group:
-        job_group("sweeps")
     log:
         result("logs/sweeps/{sweep}/{sweep_value}{sweep_chunk}.log"),
     benchmark:
         result("timing/sweeps/{sweep}_{sweep_value}{sweep_chunk}.tsv")
+    group:
+        job_group("sweeps")
+    threads: job_threads("sweeps")
+    resources:
+        **job_resources("sweeps", gpu=True),
+    params:
+        protocol=lambda wildcards: sweeps_lib.protocol_from_config(
+            config, wildcards.sweep, wildcards.sweep_value, wildcards.sweep_chunk
+        ),
+        device=config["device"],
     script:
         "../scripts/sweep_train.py"
 
@@ -82,15 +87,15 @@ rule sweep_table:
     output:
         csv=result("sweeps/{sweep}.csv"),
         md=result("sweeps/{sweep}.md"),
-    params:
-        models=lambda wildcards: sweeps_lib.settings(config, wildcards.sweep)["models"],
-    threads: job_threads("figures")
-    resources:
-        **job_resources("figures"),
     log:
         result("logs/sweeps/{sweep}_table.log"),
     benchmark:
         result("timing/sweeps/{sweep}_table.tsv")
+    threads: job_threads("figures")
+    resources:
+        **job_resources("figures"),
+    params:
+        models=lambda wildcards: sweeps_lib.settings(config, wildcards.sweep)["models"],
     script:
         "../scripts/sweep_table.py"
 
@@ -99,19 +104,24 @@ rule sweep_figure:
     input:
         result("sweeps/{sweep}.csv"),
     output:
-        report(result("sweeps/{sweep}.png"), caption="../report/sweep.rst", category="Sweeps",
-               subcategory="{sweep}"),
+        report(
+            result("sweeps/{sweep}.png"),
+            caption="../report/sweep.rst",
+            category="Sweeps",
+            subcategory="{sweep}",
+        ),
         result("sweeps/{sweep}.pdf"),
-    params:
-        log_x=lambda wildcards: bool(sweeps_lib.settings(config, wildcards.sweep)["log_x"]),
-        default=lambda wildcards: get_dataset_args(as_dict=True)[
-            sweeps_lib.settings(config, wildcards.sweep)["arg"]],
-    threads: job_threads("figures")
-    resources:
-        **job_resources("figures"),
     log:
         result("logs/sweeps/{sweep}_figure.log"),
     benchmark:
         result("timing/sweeps/{sweep}_figure.tsv")
+    threads: job_threads("figures")
+    resources:
+        **job_resources("figures"),
+    params:
+        log_x=lambda wildcards: bool(sweeps_lib.settings(config, wildcards.sweep)["log_x"]),
+        default=lambda wildcards: get_dataset_args(as_dict=True)[
+            sweeps_lib.settings(config, wildcards.sweep)["arg"]
+        ],
     script:
         "../scripts/sweep_figure.py"

@@ -14,12 +14,12 @@ rule tsne_baselines:
         dataset_file(TSNE["dataset"]),
     output:
         baselines=result("tsne/baselines.csv"),
-    params:
-        protocol=tsne_lib.protocol_from_config(config),
     log:
         result("logs/tsne/baselines.log"),
     benchmark:
         result("timing/tsne/baselines.tsv")
+    params:
+        protocol=tsne_lib.protocol_from_config(config),
     script:
         "../scripts/tsne_baselines.py"
 
@@ -31,14 +31,14 @@ rule tsne_figure:
         mnist=[TSNE["mnist_path"]] if TSNE.get("mnist_path") else [],
     output:
         report_figure("tsne", "t-SNE"),
-    params:
-        tsne=tsne_lib.figure_settings(config),
-    threads: job_threads("tsne")
-    resources:
-        **job_resources("tsne"),
     log:
         result("logs/tsne/figure.log"),
     benchmark:
         result("timing/tsne/figure.tsv")
+    threads: job_threads("tsne")
+    resources:
+        **job_resources("tsne"),
+    params:
+        tsne=tsne_lib.figure_settings(config),
     script:
         "../scripts/tsne_figure.py"
