@@ -260,7 +260,7 @@ def test_double_descent_and_lottery_jobs_claim_distinct_gpus(tmp_path):
         noise_files[rate] = tmp_path / f"noise{rate}.npz"
         double_descent.make_noisy_dataset(data, rate, 0, noise_files[rate])
     jobs = [("dd_train", {"input": [str(noise_files[r]) for r in job["noises"]],
-                          "output": [str(tmp_path / f"{job['name']}.csv")],
+                          "output": {"history": str(tmp_path / f"{job['name']}.csv")},
                           "log": [str(tmp_path / f"{job['name']}.log")],
                           "params": {"protocol": double_descent.protocol_from_config(
                               config, job["name"]), "device": "auto"}})
@@ -288,3 +288,11 @@ def test_double_descent_and_lottery_jobs_claim_distinct_gpus(tmp_path):
                                 "grid": lottery.sparsity_grid(search["rounds"]).tolist()},
                    "device": "auto"}}, tmp_path / "locks", hold=0.0)
     assert claimed_device(analysis) == ["cuda:0"]
+
+
+def test_a_script_names_its_job_by_rule_and_wildcards():
+    from mnist1d.pipeline.script import job_name
+
+    job = type("Snakemake", (), {"rule": "dd_train", "wildcards": {"job": "mlp_ce_g3"}})()
+    assert job_name(job) == "dd_train (job=mlp_ce_g3)"
+    assert job_name(type("Snakemake", (), {"rule": "metalearn_lr", "wildcards": {}})()) == "metalearn_lr"
