@@ -91,8 +91,8 @@ if comparison.exists():
     table = pd.read_csv(comparison)
     print("== paper comparison: " + ", ".join(f"{v} {n}" for v, n in table.verdict.value_counts().items())
           + f" of {len(table)}")
-    print(table[table.verdict != "reproduced"][["experiment", "quantity", "published",
-                                                  "reproduced_mean"]].to_string(index=False))
+    verdicts = table.groupby(["experiment", "verdict"], sort=False).size().unstack(fill_value=0)
+    print(verdicts.to_string())
 PY
 echo "== total $(($(date +%s) - start)) s; outputs in $out (timeline.png, timing.csv, paper_comparison.md, gpu_node.log)"
 exit $status
