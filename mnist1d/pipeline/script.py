@@ -42,4 +42,13 @@ def write_outputs(outputs, paths):
         raise ValueError(f"the job's outputs {sorted(outputs)} are not the rule's outputs "
                          f"{sorted(names)} (every output of the rule named, one file each)")
     for name, value in outputs.items():
-        write_output(value, paths[name])
+        write_output(value, paths[name] if isinstance(paths, dict) else getattr(paths, name))
+
+
+def job_name(snakemake):
+    """The job as a reader finds it in Snakemake's output: its rule and wildcards, e.g.
+    "dd_train (job=mlp_ce_g3)" (for messages such as a GPU lost under it)."""
+    rule = getattr(snakemake, "rule", None) or "job"
+    wildcards = getattr(snakemake, "wildcards", None)
+    items = list(wildcards.items()) if hasattr(wildcards, "items") else []
+    return f"{rule} ({', '.join(f'{k}={v}' for k, v in items)})" if items else rule
