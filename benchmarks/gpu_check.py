@@ -23,7 +23,8 @@ module under mnist1d/experiments/); the tables compared are the job's outputs:
                      probes, CPU scikit-learn, about a minute per run on one core) only with
                      --ssl-probes on (the job's probes=False otherwise): the probes are the same
                      CPU code on both runs, and the embeddings compare what they would be fed
-    lottery          lottery.search (no checkpoints), then lottery.analyse and adjacency_table
+    lottery          lottery.segment_job (every round of every member, no checkpoint), then
+                     lottery.part_job (every network) and adjacency_table
     double_descent   double_descent.train_job, every job of double_descent.plan_jobs
     metalearn_lr     metalearn_lr.train_job
     metalearn_afunc  metalearn_afunc.train_job (no checkpoint): metalearning, then the baselines
@@ -625,25 +626,21 @@ def lottery_jobs(config, datasets, options):
     members = len(lottery.members_of(ps["trials"], ps["methods"]))
 
     def run(device, timer, log):
+        search = {"dataset": datasets[config["lottery"]["search"]["dataset"]]}
         with timer():
-            history, packed, shapes, members_, grid = lottery.search(
-                datasets[config["lottery"]["search"]["dataset"]], ps["hidden"], ps["engine"],
-                ps["trials"], ps["methods"], ps["rounds"], device=device, compile=ps["compile"],
-                checkpoint_dir=None, logger=log, score_step=ps["score_step"],
-                rank_by=ps["rank_by"], random_ticket=ps["random_ticket"])
+            searched = lottery.segment_job(ps, search, device=device, logger=log)
         with tempfile.TemporaryDirectory(prefix="gpu_check_lottery_") as tmp:
             path = os.path.join(tmp, "masks.npz")
-            lottery.save_mask_store(path, packed, shapes, members_, grid)
+            searched["masks"].save(path)
             store = lottery.MaskStore(path)
-            data = datasets[config["lottery"]["analysis"]["dataset"]]
+            analysis = {"dataset": datasets[config["lottery"]["analysis"]["dataset"]],
+                        "masks": store}
             with timer():
-                analysis, round_ = lottery.analyse(
-                    data, store, pa["sparsity"], pa["hidden"], pa["engine"], pa["trials"],
-                    pa["reinit_seed"], pa["shuffle_seed"], pa["chunk_order"], group=pa["group"],
-                    device=device, compile=pa["compile"], logger=log, init=pa["init"],
-                    init_seed=pa["init_seed"], shuffle=pa["shuffle"])
+                analysed = lottery.part_job(pa, analysis, device=device, logger=log)
+            round_ = int(analysed["history"]["round"].iloc[0])   # as the merge job reads it
             adjacency = lottery.adjacency_table(store, round_, pa["trials"], pa["adjacency"])
-        return {"search": history, "analysis": analysis, "adjacency": adjacency}
+        return {"search": searched["history"], "analysis": analysed["history"],
+                "adjacency": adjacency}
     search_steps = ps["rounds"] * (ps["engine"]["steps"] + 1)
     analysis_steps = math.ceil(networks / group) * (pa["engine"]["steps"] + 1)
     return ([Job("search + analysis", search_steps + analysis_steps, run)],

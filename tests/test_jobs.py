@@ -261,3 +261,129 @@ def test_tsne_baselines_job(config, datasets, log):
     assert len(table) == 2 and table.test_acc.between(0, 100).all()
     assert table.method.iloc[0] == f"kNN (k={p['knn_k']}, Euclidean)"
     assert "kNN" in log.lines[0]
+
+
+class Interrupted(Exception):
+    pass
+
+
+class InterruptAfter(logging.Handler):
+    """Stops the job at the log line that starts with `line`, as a kill would."""
+
+    def __init__(self, line):
+        super().__init__()
+        self.line = line
+
+    def emit(self, record):
+        if record.getMessage().startswith(self.line):
+            raise Interrupted(self.line)
+
+
+@pytest.fixture(scope="module")
+def lottery_chain(config, datasets, tmp_path_factory):
+    """The smoke lottery ticket's chain of trial 42 as the rules run it: its segments (the
+    first ends at the analysed round), each protocol as lottery_segment_protocol gives it and
+    the outputs of each, the one after the first from the mask store the first wrote."""
+    from mnist1d.experiments import lottery
+
+    section = config["lottery"]["search"]
+    grid = lottery.sparsity_grid(section["rounds"])
+    analysed = lottery.nearest_round(grid, config["lottery"]["analysis"]["sparsity"])
+    p = lottery.protocol_from_config(config, "search")
+    segments = [s for s in lottery.search_segments(p["trials"], p["methods"], section["rounds"],
+                                                   p["random_ticket"], analysed)
+                if (s["trial"], s["method"]) == (42, "magnitude")]
+    folder = tmp_path_factory.mktemp("lottery")
+    chain, store = [], None
+    for seg in segments:
+        protocol = {**p, "trials": [42], "methods": ["magnitude"], "first_round": seg["first"],
+                    "stop_round": seg["stop"]}
+        inputs = {"dataset": datasets(section["dataset"])}
+        if seg["after"]:
+            inputs["start"] = store
+        out = lottery.segment_job(protocol, inputs, device="cpu")
+        out["masks"].save(folder / f"{seg['name']}.npz")
+        store = lottery.MaskStore(folder / f"{seg['name']}.npz")
+        chain.append((seg, protocol, out, store))
+    return analysed, chain
+
+
+def test_lottery_search_segment_job(config, lottery_chain):
+    from mnist1d.experiments import lottery
+
+    analysed, chain = lottery_chain
+    assert [seg["after"] for seg, *_ in chain] == [None, chain[0][0]["name"]]
+    rounds = config["lottery"]["search"]["rounds"]
+    for seg, p, out, store in chain:
+        assert list(out) == ["history", "masks"]
+        history, masks = out["history"], out["masks"]
+        assert list(history.columns[:6]) == ["round", "sparsity", "kept", "trial", "method",
+                                             "step"]
+        assert {"train_loss", "test_loss", "train_acc", "test_acc"} <= set(history.columns)
+        assert sorted(history["round"].unique()) == list(range(seg["first"], seg["stop"]))
+        assert set(history.trial) == {42} and set(history.method) == {"magnitude"}
+        assert isinstance(masks, lottery.SearchMasks) and masks.members == [(42, "magnitude")]
+        assert masks.first_round == seg["first"] and len(masks.rounds) == seg["stop"] - seg["first"]
+        assert (masks.next is None) == (seg["stop"] == rounds)   # the last segment leaves none
+        assert (store.first, store.rounds) == (seg["first"], seg["stop"])
+    # the second segment continued the first: its masks prune the first's last next masks
+    first, second = chain[0][3], chain[1][3]
+    for name in first.names:
+        np.testing.assert_array_equal(first.next_packed()[name],
+                                      second.arrays[f"mask/{name}"][0])
+    assert chain[0][0]["first"] <= analysed < chain[0][0]["stop"]
+
+
+def test_lottery_search_segment_resumes_from_its_checkpoint(config, datasets, lottery_chain,
+                                                            tmp_path, log):
+    """A segment killed after its first round resumes from its checkpoint to the tables of an
+    uninterrupted run (history and mask store, byte for byte); remove_checkpoint then leaves
+    nothing."""
+    from mnist1d.experiments import lottery
+
+    _, chain = lottery_chain
+    seg, p, out, _ = chain[0]
+    assert seg["stop"] - seg["first"] > 1
+    data = {"dataset": datasets(config["lottery"]["search"]["dataset"])}
+    checkpoint = tmp_path / "checkpoint" / seg["name"]
+    killer = logging.getLogger("test_jobs_killed")
+    killer.setLevel(logging.INFO)
+    killer.propagate = False
+    killer.handlers = [InterruptAfter(f"round {seg['first']:3d}/")]
+    with pytest.raises(Interrupted):
+        lottery.segment_job(p, data, logger=killer, checkpoint=str(checkpoint))
+    assert (checkpoint / "state.json").exists()
+    again = lottery.segment_job(p, data, logger=log, checkpoint=str(checkpoint))
+    assert any(line.startswith(f"resuming after round {seg['first']}") for line in log.lines)
+    assert not any(line.startswith(f"round {seg['first']:3d}/") for line in log.lines)
+    pd.testing.assert_frame_equal(again["history"], out["history"], check_exact=True)
+    out["masks"].save(tmp_path / "uninterrupted.npz")
+    again["masks"].save(tmp_path / "resumed.npz")
+    assert (tmp_path / "resumed.npz").read_bytes() == (tmp_path / "uninterrupted.npz").read_bytes()
+    lottery.remove_checkpoint(str(checkpoint))
+    assert not (tmp_path / "checkpoint").exists()
+
+
+def test_lottery_analysis_part_job(config, datasets, lottery_chain, log):
+    from mnist1d.experiments import lottery
+
+    analysed, chain = lottery_chain
+    store = chain[0][3]
+    grid = lottery.sparsity_grid(config["lottery"]["search"]["rounds"]).tolist()
+    data = datasets(config["lottery"]["analysis"]["dataset"])
+    base = lottery.protocol_from_config(config, "analysis")
+    for network, inputs in (("lottery", {"dataset": data, "masks": store}),
+                            ("dense", {"dataset": data})):   # no masks: none needed
+        p = {**base, "part": [42, network], "grid": grid}
+        out = lottery.part_job(p, inputs, device="cpu", logger=log)
+        assert set(out) == {"history"}
+        history = out["history"]
+        assert list(history.columns[:6]) == ["round", "sparsity", "trial", "condition",
+                                             "network", "step"]
+        assert set(history["round"]) == {analysed} and set(history.trial) == {42}
+        assert set(history.network) == {network}
+        assert list(history.condition.unique()) == list(lottery.CONDITIONS)
+        steps, every = p["engine"]["steps"], p["engine"]["eval_every"]
+        assert sorted(history.step.unique()) == list(range(0, steps + 1, every))
+        assert history.test_acc.between(0, 100).all()
+    assert log.lines[0].startswith("analysis part [42, 'lottery']")

@@ -30,7 +30,11 @@ a rule named after its experiment alone (metalearn_lr, metalearn_afunc) runs `tr
     benchmark.train_job          double_descent.train_job     pooling.train_job
     ssl.train_job                ssl.variant_job              sweeps.train_job
     metalearn_lr.train_job       metalearn_afunc.train_job    afunc_fit.fit_job
-    tsne.baselines_job
+    tsne.baselines_job           lottery.segment_job          lottery.part_job
+
+The lottery's search segment returns its mask store as a `lottery.SearchMasks`, which its
+script writes with `save` (a compressed .npz of bit-packed masks), the history with
+write_outputs.
 """
 from mnist1d._extras import require
 

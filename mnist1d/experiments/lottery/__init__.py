@@ -7,11 +7,14 @@ every weight and bias, applied in every forward pass (mnist1d.train's `masks`).
 Where things are (every public name is importable from here: `lottery.search`, ...):
 - `protocol`: names of methods, conditions and networks, the model (`spec_of`), the sparsity
   grid, the analysis seeds and `protocol_from_config` (what the rule files call);
-- `masks`: the next round's masks from the scores (`next_masks`) and the bit-packed mask store;
+- `masks`: the next round's masks from the scores (`next_masks`) and the bit-packed mask store
+  (`SearchMasks`: what a search job returns for it);
 - `pruning`: the search (`search`), its plain one-network reference (`search_plain`) and its
   split into jobs (`search_segments`, `merge_segments`);
 - `analysis`: the analysis at about 92 % sparsity (`analyse`) and the adjacency of first-layer
   masks (`adjacency_table`);
+- `jobs`: the training jobs of the pipeline as job functions (mnist1d.experiments): one search
+  segment (`segment_job`) and one analysis part (`part_job`);
 - `tables` and `figures`: what a reader gets.
 
 No submodule imports torch at import time: the figure, table and aggregation jobs and
@@ -26,9 +29,10 @@ from mnist1d.experiments.lottery.analysis import (adjacency, adjacency_table, an
                                                   unit_order, view_of)
 from mnist1d.experiments.lottery.figures import (plot_adjacency, plot_asymptotes, plot_masks,
                                                  plot_summary, plot_sweep)
-from mnist1d.experiments.lottery.masks import (MaskStore, keep_count, next_masks, pack,
-                                               random_scores, ranking_units, save_mask_store,
-                                               unpack)
+from mnist1d.experiments.lottery.jobs import part_job, remove_checkpoint, segment_job
+from mnist1d.experiments.lottery.masks import (MaskStore, SearchMasks, keep_count, next_masks,
+                                               pack, random_scores, ranking_units,
+                                               save_mask_store, unpack)
 from mnist1d.experiments.lottery.protocol import (ANALYSIS_GROUP, COLORS, CONDITION_LABELS,
                                                   CONDITIONS, INITS, METHODS, NETWORK_LABELS,
                                                   NETWORKS, PARTS, RANDOM_TICKETS, RANK_BY,
@@ -48,8 +52,8 @@ __all__ = [
     "analysis_seeds",
     "check_search_settings", "nearest_round", "protocol_from_config", "sparsity_grid", "spec_of",
     # masks
-    "MaskStore", "keep_count", "next_masks", "pack", "random_scores", "ranking_units",
-    "save_mask_store", "unpack",
+    "MaskStore", "SearchMasks", "keep_count", "next_masks", "pack", "random_scores",
+    "ranking_units", "save_mask_store", "unpack",
     # pruning (the search)
     "ROUNDS_PER_JOB", "final_results", "members_of", "merge_segments", "search", "search_plain",
     "search_segments", "segment_with_round",
@@ -58,6 +62,8 @@ __all__ = [
     "analysis_setup", "analysis_summary", "chance_adjacency", "merge_analysis",
     "notebook_adjacency", "notebook_adjacency_note", "notebook_permutation",
     "shuffle_permutation", "unit_order", "view_of",
+    # the jobs
+    "part_job", "remove_checkpoint", "segment_job",
     # tables and figures
     "analysis_markdown", "analysis_means", "check_targets", "sweep_table", "targets_markdown",
     "plot_adjacency", "plot_asymptotes", "plot_masks", "plot_summary", "plot_sweep",

@@ -1,7 +1,8 @@
 """The masks of the search: how a round's masks follow from the scores of the round before
 (`next_masks`), and the mask store that keeps every round's masks bit-packed (`save_mask_store`,
-`MaskStore`).
+`MaskStore`; `SearchMasks`: what a search job returns for its store).
 """
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +122,27 @@ def save_mask_store(path, rounds_masks, shapes, members, sparsity, first_round=0
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, **arrays)
+
+
+@dataclass(eq=False)
+class SearchMasks:
+    """The masks of a search or of one segment of it, as a search job returns them
+    (`segment_job`'s "masks"): `save(path)` writes them as a mask store (`save_mask_store`).
+
+    rounds: one {name: (K, nbytes) packed} per round trained, from first_round on; shapes:
+    {name: shape of one member's tensor}; members: [(trial, method)]; sparsity: the target
+    sparsity of every round of the search; next: the packed masks of the round after the last
+    one trained, where a later segment continues from them (None: none)."""
+    rounds: list
+    shapes: dict
+    members: list
+    sparsity: np.ndarray
+    first_round: int = 0
+    next: dict | None = None
+
+    def save(self, path):
+        save_mask_store(path, self.rounds, self.shapes, self.members, self.sparsity,
+                        self.first_round, self.next)
 
 
 class MaskStore:

@@ -1,0 +1,80 @@
+"""The lottery's training jobs as job functions (mnist1d.experiments: one per job kind), what
+workflow/scripts/lottery_search_segment.py and lottery_analysis_part.py run:
+
+    segment_job   rules lottery_search_segment and sensitivity_lottery_search: `search`
+    part_job      rules lottery_analysis_part and sensitivity_lottery_analysis_part: `analyse`
+
+The merge jobs (lottery_search, lottery_analysis) only aggregate what these wrote.
+"""
+import os
+import shutil
+
+from mnist1d.experiments.lottery.analysis import analyse
+from mnist1d.experiments.lottery.masks import SearchMasks
+from mnist1d.experiments.lottery.pruning import search
+
+
+def segment_job(protocol, inputs, *, device="cpu", logger=None, checkpoint=None, dtype=None):
+    """One job of the search: `search` of every (trial, method) of protocol["trials"] x
+    protocol["methods"] (one member per job in the pipeline), rounds protocol["first_round"] ..
+    protocol["stop_round"] - 1 (where absent, as in protocol_from_config(config, "search"):
+    every round) on inputs["dataset"].
+
+    A segment that continues another (`search_segments`: its `after`) starts from the masks that
+    one left: inputs["start"], its MaskStore. `checkpoint` (a folder; None: none) is resumed
+    from when it holds rounds of this segment and written after every round; the caller
+    removes it once the outputs are written (`remove_checkpoint`).
+    Returns "history" (a row per round, member and evaluation) and "masks" (`SearchMasks`: the
+    masks of the rounds trained and, where a later segment continues, of the round after;
+    its `save(path)` writes the mask store)."""
+    p = protocol
+    first, stop = int(p.get("first_round", 0)), int(p.get("stop_round", p["rounds"]))
+    start = inputs.get("start")
+    if logger is not None:
+        logger.info(f"search segment: trial {p['trials']} x method {p['methods']}, rounds "
+                    f"{first}..{stop - 1} of {p['rounds']}"
+                    f"{' from the masks of the segment before' if start is not None else ''}, "
+                    f"{p['engine']}, device {device}, compile {p['compile']}, score_step "
+                    f"{p['score_step']}, rank_by {p['rank_by']}, random_ticket "
+                    f"{p['random_ticket']}; checkpoint {checkpoint}")
+    history, packed, shapes, members, grid = search(
+        inputs["dataset"], p["hidden"], p["engine"], p["trials"], p["methods"], p["rounds"],
+        device=device, dtype=dtype, compile=p["compile"], checkpoint_dir=checkpoint,
+        logger=logger, score_step=p["score_step"], rank_by=p["rank_by"],
+        random_ticket=p["random_ticket"], first_round=first, stop_round=stop,
+        start_masks=None if start is None else start.next_packed())
+    trained = stop - first
+    masks = SearchMasks(packed[:trained], shapes, members, grid, first,
+                        packed[trained] if len(packed) > trained else None)
+    return {"history": history, "masks": masks}
+
+
+def remove_checkpoint(checkpoint):
+    """Remove a finished segment's checkpoint folder, and the folder of checkpoints above it
+    once it is empty (the last segment to finish leaves none; the others' are kept)."""
+    shutil.rmtree(checkpoint, ignore_errors=True)
+    try:
+        os.rmdir(os.path.dirname(checkpoint))
+    except OSError:
+        pass
+
+
+def part_job(protocol, inputs, *, device="cpu", logger=None, dtype=None):
+    """One job of the analysis: `analyse` the networks of protocol["part"] ((trial, network):
+    its five conditions as one ensemble; where absent, as in protocol_from_config(config,
+    "analysis"): every network of every trial, in ensembles of protocol["group"]) on
+    inputs["dataset"], at the round of protocol["grid"] (the search's target sparsity per round;
+    absent: the mask store's) nearest protocol["sparsity"].
+
+    inputs["masks"]: the search's MaskStore (the random and lottery networks' masks; a part of
+    dense networks needs none). Returns "history" (a row per network and evaluation)."""
+    p = protocol
+    part = p.get("part")
+    if logger is not None:
+        logger.info(f"analysis part {part}: {p}, device {device}")
+    history, _ = analyse(
+        inputs["dataset"], inputs.get("masks"), p["sparsity"], p["hidden"], p["engine"],
+        p["trials"], p["reinit_seed"], p["shuffle_seed"], p["chunk_order"], group=p["group"],
+        device=device, dtype=dtype, compile=p["compile"], logger=logger, init=p["init"],
+        init_seed=p["init_seed"], shuffle=p["shuffle"], part=part, grid=p.get("grid"))
+    return {"history": history}
