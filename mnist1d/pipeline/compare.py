@@ -19,11 +19,11 @@ are compared by kind (`table_column_kind`, `array_kind`, `TOLERANCES`): inputs a
 (seeds, steps, sizes, labels, text, the generated datasets) must be equal, results of training
 must lie within the tolerance of their kind. `describe_tolerances()` lists them.
 
-One computation on two devices (`frame_comparison`, `frame_set_comparison`; benchmarks/gpu_check.py):
-the same training jobs run on the CPU and on a GPU, their tables compared column by column with the
-same kinds, in detail (values compared, largest absolute and relative difference, values outside),
-within a named tolerance set: `DEVICE_TOLERANCES` in float32, `FLOAT64_TOLERANCES` (1e-9 relative,
-accuracies exactly) when both devices train in float64.
+One computation on two devices (`frame_comparison`, `frame_set_comparison`; used by
+benchmarks/gpu_check.py): the same training jobs run on the CPU and on a GPU, their tables compared
+column by column with the same kinds, in detail (values compared, largest absolute and relative
+difference, values outside), within a named tolerance set: `DEVICE_TOLERANCES` in float32,
+`FLOAT64_TOLERANCES` (1e-9 relative, accuracies exactly) when both devices train in float64.
 """
 import gzip
 import hashlib
@@ -487,9 +487,10 @@ def frame_comparison(reference, other, name="table", tolerances=None):
     the numeric columns), problems (lines: what does not line up), columns (one dict per column:
     column, kind, tolerance, values, max_abs, max_rel, outside, ok)."""
     tolerances = tolerances or TOLERANCES
-    keep = lambda frame: frame[[c for c in frame.columns if not TIMING.search(str(c))]]  # noqa: E731
-    reference = keep(reference).reset_index(drop=True)
-    other = keep(other).reset_index(drop=True)
+    def keep(frame):
+        return frame[[c for c in frame.columns if not TIMING.search(str(c))]].reset_index(drop=True)
+
+    reference, other = keep(reference), keep(other)
     problems, columns = [], []
     if list(reference.columns) != list(other.columns):
         problems.append(f"columns differ: {list(reference.columns)} vs {list(other.columns)}")
