@@ -3,7 +3,7 @@
     PYTHONPATH=. python3 benchmarks/gpu_check.py --out DIR
         [--compile {on,off}] [--only EXP [EXP ...]] [--devices cpu cuda] [--threads 1]
         [--second-call {auto,on,off}] [--ssl-probes {off,on}] [--tf32 {default,off}]
-        [--deadline-s 400] [--save-tables FILE] [--reference FILE]
+        [--dtype {float32,float64}] [--deadline-s 400] [--save-tables FILE] [--reference FILE]
 
 Run from the repository root. It needs torch, numpy, pandas, scikit-learn, numba and pyyaml, but
 not snakemake, jsonschema or openTSNE: the configuration is resolved with
@@ -38,28 +38,43 @@ What is compared. The experiments run one after the other (metalearn_lr, double_
 ssl, pooling, metalearn_afunc, benchmark: the longest compiles last), each job of an experiment
 first on the first device of --devices (the reference, cpu by default), then on the second; every
 table the job produces (the ones it writes in the pipeline) is compared row by row with the
-reference's. Columns are compared by kind, each value b of the second run against the
-reference's a:
+reference's, through mnist1d.pipeline.compare (frame_comparison, the module that compares every
+result table of the project): each column by its kind (compare.table_column_kind), each value b
+of the second run against the reference's a, within the tolerance set of --dtype. With float32
+(the default, what the pipeline runs) that is compare.DEVICE_TOLERANCES:
 
-    key            |a - b| <= 1e-6 |a| + 1e-9   inputs of the computation: seed, step, epoch,
-                                                size, noise, sparsity, sample points, ...
-                                                (rows must line up)
-    accuracy       |a - b| <= 2 points          *acc*, *error* (percent)
-    loss           |a - b| <= 5e-2 |a| + 1e-3   *loss*
-    learning rate  |a - b| <= 1e-2 |a|          lr, lr_next (the metalearned learning rate)
-    value          |a - b| <= 5e-2 |a| + 1e-3   every other number (meta-gradients, the learned
-                                                activation, adjacency statistics, ...)
-    label          equal                        text columns (model, variant, method, ...)
-    timing         ignored                      seconds, *_s
+    key            1e-06 rel + 1e-09 abs    float inputs of the computation: epoch, noise,
+                                            sparsity, kept, start_lr, sample points x, ...
+    accuracy       2 points                 *acc*, *error* (percent; probe accuracies too)
+    loss           0.05 rel + 0.001 abs     *loss*
+    learning_rate  0.01 rel                 lr, lr_next (the metalearned learning rate)
+    value          0.05 rel + 0.001 abs     every other number (meta-gradients, the learned
+                                            activation, embeddings, adjacency statistics, ...;
+                                            spreads, *_std, alike)
+    label          equal                    text and boolean columns (model, variant, method)
+    integer        equal                    integer columns: seed, step, size, round, ...
+                                            (rows must line up)
+    timing         ignored                  seconds, *_s, ... (compare.TIMING)
 
-NaN must be NaN in both (pooling evaluates the training set only every few evaluations). Why
-tolerances and not equality: CPU and GPU kernels sum in different orders (and cuDNN convolutions
-run in TF32 unless switched off), so float32 trajectories part by rounding, more the longer they
-train; the smoke preset trains 20 to 100 steps, where parted trajectories should still agree far
-better than these tolerances, while a wrong result (a missing update, a wrong mask, a device
-mix-up) is off by much more. An accuracy of 2 points is 20 of the 1 000 test examples, or 2 of the
-activation experiment's 100. A table passes when every value is within its tolerance;
-an experiment agrees when all its tables pass.
+(|a - b| <= rel |a| + abs.) NaN must be NaN in both (pooling evaluates the training set only every
+few evaluations). Why tolerances and not equality: CPU and GPU kernels sum in different orders, so
+float32 trajectories part by rounding, more the longer they train; the smoke preset trains 20 to
+100 steps, where parted trajectories should still agree far better than these tolerances, while a
+wrong result (a missing update, a wrong mask, a device mix-up) is off by much more. An accuracy of
+2 points is 20 of the 1 000 test examples, or 2 of the activation experiment's 100. A table passes
+when every value is within its tolerance; an experiment agrees when all its tables pass.
+
+float64. `--dtype float64` trains every job in float64 on both devices (the job functions' `dtype`:
+the same random draws as in float32; the datasets' float32 arrays converted on the device) and
+compares with compare.FLOAT64_TOLERANCES: losses, values and learning rates to
+1e-09 rel + 1e-12 abs, keys to 1e-12 rel, accuracies exactly. Rounding in float64 is 1e-16 of a
+value, so a float32 difference that vanishes in float64 was rounding; one that stays is something
+the devices compute differently (a random draw made on the device, a kernel that is not the same
+operation). The compiled paths take float64 too: --compile on compiles float64 graphs (the engine's
+step and the activation experiment's `compiled` implementation; on the CPU they give the eager
+float64 numbers to 1e-16). An experiment whose jobs do not take the dtype is SKIPPED and says
+so. `--devices cpu cpu --dtype float64` must find no difference at all (tests/test_gpu_check.py
+runs it for every experiment).
 
 Timing. Per experiment and device: the wall time of the calls above (a job function's call is the
 whole job: its training, evaluations and tables, the benchmark's test predictions, the SSL
@@ -165,6 +180,7 @@ from mnist1d import specs
 from mnist1d.data import get_dataset_args, make_dataset
 from mnist1d.experiments import (benchmark, double_descent, lottery, metalearn_afunc, metalearn_lr,
                                  pooling, ssl)
+from mnist1d.pipeline import compare
 from mnist1d.pipeline.config import load_preset, resolve
 from mnist1d.pipeline.device import select_device, set_threads
 from mnist1d.utils import ObjectView
@@ -177,130 +193,22 @@ EXPERIMENTS = ("metalearn_lr", "double_descent", "lottery", "ssl", "pooling", "m
 
 UNCOMPILED = {"metalearn_lr"}   # no torch.compile in it, whatever `compile` says
 
-# --- comparison -------------------------------------------------------------------------------
+# --- comparison: mnist1d.pipeline.compare ---------------------------------------------------
 
-# kind -> (relative tolerance, absolute tolerance): |a - b| <= rel * |a| + abs, a the reference
-TOLERANCES = {
-    "key": (1e-6, 1e-9),
-    "accuracy": (0.0, 2.0),
-    "loss": (5e-2, 1e-3),
-    "learning_rate": (1e-2, 0.0),
-    "value": (5e-2, 1e-3),
-}
-KEY_COLUMNS = {"seed", "step", "epoch", "epochs", "round", "sparsity", "kept", "trial", "member",
-               "example",
-               "size", "parameters", "noise", "train_size", "outer_step", "inner_step",
-               "start_lr", "dim", "x", "n", "units", "kept_fraction"}
-LEARNING_RATE_COLUMNS = {"lr", "lr_next"}
-TIMING_COLUMNS = {"seconds", "time", "wall", "elapsed"}
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+# the tolerances of each --dtype (mnist1d.pipeline.compare; the module docstring lists them)
+TOLERANCE_SETS = {"float32": compare.DEVICE_TOLERANCES, "float64": compare.FLOAT64_TOLERANCES}
 
 
-def column_kind(name, values):
-    """How column `name` (a pandas Series `values`) is compared: a key of TOLERANCES, 'label'
-    (text, must be equal) or 'timing' (ignored)."""
-    lower = str(name).lower()
-    if lower in TIMING_COLUMNS or lower.endswith("_s") or lower.endswith("_seconds"):
-        return "timing"
-    if not (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)):
-        return "label"
-    if lower in KEY_COLUMNS:
-        return "key"
-    if lower in LEARNING_RATE_COLUMNS:
-        return "learning_rate"
-    if "acc" in lower or "error" in lower:
-        return "accuracy"
-    if "loss" in lower:
-        return "loss"
-    return "value"
+def run_dtype(options):
+    """The torch dtype the jobs train in (--dtype; float32 where `options` has none)."""
+    return DTYPES[getattr(options, "dtype", None) or "float32"]
 
 
-def describe_tolerance(kind):
-    if kind == "label":
-        return "equal"
-    if kind == "timing":
-        return "ignored"
-    rel, abs_ = TOLERANCES[kind]
-    if kind == "accuracy":
-        return f"{abs_:g} points"
-    parts = ([f"{rel:g} rel"] if rel else []) + ([f"{abs_:g} abs"] if abs_ else [])
-    return " + ".join(parts)
-
-
-def compare_tables(reference, other):
-    """Compare two tables of the same computation, column by column (see the module docstring).
-
-    Returns a dict: ok (bool), values (numbers compared within tolerance or not), max_abs (over
-    the compared numeric columns), problems (lines: what does not line up), columns (one dict per
-    column: column, kind, tolerance, values, max_abs, max_rel, outside, ok).
-    """
-    problems, columns = [], []
-    reference = reference.reset_index(drop=True)
-    other = other.reset_index(drop=True)
-    if list(reference.columns) != list(other.columns):
-        problems.append(f"columns differ: {list(reference.columns)} vs {list(other.columns)}")
-    if len(reference) != len(other):
-        problems.append(f"row counts differ: {len(reference)} vs {len(other)}")
-    if problems:
-        return {"ok": False, "values": 0, "max_abs": math.nan, "problems": problems,
-                "columns": []}
-    for name in reference.columns:
-        kind = column_kind(name, reference[name])
-        if kind != column_kind(name, other[name]) and "timing" not in (
-                kind, column_kind(name, other[name])):
-            problems.append(f"column {name!r}: {kind} in one table, "
-                            f"{column_kind(name, other[name])} in the other")
-            columns.append({"column": name, "kind": kind, "tolerance": describe_tolerance(kind),
-                            "values": 0, "max_abs": math.nan, "max_rel": math.nan,
-                            "outside": len(reference), "ok": False})
-            continue
-        if kind == "timing":
-            continue
-        if kind == "label":
-            a = reference[name].astype(str).to_numpy()
-            b = other[name].astype(str).to_numpy()
-            outside = int((a != b).sum())
-            if outside:
-                problems.append(f"column {name!r}: {outside} labels differ")
-            columns.append({"column": name, "kind": kind, "tolerance": "equal", "values": len(a),
-                            "max_abs": math.nan, "max_rel": math.nan, "outside": outside,
-                            "ok": outside == 0})
-            continue
-        a = reference[name].to_numpy(dtype=np.float64)
-        b = other[name].to_numpy(dtype=np.float64)
-        rel_tol, abs_tol = TOLERANCES[kind]
-        nan_a, nan_b = np.isnan(a), np.isnan(b)
-        both = ~nan_a & ~nan_b
-        nan_mismatch = int((nan_a != nan_b).sum())
-        diff = np.abs(a[both] - b[both])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rel = np.where(a[both] != 0, diff / np.abs(a[both]), np.where(diff == 0, 0.0, np.inf))
-        within = diff <= rel_tol * np.abs(a[both]) + abs_tol
-        outside = int((~within).sum()) + nan_mismatch
-        if nan_mismatch:
-            problems.append(f"column {name!r}: NaN in one table but not the other in "
-                            f"{nan_mismatch} rows")
-        columns.append({"column": name, "kind": kind, "tolerance": describe_tolerance(kind),
-                        "values": int(both.sum()) + nan_mismatch,
-                        "max_abs": float(diff.max()) if diff.size else 0.0,
-                        "max_rel": float(rel.max()) if rel.size else 0.0,
-                        "outside": outside, "ok": outside == 0})
-    numeric = [c for c in columns if c["kind"] not in ("label", "timing")]
-    max_abs = max((c["max_abs"] for c in numeric if not math.isnan(c["max_abs"])), default=0.0)
-    ok = not problems and all(c["ok"] for c in columns)
-    return {"ok": ok, "values": sum(c["values"] for c in columns), "max_abs": max_abs,
-            "problems": problems, "columns": columns}
-
-
-def compare_runs(reference_tables, other_tables):
-    """compare_tables for every table of an experiment: {table name: comparison}."""
-    out = {}
-    for name in sorted(set(reference_tables) | set(other_tables)):
-        if name not in reference_tables or name not in other_tables:
-            out[name] = {"ok": False, "values": 0, "max_abs": math.nan, "columns": [],
-                         "problems": [f"table {name!r} is missing from one run"]}
-        else:
-            out[name] = compare_tables(reference_tables[name], other_tables[name])
-    return out
+def compare_runs(reference_tables, other_tables, dtype="float32"):
+    """Every table of a job against the reference run's, within the tolerances of `dtype`:
+    {table name: compare.frame_comparison's result}."""
+    return compare.frame_set_comparison(reference_tables, other_tables, TOLERANCE_SETS[dtype])
 
 
 # --- tables saved to a file, and a reference made elsewhere ------------------------------------
@@ -314,7 +222,10 @@ TABLES_FORMAT = "gpu_check tables"
 TABLES_VERSION = 1
 # the options a reference must share with the run compared with it (`experiments`: the
 # reference's must include every experiment of the run)
-OPTION_NAMES = ("preset", "compile", "ssl_probes", "config_sha256", "experiments")
+OPTION_NAMES = ("preset", "compile", "ssl_probes", "dtype", "config_sha256", "experiments")
+# what an option missing from a reference's file was when the file was made (files made before
+# --dtype existed trained in float32)
+OPTION_DEFAULTS = {"dtype": "float32"}
 
 
 def run_options(args, config, experiments):
@@ -324,6 +235,7 @@ def run_options(args, config, experiments):
     text = json.dumps({k: v for k, v in config.items() if k != "compile"}, sort_keys=True,
                       default=str)
     return {"preset": "smoke", "compile": args.compile, "ssl_probes": args.ssl_probes,
+            "dtype": getattr(args, "dtype", None) or "float32",
             "config_sha256": hashlib.sha256(text.encode()).hexdigest(),
             "experiments": list(experiments)}
 
@@ -332,7 +244,8 @@ def options_mismatch(reference, here):
     """Lines saying how a reference's options differ from this run's (empty: it fits)."""
     lines = []
     for name in OPTION_NAMES:
-        theirs, ours = reference.get(name), here.get(name)
+        theirs = reference.get(name, OPTION_DEFAULTS.get(name))
+        ours = here.get(name, OPTION_DEFAULTS.get(name))
         if name == "experiments":
             missing = [e for e in ours if e not in (theirs or [])]
             if missing:
@@ -343,7 +256,8 @@ def options_mismatch(reference, here):
                 lines.append("the resolved configuration (config.yaml + the preset) differs: "
                              "config sha256 " + f"{str(theirs)[:12]} there, {ours[:12]} here")
         elif theirs != ours:
-            flag = {"compile": "--compile", "ssl_probes": "--ssl-probes"}.get(name, name)
+            flag = {"compile": "--compile", "ssl_probes": "--ssl-probes",
+                    "dtype": "--dtype"}.get(name, name)
             lines.append(f"{flag} {theirs} there, {ours} here")
     return lines
 
@@ -556,15 +470,20 @@ class Job:
 # --- the experiments: the jobs of each, run by their job functions -----------------------------
 # Each function returns (jobs, step unit); the datasets are made when a job first needs them.
 
-def job_run(job_function, protocol, inputs, tables=None, **options):
+def job_run(job_function, protocol, inputs, tables=None, dtype=None, **options):
     """A Job's `run`: the experiment's job function (what the pipeline's job runs, see
     mnist1d.experiments) with the rule's protocol on `inputs()` (made before the clock starts),
-    timed whole; the tables compared: its outputs, or `tables(outputs)` where given."""
+    timed whole; the tables compared: its outputs, or `tables(outputs)` where given. `dtype`
+    (run_dtype(options)) is passed on where given; `run.dtype` says what the job trains in."""
+    if dtype is not None:
+        options["dtype"] = dtype
+
     def run(device, timer, log):
         loaded = inputs()
         with timer():
             outputs = job_function(protocol, loaded, device=device, logger=log, **options)
         return outputs if tables is None else tables(outputs)
+    run.dtype = torch.float32 if dtype is None else dtype
     return run
 
 
@@ -576,7 +495,8 @@ def benchmark_jobs(config, datasets, options):
             # its test predictions are not compared: argmaxes, a near tie flips between devices
             # (their accuracy is the history's last test_acc)
             run = job_run(benchmark.train_job, p, lambda d=dataset: {"dataset": datasets[d]},
-                          tables=lambda outputs: {"history": outputs["history"]})
+                          tables=lambda outputs: {"history": outputs["history"]},
+                          dtype=run_dtype(options))
             jobs.append(Job(f"{model} {variant}", p["engine"]["steps"] + 1, run))
     return jobs, f"ensemble step ({len(section['seeds'])} seeds)"
 
@@ -586,7 +506,8 @@ def pooling_jobs(config, datasets, options):
     for variant in config["pooling"]["variants"]:
         p = pooling.protocol_from_config(config, variant)
         run = job_run(pooling.train_job, p,
-                      lambda p=p: {name: datasets[name] for name in p["datasets"]})
+                      lambda p=p: {name: datasets[name] for name in p["datasets"]},
+                      dtype=run_dtype(options))
         jobs.append(Job(variant, p["engine"]["steps"] + 1, run))
     members = len(config["pooling"]["datasets"]) * len(config["pooling"]["seeds"])
     return jobs, f"ensemble step ({members} members: sizes x seeds)"
@@ -599,7 +520,7 @@ def ssl_jobs(config, datasets, options):
     def tables(outputs):   # the probes ("csv") are there with --ssl-probes on only
         return dict(outputs, embeddings=ssl_embeddings(outputs["embeddings"]))
     run = job_run(ssl.train_job, p, lambda: {"dataset": datasets[config["ssl"]["dataset"]]},
-                  tables, probes=options.ssl_probes == "on")
+                  tables, dtype=run_dtype(options), probes=options.ssl_probes == "on")
     n_train = len(datasets[config["ssl"]["dataset"]]["x"])
     return ([Job("training", s["epochs"] * (n_train // s["batch_size"]), run)],
             f"ensemble step ({len(p['seeds'])} seeds)")
@@ -625,10 +546,12 @@ def lottery_jobs(config, datasets, options):
     group = networks if pa["group"] is None else int(pa["group"])
     members = len(lottery.members_of(ps["trials"], ps["methods"]))
 
+    dtype = run_dtype(options)
+
     def run(device, timer, log):
         search = {"dataset": datasets[config["lottery"]["search"]["dataset"]]}
         with timer():
-            searched = lottery.segment_job(ps, search, device=device, logger=log)
+            searched = lottery.segment_job(ps, search, device=device, logger=log, dtype=dtype)
         with tempfile.TemporaryDirectory(prefix="gpu_check_lottery_") as tmp:
             path = os.path.join(tmp, "masks.npz")
             searched["masks"].save(path)
@@ -636,13 +559,15 @@ def lottery_jobs(config, datasets, options):
             analysis = {"dataset": datasets[config["lottery"]["analysis"]["dataset"]],
                         "masks": store}
             with timer():
-                analysed = lottery.part_job(pa, analysis, device=device, logger=log)
+                analysed = lottery.part_job(pa, analysis, device=device, logger=log,
+                                            dtype=dtype)
             round_ = int(analysed["history"]["round"].iloc[0])   # as the merge job reads it
             adjacency = lottery.adjacency_table(store, round_, pa["trials"], pa["adjacency"])
         return {"search": searched["history"], "analysis": analysed["history"],
                 "adjacency": adjacency}
     search_steps = ps["rounds"] * (ps["engine"]["steps"] + 1)
     analysis_steps = math.ceil(networks / group) * (pa["engine"]["steps"] + 1)
+    run.dtype = dtype
     return ([Job("search + analysis", search_steps + analysis_steps, run)],
             f"ensemble step (search: {search_steps} of {members} members; analysis: "
             f"{analysis_steps} of {group} members)")
@@ -657,7 +582,7 @@ def double_descent_jobs(config, datasets, options):
             return {noise: datasets.noisy(section["dataset"], noise, section["noise_seed"],
                                           section.get("label_noise", "seeded"))
                     for noise in p["job"]["noises"]}
-        run = job_run(double_descent.train_job, p, inputs)
+        run = job_run(double_descent.train_job, p, inputs, dtype=run_dtype(options))
         n_train = len(datasets[section["dataset"]]["x"])
         steps = specs.epochs_to_steps(p["epochs"], n_train, p["batch_size"]) + 1
         jobs.append(Job(job["name"], steps, run))
@@ -667,7 +592,8 @@ def double_descent_jobs(config, datasets, options):
 def metalearn_lr_jobs(config, datasets, options):
     p = metalearn_lr.protocol_from_config(config)
     run = job_run(metalearn_lr.train_job, p,
-                  lambda: {"dataset": datasets[config["metalearn"]["lr"]["dataset"]]})
+                  lambda: {"dataset": datasets[config["metalearn"]["lr"]["dataset"]]},
+                  dtype=run_dtype(options))
     steps = len(p["start_lrs"]) * p["outer_steps"] * p["inner_steps"]
     return ([Job("trials", steps, run)],
             f"unrolled inner step ({len(p['start_lrs'])} trials x {p['outer_steps']} outer steps "
@@ -680,7 +606,8 @@ def metalearn_afunc_jobs(config, datasets, options):
     evaluations = 1 + len(p["baselines"])
 
     run = job_run(metalearn_afunc.train_job, p,
-                  lambda: {"dataset": datasets[config["metalearn"]["afunc"]["dataset"]]})
+                  lambda: {"dataset": datasets[config["metalearn"]["afunc"]["dataset"]]},
+                  dtype=run_dtype(options))
     steps = (cfg.outer_steps + evaluations) * cfg.inner_steps
     return ([Job(f"metalearning + baselines ({cfg.implementation})", steps, run)],
             f"inner step ({cfg.outer_steps} x {cfg.inner_steps} metalearning, {evaluations} x "
@@ -696,6 +623,10 @@ JOBS = {"benchmark": benchmark_jobs, "pooling": pooling_jobs, "ssl": ssl_jobs,
 
 class DeadlineReached(BaseException):
     """Raised by SIGALRM at --deadline-s (a BaseException: no `except Exception` swallows it)."""
+
+
+class NotInDtype(Exception):
+    """An experiment whose jobs cannot train in the --dtype asked for: it is SKIPPED."""
 
 
 class Output:
@@ -749,6 +680,11 @@ def environment_lines(args, labels):
             else f"run {labels[0]} only (no comparison between devices)")
     lines.append(f"{runs}; compile {args.compile}; second call {args.second_call}; SSL probes "
                  f"{args.ssl_probes}; deadline {args.deadline_s:g} s")
+    tolerances = TOLERANCE_SETS[args.dtype]
+    lines.append(f"dtype {args.dtype}; tolerances (mnist1d.pipeline.compare."
+                 f"{'FLOAT64' if args.dtype == 'float64' else 'DEVICE'}_TOLERANCES): "
+                 + ", ".join(f"{kind} {compare.describe_tolerance(kind, tolerances)}"
+                             for kind in tolerances) + "; labels and integers equal")
     return lines
 
 
@@ -764,7 +700,7 @@ def new_result(labels):
 
 
 def tables_comparison(tables):
-    """Over the comparisons {"job: table": compare_tables result} of an experiment."""
+    """Over the comparisons {"job: table": compare.frame_comparison result} of an experiment."""
     tables = tables.values()
     return {"ok": bool(tables) and all(t["ok"] for t in tables),
             "values": sum(t["values"] for t in tables),
@@ -883,7 +819,7 @@ def print_comparison(out, title, tables, jobs):
             out.say(f"    table {table}: {problem}")
 
 
-def compare_with_reference(reference, exp, job_name, tables):
+def compare_with_reference(reference, exp, job_name, tables, dtype="float32"):
     """compare_runs of the reference's tables of the job and `tables`, keyed "job: table"; a
     job the reference lacks is one failed entry."""
     ref_tables = reference.job_tables(exp, job_name)
@@ -892,7 +828,8 @@ def compare_with_reference(reference, exp, job_name, tables):
         return {f"{job_name}: (job)": {
             "ok": False, "values": 0, "max_abs": math.nan, "columns": [],
             "problems": [f"job {job_name!r} is not in the reference (its {exp}: {ran})"]}}
-    return {f"{job_name}: {name}": c for name, c in compare_runs(ref_tables, tables).items()}
+    return {f"{job_name}: {name}": c
+            for name, c in compare_runs(ref_tables, tables, dtype).items()}
 
 
 def run_experiment(exp, result, config, datasets, devices, labels, log, out, args,
@@ -901,6 +838,12 @@ def run_experiment(exp, result, config, datasets, devices, labels, log, out, arg
     other, and with the reference's)."""
     jobs, result["unit"] = JOBS[exp](config, datasets, args)
     result["jobs_total"] = len(jobs)
+    wanted = run_dtype(args)
+    trains_in = [getattr(job.run, "dtype", torch.float32) for job in jobs]
+    other = sorted({str(dtype) for dtype in trains_in if dtype != wanted})
+    if other:
+        raise NotInDtype(f"[{exp}] SKIPPED: its jobs train in {', '.join(other)} only, not "
+                         f"{wanted} (its jobs function here does not pass --dtype on)")
     compiles = args.compile == "on" and exp not in UNCOMPILED
     compile_note = ", incl. compile" if compiles else ""
     for job in jobs:
@@ -914,7 +857,7 @@ def run_experiment(exp, result, config, datasets, devices, labels, log, out, arg
                 out.say(f"    {label:6s} {job.name}: {timer.seconds:.2f} s{compile_note}, "
                         f"{job.steps} steps, {1000 * timer.seconds / job.steps:.2f} ms/step")
             if len(labels) == 2:
-                comparison = compare_runs(*(tables[label] for label in labels))
+                comparison = compare_runs(*(tables[label] for label in labels), args.dtype)
                 result["tables"].update({f"{job.name}: {name}": c
                                          for name, c in comparison.items()})
                 ok = all(c["ok"] for c in comparison.values())
@@ -923,7 +866,8 @@ def run_experiment(exp, result, config, datasets, devices, labels, log, out, arg
             if reference is not None:
                 verdicts = []
                 for label in labels:
-                    vs = compare_with_reference(reference, exp, job.name, tables[label])
+                    vs = compare_with_reference(reference, exp, job.name, tables[label],
+                                                args.dtype)
                     result["vs_reference"][label].update(vs)
                     summary = tables_comparison(vs)
                     verdicts.append(f"{label} {'PASS' if summary['ok'] else 'FAIL'} "
@@ -972,6 +916,10 @@ def main(argv=None):
     parser.add_argument("--ssl-probes", choices=("on", "off"), default="off",
                         help="run the SSL job's kNN and linear probes (CPU scikit-learn, about a "
                              "minute per run) on both runs and compare them (default off)")
+    parser.add_argument("--dtype", choices=tuple(DTYPES), default="float32",
+                        help="train every job in this dtype on every device and compare within "
+                             "its tolerances (float64: to 1e-9, accuracies exactly; default "
+                             "float32, what the pipeline runs)")
     parser.add_argument("--tf32", choices=("default", "off"), default="default",
                         help="off: no TF32 in cuDNN convolutions (PyTorch's default allows it), "
                              "to tell TF32 rounding from a real difference")
@@ -1019,9 +967,10 @@ def main(argv=None):
                     f"than this run's, so its tables are not comparable:")
             for line in mismatch:
                 out.say(f"  {line}")
-            out.say("  make it again with this run's --compile, --only and --ssl-probes (and "
-                    "this checkout's config.yaml and presets), e.g. benchmarks/gpu_check.py "
+            out.say("  make it again with this run's --compile, --only, --ssl-probes and --dtype "
+                    "(and this checkout's config.yaml and presets), e.g. benchmarks/gpu_check.py "
                     f"--devices cpu --compile {args.compile} --ssl-probes {args.ssl_probes} "
+                    f"--dtype {args.dtype} "
                     f"--only {' '.join(experiments)} --save-tables FILE --out DIR")
             out.text.close()
             return 2
@@ -1078,6 +1027,9 @@ def main(argv=None):
                         print_comparison(out, f"[{exp}] vs reference ({reference.label} there), "
                                               f"{label}:", result["vs_reference"][label],
                                          result["jobs"])
+            except NotInDtype as skipped:
+                result["verdict"] = "SKIPPED"
+                out.say(str(skipped))
             except Exception:
                 result["verdict"] = "ERROR"
                 out.say(f"[{exp}] ERROR\n" + traceback.format_exc())
@@ -1119,10 +1071,10 @@ def main(argv=None):
                 f"devices saved to {args.save_tables} ({size / 2**20:.2f} MiB)")
     table = summary_rows(results, labels, reference)
     out.say("")
-    out.say(f"gpu_check summary: compile {args.compile}; wall_s, ms_per_step: the first call"
-            f"{' (incl. compile)' if args.compile == 'on' else ''}, the job functions' calls "
-            f"(datasets made outside), evaluations included; second_*: the same jobs again in "
-            f"this process"
+    out.say(f"gpu_check summary: {args.dtype}, compile {args.compile}; wall_s, ms_per_step: "
+            f"the first call{' (incl. compile)' if args.compile == 'on' else ''}, the job "
+            f"functions' calls (datasets made outside), evaluations included; second_*: the same "
+            f"jobs again in this process"
             f"{', compiled graphs reused' if args.compile == 'on' else ''}; "
             f"{time.perf_counter() - started:.0f} s in all")
     if reference is not None:

@@ -99,3 +99,81 @@ def test_load_record_refuses_other_files(tmp_path):
     (tmp_path / "x.json.gz").write_text("not gzip")
     with pytest.raises(ValueError, match="not a result record"):
         compare.load_record(tmp_path / "x.json.gz")
+
+
+# --- one computation on two devices: frame_comparison and the tolerance sets ------------------
+
+def history():
+    """A training history: labels, integer keys, losses, accuracies, a timing column."""
+    return pd.DataFrame({
+        "model": ["cnn"] * 6, "seed": [0] * 3 + [1] * 3, "step": [0, 50, 100] * 2,
+        "train_loss": [2.30, 1.10, 0.70, 2.31, 1.12, 0.72],
+        "train_acc": [10.0, 60.0, 75.0, 11.0, 61.0, 74.0],
+        "test_acc": [9.5, 58.0, 71.0, 10.5, 57.5, 70.0],
+        "noise": [0.1] * 6, "seconds": [0.1, 0.2, 0.3, 0.1, 0.2, 0.3]})
+
+
+def test_tolerance_sets_cover_every_float_kind():
+    kinds = {"key", "accuracy", "probe_accuracy", "loss", "learning_rate", "spread", "value"}
+    assert set(compare.TOLERANCES) >= kinds
+    assert set(compare.DEVICE_TOLERANCES) == kinds == set(compare.FLOAT64_TOLERANCES)
+    for kind in kinds:   # float64 is the tighter, everywhere
+        assert compare.FLOAT64_TOLERANCES[kind] <= compare.DEVICE_TOLERANCES[kind]
+    assert compare.FLOAT64_TOLERANCES["accuracy"] == (0.0, 0.0)
+    describe = compare.describe_tolerance
+    assert describe("accuracy", compare.DEVICE_TOLERANCES) == "2 points"
+    assert describe("accuracy", compare.FLOAT64_TOLERANCES) == "equal"
+    assert describe("loss", compare.DEVICE_TOLERANCES) == "0.05 rel + 0.001 abs"
+    assert describe("learning_rate", compare.DEVICE_TOLERANCES) == "0.01 rel"
+    assert describe("loss", compare.FLOAT64_TOLERANCES) == "1e-09 rel + 1e-12 abs"
+    assert describe("integer") == describe("label") == "equal"
+    assert describe("prediction") == "at most 10% differ"
+
+
+def test_frame_comparison_identical_and_rounding_sized():
+    device = compare.DEVICE_TOLERANCES
+    result = compare.frame_comparison(history(), history(), "history", device)
+    assert result["ok"] and not result["problems"] and result["max_abs"] == 0.0
+    assert result["values"] == 6 * 7                  # the timing column is not compared
+    kinds = {c["column"]: c["kind"] for c in result["columns"]}
+    assert kinds == {"model": "label", "seed": "integer", "step": "integer",
+                     "train_loss": "loss", "train_acc": "accuracy", "test_acc": "accuracy",
+                     "noise": "key"}
+    other = history()
+    other["train_loss"] *= 1 + 1e-3
+    other["train_acc"] += np.array([0.1, -0.2, 0.3, 0.0, 1.5, -1.9])
+    other["seconds"] *= 100
+    result = compare.frame_comparison(history(), other, "history", device)
+    assert result["ok"]
+    columns = {c["column"]: c for c in result["columns"]}
+    assert columns["train_loss"]["max_rel"] == pytest.approx(1e-3)
+    assert columns["train_acc"]["max_abs"] == pytest.approx(1.9)
+    assert columns["train_loss"]["tolerance"] == "0.05 rel + 0.001 abs"
+    # the same in float64: outside
+    result = compare.frame_comparison(history(), other, "history", compare.FLOAT64_TOLERANCES)
+    assert not result["ok"]
+    assert {c["column"]: c["outside"] for c in result["columns"] if not c["ok"]} == {
+        "train_loss": 6, "train_acc": 5}
+
+
+def test_frame_comparison_fails_on_what_does_not_line_up():
+    device = compare.DEVICE_TOLERANCES
+    other = history()
+    other.loc[4, "test_acc"] += 10.0
+    result = compare.frame_comparison(history(), other, "history", device)
+    assert [(c["column"], c["outside"]) for c in result["columns"] if not c["ok"]] == [
+        ("test_acc", 1)]
+    other = history()
+    other.loc[1, "step"] = 60
+    assert not compare.frame_comparison(history(), other, "h", device)["ok"]
+    other = history()
+    other.loc[2, "train_loss"] = np.nan
+    result = compare.frame_comparison(history(), other, "h", device)
+    assert not result["ok"] and any("NaN" in p for p in result["problems"])
+    both = history()
+    both.loc[2, "train_loss"] = np.nan                 # NaN in both: an evaluation skipped
+    assert compare.frame_comparison(both, both.copy(), "h", device)["ok"]
+    assert not compare.frame_comparison(history(), history().iloc[:5], "h", device)["ok"]
+    assert not compare.frame_comparison(history(), history().drop(columns="noise"), "h")["ok"]
+    sets = compare.frame_set_comparison({"a": history(), "b": history()}, {"a": history()})
+    assert sets["a"]["ok"] and not sets["b"]["ok"]

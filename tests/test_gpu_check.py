@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mnist1d.pipeline import compare
+
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "gpu_check.py"
 
 
@@ -22,7 +24,7 @@ def gpu_check():
 
 
 def history():
-    """A benchmark job's table: labels, keys, losses, accuracies, a timing column."""
+    """A benchmark job's table: labels, integer keys, losses, accuracies, a timing column."""
     steps = [0, 50, 100]
     return pd.DataFrame({
         "model": ["cnn"] * 6, "variant": ["normal"] * 6,
@@ -35,70 +37,39 @@ def history():
         "seconds": [0.1, 0.2, 0.3, 0.1, 0.2, 0.3]})
 
 
-def test_identical_tables_pass(gpu_check):
-    result = gpu_check.compare_tables(history(), history())
-    assert result["ok"] and not result["problems"]
-    assert result["max_abs"] == 0.0
-    # 6 rows x (2 labels + 2 keys + 5 numbers); the timing column is not compared
-    assert result["values"] == 6 * 9
-    assert "seconds" not in [c["column"] for c in result["columns"]]
-
-
-def test_ten_point_accuracy_difference_fails(gpu_check):
+def test_compares_through_the_compare_module(gpu_check):
+    """gpu_check has no comparison of its own: its runs are compared by
+    mnist1d.pipeline.compare with the tolerance set of --dtype."""
+    for name in ("column_kind", "compare_tables", "describe_tolerance", "TOLERANCES",
+                 "KEY_COLUMNS"):
+        assert not hasattr(gpu_check, name), name
+    assert gpu_check.TOLERANCE_SETS == {"float32": compare.DEVICE_TOLERANCES,
+                                        "float64": compare.FLOAT64_TOLERANCES}
     other = history()
     other.loc[4, "test_acc"] += 10.0
-    result = gpu_check.compare_tables(history(), other)
+    result = gpu_check.compare_runs({"history": history()}, {"history": other})["history"]
     assert not result["ok"]
-    bad = [c for c in result["columns"] if not c["ok"]]
-    assert [(c["column"], c["kind"], c["outside"]) for c in bad] == [("test_acc", "accuracy", 1)]
-    assert bad[0]["max_abs"] == pytest.approx(10.0)
+    assert [(c["column"], c["kind"], c["outside"]) for c in result["columns"] if not c["ok"]] == [
+        ("test_acc", "accuracy", 1)]
     assert result["max_abs"] == pytest.approx(10.0)
-
-
-def test_rounding_sized_differences_pass(gpu_check):
+    # loss 1e-3 off: within float32's tolerance, far outside float64's
     other = history()
-    for name in ("train_loss", "test_loss", "batch_loss"):
-        other[name] *= 1 + 1e-3
-    other["train_acc"] += np.array([0.1, -0.2, 0.3, 0.0, 1.5, -1.9])
-    result = gpu_check.compare_tables(history(), other)
-    assert result["ok"]
-    columns = {c["column"]: c for c in result["columns"]}
-    assert columns["train_loss"]["max_rel"] == pytest.approx(1e-3)
-    assert columns["train_acc"]["max_abs"] == pytest.approx(1.9)
+    other["train_loss"] *= 1 + 1e-3
+    assert gpu_check.compare_runs({"h": history()}, {"h": other})["h"]["ok"]
+    assert not gpu_check.compare_runs({"h": history()}, {"h": other}, "float64")["h"]["ok"]
 
 
-def test_timing_columns_are_ignored(gpu_check):
-    other = history()
-    other["seconds"] *= 100.0
-    result = gpu_check.compare_tables(history(), other)
-    assert result["ok"] and result["values"] == 6 * 9
-    assert gpu_check.column_kind("seconds", other["seconds"]) == "timing"
-    assert gpu_check.column_kind("wall_s", other["seconds"]) == "timing"
-
-
-def test_misaligned_rows_and_nan_fail(gpu_check):
-    other = history()
-    other.loc[1, "step"] = 60
-    assert not gpu_check.compare_tables(history(), other)["ok"]
-    other = history()
-    other.loc[2, "train_loss"] = np.nan
-    result = gpu_check.compare_tables(history(), other)
-    assert not result["ok"] and any("NaN" in p for p in result["problems"])
-    both = history()
-    both.loc[2, "train_loss"] = np.nan        # NaN in both (an evaluation that was skipped)
-    assert gpu_check.compare_tables(both, both.copy())["ok"]
-    assert not gpu_check.compare_tables(history(), history().iloc[:5])["ok"]
-
-
-def test_column_kinds(gpu_check):
-    number = pd.Series([1.0])
-    kinds = {name: gpu_check.column_kind(name, number)
-             for name in ("lr", "lr_next", "test_error", "knn_acc", "outer_loss", "meta_grad",
-                          "noise", "outer_step")}
-    assert kinds == {"lr": "learning_rate", "lr_next": "learning_rate", "test_error": "accuracy",
-                     "knn_acc": "accuracy", "outer_loss": "loss", "meta_grad": "value",
-                     "noise": "key", "outer_step": "key"}
-    assert gpu_check.column_kind("loss", pd.Series(["mse"])) == "label"   # double descent's
+def test_docstring_states_the_float32_tolerances(gpu_check):
+    """The docstring's table gives compare.DEVICE_TOLERANCES' numbers, as the run prints them."""
+    doc = " ".join(gpu_check.__doc__.split())
+    for kind in compare.DEVICE_TOLERANCES:
+        if kind in ("probe_accuracy", "spread"):     # told in the accuracy and value rows
+            continue
+        assert f"{kind} {compare.describe_tolerance(kind, compare.DEVICE_TOLERANCES)}" in doc
+    float64 = compare.FLOAT64_TOLERANCES
+    assert (f"to {compare.describe_tolerance('loss', float64)}, keys to "
+            f"{compare.describe_tolerance('key', float64)}, accuracies exactly") in doc
+    assert compare.describe_tolerance("accuracy", float64) == "equal"
 
 
 def test_compare_runs_reports_a_missing_table(gpu_check):
@@ -140,7 +111,7 @@ def test_save_load_round_trip(gpu_check, tmp_path):
     for key, frame in tables.items():
         loaded = doc["tables"][key]
         assert list(loaded.columns) == list(frame.columns) and len(loaded) == len(frame)
-        result = gpu_check.compare_tables(frame, loaded)
+        result = compare.frame_comparison(frame, loaded, key[-1], compare.FLOAT64_TOLERANCES)
         assert result["ok"] and result["max_abs"] == 0.0, result["problems"]
     loaded = doc["tables"][("benchmark", "cnn normal", "cpu", "history")]
     original = mixed_table()
@@ -249,3 +220,65 @@ def test_reference_end_to_end(gpu_check, tmp_path):
     summary = pd.read_csv(tmp_path / "c" / "gpu_check.csv")
     assert list(summary["verdict"]) == ["DONE"]
     assert list(summary["vs_reference_verdict"]) == ["FAIL"]
+
+
+# --- --dtype float64 -------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def float64_run(tmp_path_factory):
+    """Every experiment, eager, in float64 on the CPU twice, its tables saved."""
+    root = tmp_path_factory.mktemp("float64")
+    lines = run_script("--out", str(root / "out"), "--devices", "cpu", "cpu", "--compile", "off",
+                       "--dtype", "float64", "--deadline-s", "0", "--save-tables",
+                       str(root / "tables.json.gz"))
+    return root, lines
+
+
+def test_float64_twice_on_the_cpu_is_identical(float64_run):
+    """Every job kind trains in float64 (its job function's `dtype`) and reproduces itself bit
+    for bit: no difference at all, and the float64 tolerances pass."""
+    root, lines = float64_run
+    summary = pd.read_csv(root / "out" / "gpu_check.csv")
+    text = (root / "out" / "gpu_check.txt").read_text()
+    assert "dtype float64; tolerances (mnist1d.pipeline.compare.FLOAT64_TOLERANCES)" in text
+    # every experiment's jobs take --dtype: none is SKIPPED
+    assert set(summary.verdict) == {"PASS"} and len(set(summary.experiment)) == 7, summary
+    assert (summary.compared_values > 0).all() and (summary.max_abs_diff == 0).all()
+    columns = pd.read_csv(root / "out" / "gpu_check_columns.csv")
+    numeric = columns[columns["kind"].isin(list(compare.FLOAT64_TOLERANCES))]
+    assert len(numeric) and (numeric.max_abs == 0).all() and numeric.ok.all()
+    assert lines[-1] == ("gpu_check: 7 of 7"
+                         " experiments agree within tolerance")
+
+
+def test_float64_finds_a_difference_of_one_in_a_million(gpu_check, float64_run, tmp_path):
+    """The float64 check can fail: one loss of the saved float64 run moved by 1e-6 relative (far
+    inside float32's tolerance) fails against a fresh float64 run."""
+    root, _ = float64_run
+    doc = gpu_check.load_tables(root / "tables.json.gz")
+    key = ("metalearn_lr", "trials", "cpu", "trials")
+    trials = doc["tables"][key].copy()
+    assert trials["outer_loss"].dtype == np.float64
+    moved = trials.copy()
+    moved.loc[3, "outer_loss"] *= 1 + 1e-6
+    assert not compare.frame_comparison(trials, moved, "trials", compare.FLOAT64_TOLERANCES)["ok"]
+    assert compare.frame_comparison(trials, moved, "trials", compare.DEVICE_TOLERANCES)["ok"]
+    bad = tmp_path / "moved.json.gz"
+    gpu_check.save_tables(bad, {key: moved}, doc["options"], ["cpu"])
+    lines = run_script("--out", str(tmp_path / "out"), "--devices", "cpu", "--compile", "off",
+                       "--dtype", "float64", "--only", "metalearn_lr", "--reference", str(bad))
+    assert lines[-1] == (f"gpu_check: cpu only, 1 of 1 experiments ran; "
+                         f"vs reference ({bad}): cpu 0 of 1")
+    columns = pd.read_csv(tmp_path / "out" / "gpu_check_columns.csv")
+    row = columns[(columns.comparison == "reference cpu vs cpu")
+                  & (columns.column == "outer_loss")].iloc[0]
+    assert row.outside == 1 and not row.ok and row.max_rel == pytest.approx(1e-6, rel=1e-5)
+    # a float32 reference is refused by a float64 run (and the other way round)
+    f32 = tmp_path / "f32.json.gz"
+    gpu_check.save_tables(f32, {key: trials}, dict(doc["options"], dtype="float32"), ["cpu"])
+    code = gpu_check.main(["--out", str(tmp_path / "refused"), "--devices", "cpu", "--compile",
+                           "off", "--dtype", "float64", "--only", "metalearn_lr", "--reference",
+                           str(f32)])
+    assert code == 2
+    assert "--dtype float32 there, float64 here" in (tmp_path / "refused" /
+                                                      "gpu_check.txt").read_text()

@@ -387,3 +387,35 @@ def test_lottery_analysis_part_job(config, datasets, lottery_chain, log):
         assert sorted(history.step.unique()) == list(range(0, steps + 1, every))
         assert history.test_acc.between(0, 100).all()
     assert log.lines[0].startswith("analysis part [42, 'lottery']")
+
+
+def test_training_job_functions_take_a_dtype():
+    """Every job function that trains takes `dtype` (keyword-only, None = float32, what the
+    pipeline runs): benchmarks/gpu_check.py --dtype float64 trains every job kind in float64."""
+    import inspect
+
+    from mnist1d.experiments import (afunc_fit, benchmark, double_descent, metalearn_afunc,
+                                     metalearn_lr, pooling, ssl, sweeps)
+
+    functions = [benchmark.train_job, double_descent.train_job, pooling.train_job,
+                 ssl.train_job, ssl.variant_job, sweeps.train_job, metalearn_lr.train_job,
+                 metalearn_afunc.train_job, afunc_fit.fit_job]
+    from mnist1d.experiments import lottery
+    functions += [lottery.segment_job, lottery.part_job]
+    for function in functions:
+        parameter = inspect.signature(function).parameters.get("dtype")
+        assert parameter is not None, function.__qualname__
+        assert parameter.kind is inspect.Parameter.KEYWORD_ONLY and parameter.default is None
+
+
+def test_benchmark_train_job_in_float64(config, datasets):
+    import torch
+
+    from mnist1d.experiments import benchmark
+
+    p = benchmark.protocol_from_config(config, "logistic", "normal")
+    data = {"dataset": datasets("default")}
+    f64 = benchmark.train_job(p, data, dtype=torch.float64)["history"]
+    f32 = benchmark.train_job(p, data)["history"]
+    assert not f64.equals(f32)          # another computation, and close to float32's
+    assert np.allclose(f64.test_loss, f32.test_loss, rtol=1e-4)

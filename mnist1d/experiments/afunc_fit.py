@@ -138,7 +138,7 @@ def summary_row(name, losses, accs, loss_last):
             "mean_test_acc": float(accs.mean())}
 
 
-def fit_job(protocol, inputs, *, device="cpu", logger=None):
+def fit_job(protocol, inputs, *, device="cpu", logger=None, dtype=None):
     """The metalearn_afunc_fit job (mnist1d.experiments: job functions): fit the learned f of
     the activation job's run (inputs "function": afunc_function.csv, "activations":
     afunc_activations.csv) by `protocol` (protocol_from_config), train with the fit on
@@ -146,7 +146,8 @@ def fit_job(protocol, inputs, *, device="cpu", logger=None):
 
     Returns "table" (the fitted f's row then afunc_activations.csv's rows (learned, baselines),
     with the fit's rms error on the samples), "pieces" (the fit's pieces), "samples" (x,
-    learned, fitted) and "curves" (per-step rows of the fitted run)."""
+    learned, fitted) and "curves" (per-step rows of the fitted run). dtype None = float32 (the
+    training with the fit; the fit itself is numpy's float64)."""
     log = logger.info if logger is not None else None
     function, activations, data = inputs["function"], inputs["activations"], inputs["dataset"]
     if log:
@@ -156,7 +157,7 @@ def fit_job(protocol, inputs, *, device="cpu", logger=None):
     fit = fit_piecewise_linear(xs, ys, protocol["knots"], protocol["continuous"])
     fitted = fit(xs)
     rms = float(np.sqrt(np.mean((fitted - ys) ** 2)))
-    losses, accs = evaluate_function(fit, data, cfg, device=device)
+    losses, accs = evaluate_function(fit, data, cfg, device=device, dtype=dtype)
     row = summary_row("fitted", losses, accs, cfg.loss_last) | {"fit_rms": rms,
                                                                 "outer_step": step}
     if log:

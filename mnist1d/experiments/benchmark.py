@@ -47,15 +47,18 @@ def protocol_from_config(config, model, variant, chunk=""):
             "compile": specs.compile_for(config, "benchmark")}
 
 
-def train_job(protocol, inputs, *, device="cpu", logger=None):
+def train_job(protocol, inputs, *, device="cpu", logger=None, dtype=None):
     """The benchmark_train job (mnist1d.experiments: job functions): train the seeds of
     `protocol` (protocol_from_config) as one ensemble on inputs["dataset"]. Returns "history"
     (train.train's history, labelled with model and variant) and "predictions"
-    (test_predictions of the trained members)."""
-    from mnist1d import train   # here: the summary and figure jobs start without torch
+    (test_predictions of the trained members). dtype None = float32."""
+    import torch   # here: the summary and figure jobs start without torch
+
+    from mnist1d import train
 
     p, data = protocol, inputs["dataset"]
     history, params = train.train(data, p["spec"], p["engine"], p["seeds"], device=device,
+                                  dtype=torch.float32 if dtype is None else dtype,
                                   compile=p["compile"], logger=logger)
     return {"history": label_history(history, p["model"], p["variant"]),
             "predictions": test_predictions(p["spec"], params, data, p["seeds"])}

@@ -356,19 +356,20 @@ def train_ssl(x, seeds, settings=None, device="cpu", dtype=None, compile=False,
     return initial, params, pd.DataFrame(rows)
 
 
-def train_job(protocol, inputs, *, device="cpu", logger=None, probes=True):
+def train_job(protocol, inputs, *, device="cpu", logger=None, probes=True, dtype=None):
     """The ssl_train job (mnist1d.experiments: job functions): train the seeds of `protocol`
     (protocol_from_config) as one ensemble on inputs["dataset"]'s signals, probe every layer
     before and after training, embed every example (train, then test) by seed 0's output.
 
     Returns "csv" (the probes, `probe`), "history" (train_ssl's) and "embeddings" (arrays
     before, after: the 16-d output of seed 0 on every example; y: their labels; seed). With
-    probes=False (gpu_check: the probes are the same CPU code on any device) no "csv"."""
+    probes=False (gpu_check: the probes are the same CPU code on any device) no "csv".
+    dtype None = float32."""
     say = logger.info if logger is not None else (lambda line: None)
     p, data = protocol, inputs["dataset"]
     t0 = time.perf_counter()
     initial, final, history = train_ssl(data["x"], p["seeds"], p["settings"], device=device,
-                                        compile=p["compile"], logger=logger)
+                                        dtype=dtype, compile=p["compile"], logger=logger)
     say(f"trained in {time.perf_counter() - t0:.1f} s")
     outputs = {}
     if probes:
@@ -388,16 +389,16 @@ def train_job(protocol, inputs, *, device="cpu", logger=None, probes=True):
     return outputs
 
 
-def variant_job(protocol, inputs, *, device="cpu", logger=None):
+def variant_job(protocol, inputs, *, device="cpu", logger=None, dtype=None):
     """The ssl_variant job (mnist1d.experiments: job functions): model variant
     protocol["variant"] (variant_protocol) trained like the main model, then probed after
-    training only. Returns "csv" (the probes) and "history"."""
+    training only. Returns "csv" (the probes) and "history". dtype None = float32."""
     say = logger.info if logger is not None else (lambda line: None)
     p, data = protocol, inputs["dataset"]
     t0 = time.perf_counter()
     say(f"model {p['variant']}: projector {p['settings']['projector']}")
     _, final, history = train_ssl(data["x"], p["seeds"], p["settings"], device=device,
-                                  compile=p["compile"], logger=logger)
+                                  dtype=dtype, compile=p["compile"], logger=logger)
     say(f"trained in {time.perf_counter() - t0:.1f} s")
     table = probe(data, {"after": final}, p["seeds"], knn_k=p["knn_k"],
                   max_iter=p["probe_max_iter"])

@@ -180,12 +180,16 @@ def protocol_from_config(config, name, text, chunk):
             "compile": specs.compile_for(config, "sweeps") and bool(s["compile"])}
 
 
-def train_job(protocol, inputs, *, device="cpu", logger=None):
+def train_job(protocol, inputs, *, device="cpu", logger=None, dtype=None):
     """The sweep_train job (mnist1d.experiments: job functions): train every model of
     `protocol` (protocol_from_config: one sweep, value and chunk of seeds) on inputs["dataset"],
     each model's seeds as one ensemble. Returns "finals": one row per (model, seed), the final
-    evaluation."""
-    from mnist1d import train   # here: the table and figure jobs start without torch
+    evaluation. dtype None = float32."""
+    import torch   # here: the table and figure jobs start without torch
+
+    from mnist1d import train
+
+    dtype = torch.float32 if dtype is None else dtype
 
     data = inputs["dataset"]
     length = np.asarray(data["x"]).shape[-1]
@@ -195,7 +199,7 @@ def train_job(protocol, inputs, *, device="cpu", logger=None):
             raise ValueError(f"sweep {protocol['sweep']!r}: model {model!r} expects inputs of "
                              f"length {spec['input_size']}, the dataset has {length}")
         history, _ = train.train(data, spec, protocol["engine"], protocol["seeds"], device=device,
-                                 compile=protocol["compile"], logger=logger)
+                                 dtype=dtype, compile=protocol["compile"], logger=logger)
         last = history[history.step == history.step.max()]
         for r in last.itertuples():
             rows.append({"sweep": protocol["sweep"], "arg": protocol["arg"],

@@ -18,6 +18,12 @@ values and a summary of the large ones, and each text's words with its numbers a
 are compared by kind (`table_column_kind`, `array_kind`, `TOLERANCES`): inputs and bookkeeping
 (seeds, steps, sizes, labels, text, the generated datasets) must be equal, results of training
 must lie within the tolerance of their kind. `describe_tolerances()` lists them.
+
+One computation on two devices (`frame_comparison`, `frame_set_comparison`; used by
+benchmarks/gpu_check.py): the same training jobs run on the CPU and on a GPU, their tables compared
+column by column with the same kinds, in detail (values compared, largest absolute and relative
+difference, values outside), within a named tolerance set: `DEVICE_TOLERANCES` in float32,
+`FLOAT64_TOLERANCES` (1e-9 relative, accuracies exactly) when both devices train in float64.
 """
 import gzip
 import hashlib
@@ -421,3 +427,131 @@ def machine():
                   if line.startswith("model name")), None) if cpuinfo.exists() else None
     return {"cpu": model or platform.processor(), "machine": platform.machine(),
             "torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+
+
+# --- one computation on two devices (benchmarks/gpu_check.py) ------------------------------------
+
+# kind -> (relative, absolute), as TOLERANCES, for the same training run on the CPU and on a GPU
+# of one machine, in float32 (gpu_check's default). CPU and GPU kernels sum in other orders (and
+# cuDNN may use TF32), so trajectories part by rounding, more the longer they train; over the
+# smoke preset's 20 to 100 steps parted trajectories stay far inside these, while a wrong result
+# (a missing update, a wrong mask, a device mix-up) is off by much more. 2 accuracy points are 20
+# of 1 000 test examples.
+DEVICE_TOLERANCES = {
+    "key": (1e-6, 1e-9),
+    "accuracy": (0.0, 2.0),
+    "probe_accuracy": (0.0, 2.0),
+    "loss": (5e-2, 1e-3),
+    "learning_rate": (1e-2, 0.0),
+    "spread": (5e-2, 1e-3),
+    "value": (5e-2, 1e-3),
+}
+# The same run in float64 on both devices (gpu_check --dtype float64): rounding is 1e-16 of a
+# value, and amplified by the smoke preset's training it stays many orders of magnitude under
+# 1e-9, so anything trained agrees to 1e-9 relative (1e-12 absolute, for values near zero) and
+# every accuracy exactly: a float32 difference that vanishes here was rounding, one that stays is
+# a difference in what the devices compute.
+FLOAT64_TOLERANCES = {
+    "key": (1e-12, 0.0),
+    "accuracy": (0.0, 0.0),
+    "probe_accuracy": (0.0, 0.0),
+    "loss": (1e-9, 1e-12),
+    "learning_rate": (1e-9, 1e-12),
+    "spread": (1e-9, 1e-12),
+    "value": (1e-9, 1e-12),
+}
+
+
+def describe_tolerance(kind, tolerances=None):
+    """How a value of `kind` is compared under `tolerances` (by default TOLERANCES), in words:
+    'equal', 'at most 10% differ', '2 points', '0.05 rel + 0.001 abs'."""
+    if kind in ("label", "integer"):
+        return "equal"
+    if kind in SHARES:
+        return f"at most {SHARES[kind]:.0%} differ"
+    rel, abs_ = (tolerances or TOLERANCES)[kind]
+    if not rel and not abs_:
+        return "equal"
+    if kind.endswith("accuracy") and not rel:
+        return f"{abs_:g} points"
+    return " + ".join(([f"{rel:g} rel"] if rel else []) + ([f"{abs_:g} abs"] if abs_ else []))
+
+
+def frame_comparison(reference, other, name="table", tolerances=None):
+    """Table `other` (a DataFrame) against `reference`, the same computation made elsewhere,
+    column by column in detail: each column's kind (table_column_kind, `name` the table's name)
+    compared within `tolerances` (by default TOLERANCES; e.g. DEVICE_TOLERANCES), timing columns
+    (TIMING) left out. Rows must line up; NaN must be NaN in both.
+
+    Returns a dict: ok (bool), values (entries compared; a NaN in both is not one), max_abs (over
+    the numeric columns), problems (lines: what does not line up), columns (one dict per column:
+    column, kind, tolerance, values, max_abs, max_rel, outside, ok)."""
+    tolerances = tolerances or TOLERANCES
+    def keep(frame):
+        return frame[[c for c in frame.columns if not TIMING.search(str(c))]].reset_index(drop=True)
+
+    reference, other = keep(reference), keep(other)
+    problems, columns = [], []
+    if list(reference.columns) != list(other.columns):
+        problems.append(f"columns differ: {list(reference.columns)} vs {list(other.columns)}")
+    if len(reference) != len(other):
+        problems.append(f"row counts differ: {len(reference)} vs {len(other)}")
+    if problems:
+        return {"ok": False, "values": 0, "max_abs": math.nan, "problems": problems,
+                "columns": []}
+    for column in reference.columns:
+        kind = table_column_kind(column, reference[column], name)
+        other_kind = table_column_kind(column, other[column], name)
+        row = {"column": column, "kind": kind, "tolerance": describe_tolerance(kind, tolerances),
+               "values": len(reference), "max_abs": math.nan, "max_rel": math.nan}
+        if kind != other_kind:
+            problems.append(f"column {column!r}: {kind} in one table, {other_kind} in the other")
+            columns.append(dict(row, values=0, outside=len(reference), ok=False))
+            continue
+        if kind in ("label", "integer") or kind in SHARES:
+            a, b = reference[column], other[column]
+            if kind == "label":
+                a, b = a.astype(str), b.astype(str)
+            outside = int((a.to_numpy() != b.to_numpy()).sum())
+            ok = outside <= SHARES[kind] * len(a) if kind in SHARES else outside == 0
+            if not ok:
+                problems.append(f"column {column!r}: {outside} of {len(a)} "
+                                f"{'labels' if kind == 'label' else 'values'} differ")
+            columns.append(dict(row, outside=outside, ok=bool(ok)))
+            continue
+        a = reference[column].to_numpy(dtype=np.float64)
+        b = other[column].to_numpy(dtype=np.float64)
+        nan_a, nan_b = np.isnan(a), np.isnan(b)
+        mismatch = int((nan_a != nan_b).sum())
+        if mismatch:
+            problems.append(f"column {column!r}: NaN in one table but not the other in "
+                            f"{mismatch} rows")
+        both = ~nan_a & ~nan_b
+        with np.errstate(invalid="ignore"):
+            diff = np.abs(a[both] - b[both])
+        diff[a[both] == b[both]] = 0.0            # equal infinities
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = np.where(a[both] != 0, diff / np.abs(a[both]), np.where(diff == 0, 0.0, np.inf))
+        outside = int((~within(kind, a[both], b[both], tolerances)).sum()) + mismatch
+        columns.append(dict(row, values=int(both.sum()) + mismatch,
+                            max_abs=float(diff.max()) if diff.size else 0.0,
+                            max_rel=float(rel.max()) if rel.size else 0.0,
+                            outside=outside, ok=outside == 0))
+    numeric = [c for c in columns if not math.isnan(c["max_abs"])]
+    return {"ok": not problems and all(c["ok"] for c in columns),
+            "values": sum(c["values"] for c in columns),
+            "max_abs": max((c["max_abs"] for c in numeric), default=0.0),
+            "problems": problems, "columns": columns}
+
+
+def frame_set_comparison(reference, other, tolerances=None):
+    """frame_comparison of every table of two runs ({table name: DataFrame} each), by name: a
+    table that one run lacks is one failed entry. Returns {table name: comparison}."""
+    out = {}
+    for name in sorted(set(reference) | set(other)):
+        if name not in reference or name not in other:
+            out[name] = {"ok": False, "values": 0, "max_abs": math.nan, "columns": [],
+                         "problems": [f"table {name!r} is missing from one run"]}
+        else:
+            out[name] = frame_comparison(reference[name], other[name], name, tolerances)
+    return out
