@@ -330,18 +330,8 @@ def save_tables(path, tables, options, labels, experiments=None, environment=())
 def load_tables(path):
     """A file of save_tables: its dict, "tables" as {(experiment, job, device, table):
     DataFrame}. Raises ValueError for a file that is not one."""
-    if not Path(path).is_file():
-        raise ValueError(f"{path}: no such file")
-    try:
-        with gzip.open(path, "rt", encoding="utf-8") as f:
-            doc = json.load(f)
-    except (OSError, EOFError, json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path} is not a gpu_check tables file (--save-tables): {err}")
-    if not isinstance(doc, dict) or doc.get("format") != TABLES_FORMAT:
-        raise ValueError(f"{path} is not a gpu_check tables file (--save-tables)")
-    if doc.get("version") != TABLES_VERSION:
-        raise ValueError(f"{path} is version {doc.get('version')} of the tables file, this "
-                         f"script reads version {TABLES_VERSION}: make it again")
+    doc = compare.read_versioned_json(path, TABLES_FORMAT, TABLES_VERSION,
+                                      "a gpu_check tables file (--save-tables)")
     doc["tables"] = {(t["experiment"], t["job"], t["device"], t["table"]):
                      decode_table(t["columns"]) for t in doc["tables"]}
     return doc

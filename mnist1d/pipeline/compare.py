@@ -283,19 +283,29 @@ def save_record(path, rec):
     return path.stat().st_size
 
 
-def load_record(path):
-    """A record written by save_record; ValueError for a file that is not one."""
+def read_versioned_json(path, fmt, version, what, remake="make it again"):
+    """The gzip'd JSON document at `path` whose "format" is `fmt` and "version" `version` (a
+    record here, gpu_check's saved tables); a ValueError saying the file is not `what`
+    otherwise."""
+    if not Path(path).is_file():
+        raise ValueError(f"{path}: no such file")
     try:
         with gzip.open(path, "rt", encoding="utf-8") as f:
-            rec = json.load(f)
+            doc = json.load(f)
     except (OSError, EOFError, json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path} is not a result record: {err}")
-    if not isinstance(rec, dict) or rec.get("format") != RECORD_FORMAT:
-        raise ValueError(f"{path} is not a result record")
-    if rec.get("version") != RECORD_VERSION:
-        raise ValueError(f"{path} is version {rec.get('version')} of the record, this code reads "
-                         f"version {RECORD_VERSION}: record it again")
-    return rec
+        raise ValueError(f"{path} is not {what}: {err}")
+    if not isinstance(doc, dict) or doc.get("format") != fmt:
+        raise ValueError(f"{path} is not {what}")
+    if doc.get("version") != version:
+        raise ValueError(f"{path} is version {doc.get('version')} of {what}, this code reads "
+                         f"version {version}: {remake}")
+    return doc
+
+
+def load_record(path):
+    """A record written by save_record; ValueError for a file that is not one."""
+    return read_versioned_json(path, RECORD_FORMAT, RECORD_VERSION, "a result record",
+                               remake="record it again")
 
 
 def outside_share(kind, a, b, where):
