@@ -165,6 +165,8 @@ def test_job_resources_from_config():
                                                       "gpu_slots": 1}
     assert job_resources({**JOBS, "gpu_slots": 4}, "train", gpu=True)["gpu_slots"] == 4
     assert "gpu_slots" not in job_resources({**JOBS, "gpu_slots": 4}, "figures")
+    on_cpu = {**JOBS, "topics": {**JOBS["topics"], "train": {**JOBS["topics"]["train"], "gpu": False}}}
+    assert job_resources(on_cpu, "train", gpu=True)["gpu"] == 0          # measured faster on the CPU
     assert job_resources({**JOBS, "gpus": 0}, "train", gpu=True)["gpu"] == 0
     assert job_resources({**JOBS, "gpu_model": "a100"}, "train", gpu=True)["gpu_model"] == "a100"
     gres = job_resources({**JOBS, "gres": "gpu:a100:1"}, "train", gpu=True)

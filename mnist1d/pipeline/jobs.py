@@ -28,12 +28,14 @@ def job_resources(jobs, topic, gpu=False):
     mem_mb and runtime (minutes) always; with gpu=True and `jobs.gpus` > 0 also the GPU request:
     `gpu` (and `gpu_model`) for the SLURM plugin's --gpus and for a workstation's `gpu` resource,
     or `gres` instead when config.yaml sets one (clusters that reject --gpus), and `gpu_slots`:
-    how many jobs share one GPU at once (mnist1d.pipeline.device.claim_gpu). A job without a
-    GPU request says gpu=0, so `--resources gpu=N` never counts it.
+    how many jobs share one GPU at once (mnist1d.pipeline.device.claim_gpu). A topic whose
+    `jobs.topics` entry says `gpu: false` stays on the CPU (where a measurement found the CPU
+    faster for its jobs). A job without a GPU request says gpu=0, so `--resources gpu=N` never
+    counts it.
     """
     settings = topic_settings(jobs, topic)
     resources = {"mem_mb": int(settings["mem_mb"]), "runtime": int(settings["runtime"])}
-    gpus = int(jobs.get("gpus", 0)) if gpu else 0
+    gpus = int(jobs.get("gpus", 0)) if gpu and settings.get("gpu", True) else 0
     if gpus and jobs.get("gres"):
         resources["gres"] = jobs["gres"]
         # the job still knows how many GPUs it was given (mnist1d.pipeline.device reads `gpu`) ...
