@@ -14,7 +14,7 @@ and extrapolates the paper protocol (search: 2 trials x 2 methods x 100 rounds x
 evaluation every 100 steps on 4 000 + 1 000 examples; analysis: 15 networks x 6 001 steps of
 batch 500, evaluation every 100). The floor is the protocol's floating-point operations (matrix
 products, forward 2 and backward 4 FLOP per weight and example, no input gradient in the first
-layer) at 120 GFLOP/s (PERF-NOTES) and at the rate of a dense fp32 product of the same shape
+layer) at 120 GFLOP/s (the rate measured on the 2-core development machine, benchmarks/README.md) and at the rate of a dense fp32 product of the same shape
 measured in this run.
 """
 import argparse
@@ -162,7 +162,7 @@ def main():
             eval_ms[label].append((time.perf_counter() - t0) * 1e3)
     rate = statistics.median(rates)
     print(f"dense fp32 (500 x 500) x (500 x 500) product now: {rate / 1e9:.1f} GFLOP/s "
-          f"(PERF-NOTES: {RATE_NOTES / 1e9:.0f})\n")
+          f"(2-core development machine: {RATE_NOTES / 1e9:.0f})\n")
     print(f"{'variant':32s} {'ms/step':>8s} {'ms/eval':>8s}  compile")
     med = {}
     for label, (_, _, compile_s) in runners.items():

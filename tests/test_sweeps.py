@@ -28,7 +28,7 @@ def schema_message(cfg):
 
 
 @pytest.mark.parametrize("preset", ["paper", "quick", "smoke"])
-def test_shipped_sweeps_are_valid_and_cover_the_issue(preset):
+def test_shipped_sweeps_are_valid_and_cover_the_generator_knobs(preset):
     cfg = resolved_config(preset)
     assert schema_message(cfg) is None
     sweeps.check(cfg)
