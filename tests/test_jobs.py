@@ -2,6 +2,7 @@
 protocol as the rule passes it: the outputs the rule writes, their columns and shapes; and
 mnist1d.pipeline.script.write_outputs, which writes them."""
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -83,6 +84,12 @@ def test_write_outputs(tmp_path):
         write_outputs({"csv": frame}, paths)
     with pytest.raises(TypeError):
         write_outputs({"csv": [1], "embeddings": arrays}, paths)
+
+    class Saves:                       # a value that writes itself (the lottery's mask store)
+        def save(self, path):
+            Path(path).write_text("saved")
+    write_outputs({"csv": frame, "embeddings": Saves()}, paths)
+    assert paths["embeddings"].read_text() == "saved"
 
 
 def test_double_descent_train_job(config, datasets, log):

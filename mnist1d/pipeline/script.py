@@ -19,7 +19,8 @@ from mnist1d.io import atomic_path, write_csv, write_text
 
 def write_output(value, path):
     """Write one output atomically: a DataFrame as CSV, a dict of arrays as .npz (np.savez, in
-    the dict's order), a str as text."""
+    the dict's order), a str as text, or any value with its own atomic `save(path)` (the
+    lottery search's compressed mask store)."""
     if isinstance(value, pd.DataFrame):
         write_csv(value, path)
     elif isinstance(value, dict):
@@ -28,9 +29,11 @@ def write_output(value, path):
                 np.savez(f, **value)
     elif isinstance(value, str):
         write_text(value, path)
+    elif callable(getattr(value, "save", None)):
+        value.save(path)
     else:
         raise TypeError(f"{path}: cannot write a {type(value).__name__} (a DataFrame, a dict of "
-                        f"arrays or a str)")
+                        f"arrays, a str or a value with a save(path) method)")
 
 
 def write_outputs(outputs, paths):

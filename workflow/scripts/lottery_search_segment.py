@@ -17,7 +17,6 @@ with device.job_device(snakemake.params.device, snakemake.resources,
     log.info(f"inputs {list(snakemake.input)}, device {where}, {threads} threads")
     outputs = lottery.segment_job(snakemake.params.protocol, inputs, device=where, logger=log,
                                   checkpoint=checkpoint)
-outputs.pop("masks").save(snakemake.output.masks)   # a compressed mask store (SearchMasks)
-write_outputs(outputs, {"history": snakemake.output.history})
+write_outputs(outputs, snakemake.output)   # masks: a compressed mask store (SearchMasks.save)
 lottery.remove_checkpoint(checkpoint)   # finished: nothing to resume
 log.info("done")
