@@ -43,6 +43,18 @@ def test_draws_respect_the_settings():
     assert offsets.std().item() == pytest.approx(0.3, rel=0.05)
 
 
+def test_an_epochs_draws_at_once_are_the_draws_step_by_step():
+    s = ssl.settings_of({"batch_size": 8})
+    step_by_step, at_once = ssl.Draws([3, 5], 40, s), ssl.Draws([3, 5], 40, s)
+    epoch = at_once.epoch_augmentations()
+    assert epoch[0].shape == (5, 2, 2, 8)
+    for b in range(step_by_step.steps_per_epoch):
+        for one, many in zip(step_by_step.augmentations(), epoch):
+            assert torch.equal(one, many[b])
+    # the generators are left where the step-by-step draws leave them
+    assert torch.equal(step_by_step.epoch()[1], at_once.epoch()[1])
+
+
 def test_info_nce_against_a_direct_formula():
     gen = torch.Generator().manual_seed(2)
     z1, z2 = torch.randn(6, 4, generator=gen, dtype=torch.float64), torch.randn(6, 4, generator=gen,

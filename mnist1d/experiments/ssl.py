@@ -303,6 +303,15 @@ class Draws:
         return tuple(torch.stack([o[i] for o in out]).view(len(self.gens), 2, self.bs)
                      for i in range(3))
 
+    def epoch_augmentations(self, device=None):
+        """Every step's augmentations of one epoch, drawn step after step as `augmentations`
+        draws them (the same numbers) and moved to `device` at once: (shifts, slopes, offsets),
+        each (steps_per_epoch, K, 2, B). Three copies to a GPU per epoch, not three per step."""
+        import torch
+
+        steps = [self.augmentations() for _ in range(self.steps_per_epoch)]
+        return tuple(torch.stack([step[i] for step in steps]).to(device) for i in range(3))
+
 
 def make_step(s, protocol, compile=False):
     from mnist1d import train
@@ -337,23 +346,27 @@ def train_ssl(x, seeds, settings=None, device="cpu", dtype=None, compile=False,
     initial = {k: p.clone() for k, p in params.items()}
     state = train.init_state(params, protocol)
     step_fn = make_step(s, protocol, compile)
-    draws, rows, t0 = Draws(seeds, len(x), s), [], time.perf_counter()
+    draws, t0 = Draws(seeds, len(x), s), time.perf_counter()
     if logger is not None:
         logger.info(f"SSL: seeds {seeds} as one ensemble on {device}, {dtype}, compile {compile}; "
                     f"{s['epochs']} epochs of {draws.steps_per_epoch} steps; {s}")
+    epoch_losses = []       # (K,) on the device per epoch: read on the host only to log, and at the end
     for epoch in range(s["epochs"]):
         perms = torch.stack(draws.epoch()).to(device)
+        shifts, slopes, offsets = draws.epoch_augmentations(device)
         total = torch.zeros(len(seeds), dtype=torch.float64, device=device)
         for b in range(draws.steps_per_epoch):
             idx = perms[:, b * s["batch_size"]:(b + 1) * s["batch_size"]]
-            shifts, slopes, offsets = (t.to(device) for t in draws.augmentations())
-            total += step_fn(params, state, x[idx], shifts, slopes, offsets).double()
-        loss = (total / draws.steps_per_epoch).cpu().numpy()
-        rows += [{"seed": seed, "epoch": epoch + 1, "loss": loss[k]} for k, seed in enumerate(seeds)]
+            total += step_fn(params, state, x[idx], shifts[b], slopes[b], offsets[b]).double()
+        epoch_losses.append(total / draws.steps_per_epoch)
         if logger is not None and (epoch % 10 == 9 or epoch == s["epochs"] - 1):
             logger.info(f"epoch {epoch + 1:4d}/{s['epochs']}  InfoNCE "
-                        + "/".join(f"{v:.4f}" for v in loss) + f"  ({time.perf_counter() - t0:.1f} s)")
-    return initial, params, pd.DataFrame(rows)
+                        + "/".join(f"{v:.4f}" for v in epoch_losses[-1].cpu().numpy())
+                        + f"  ({time.perf_counter() - t0:.1f} s)")
+    losses = torch.stack(epoch_losses).cpu().numpy() if epoch_losses else np.zeros((0, len(seeds)))
+    rows = [{"seed": seed, "epoch": epoch + 1, "loss": losses[epoch, k]}
+            for epoch in range(len(losses)) for k, seed in enumerate(seeds)]
+    return initial, params, pd.DataFrame(rows, columns=["seed", "epoch", "loss"])
 
 
 def train_job(protocol, inputs, *, device="cpu", logger=None, probes=True, dtype=None):
