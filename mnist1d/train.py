@@ -13,7 +13,11 @@ loop `train_plain`).
 
 A step is: the batch, the K losses, their gradients (torch.func), the optimiser update, all in
 place. With `compile=True` that whole step is one torch.compile graph. Nothing synchronises with
-the host between evaluations, so on CUDA the steps queue up.
+the host between evaluations, so on CUDA the steps queue up. On CUDA the step (eager or compiled)
+is also captured once as a CUDA graph after a few warm-up steps and replayed every step after
+(`GraphedStep`, switch `cuda_graph=True`): one launch per step instead of tens to thousands, the
+same trajectory. Its CPU twin is tested here; the CUDA capture itself has not yet run in this
+repository's tests (benchmarks/gpu_check.py runs the jobs on CUDA against the CPU).
 
 The history is a tidy DataFrame, one row per (seed, evaluation step): seed, step, train_loss,
 test_loss (the mean training loss on the whole set: cross-entropy, or with protocol
@@ -27,6 +31,7 @@ from mnist1d._extras import require
 require("torch", "pandas", extra="torch", by=__name__)
 
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -167,6 +172,167 @@ def gradient_step(loss, apply, compile=False):
     return step
 
 
+
+# --- launch-cutting: the whole step as one CUDA graph ------------------------------------------
+
+GRAPH_WARMUP = 3      # eager steps before the capture (PyTorch's CUDA graph notes use 3)
+
+
+def use_graph(device, cuda_graph=True):
+    """Whether a training loop on `device` replays its step as a CUDA graph: only on CUDA, and
+    only when the engine's `cuda_graph` switch is on (the default)."""
+    return bool(cuda_graph) and torch.device(device).type == "cuda"
+
+
+def graphed(step, device, cuda_graph=True, logger=None):
+    """`step` as a GraphedStep when use_graph(device, cuda_graph), else `step` itself (so a
+    CPU run computes exactly what it did before: it never takes this path)."""
+    return GraphedStep(step, device, logger=logger) if use_graph(device, cuda_graph) else step
+
+
+def _signature(batch):
+    return tuple((tuple(b.shape), b.dtype) for b in batch)
+
+
+def _addresses(params, state):
+    return tuple(t.data_ptr() for t in (*params.values(), *state.values()))
+
+
+class GraphedStep:
+    """A training step, step(params, state, *batch) -> aux, replayed as one CUDA graph.
+
+    MNIST-1D's models are tiny: a step on a GPU costs its kernel launches, not its arithmetic
+    (a compiled step is 30-40 launches, an eager GRU step over a thousand). Here the whole step
+    (forward, gradient, optimiser update) is captured once with torch.cuda.graph and replayed:
+    one launch per step. That works because params and the optimiser state (state["t"]
+    included) are persistent device tensors updated in place, so their addresses never change;
+    the masks of a lottery search are changed in place between rounds, which a replay sees. The
+    batch is copied into static input buffers (allocated on the first call with its shapes and
+    dtypes) and the step reads those.
+
+    Call by call: the first `warmup` calls are ordinary steps of the run on the static buffers,
+    on a side stream (as torch.cuda.graph requires; the same stream then captures); the next
+    call captures the step on that stream, which records without running it, and then replays
+    it once: that replay is this call's step. So every step of the run runs exactly once, in
+    order, and the trajectory is that of the plain step. Every later call copies its batch in
+    and replays. A batch whose shapes or dtypes differ from the first one's (a last short
+    batch) runs the plain step. If the capture raises, a warning is logged and the plain step
+    runs from then on (this call included: the failed capture ran nothing).
+
+    What the graph records is what the step enqueues on the GPU; so the step must not
+    synchronise with the host (.item(), printing a tensor, a CPU tensor in the arithmetic) or
+    branch on tensor values, and must be called with the same params and state tensors every
+    time (checked: other tensors raise ValueError). The engine's steps qualify: the optimiser's
+    step count is a device tensor, autograd's backward (torch.autograd.grad) may run inside a
+    capture after the warm-up.
+
+    The returned aux is the graph's static output: the next call overwrites it. The callers
+    here use it before the next step (train and the lottery search stack it into their history
+    rows, which copies; train_ssl adds it to its epoch total); a caller that keeps it longer
+    must clone it.
+
+    Which step is captured: whichever the loop built, eager or compiled (torch.compile's default
+    mode); the capture records the compiled kernels as well. torch.compile's own graphs
+    (mode="reduce-overhead") are not used: they skip a graph whose inputs are mutated when those
+    are not module parameters, which is exactly our step (params and state are plain tensors
+    updated in place), and they would leave the eager step out.
+
+    On a device that is not CUDA, or with capture=False, this is the CPU twin of the same
+    logic: the same static buffers and warm-up count, "capture" only fixes the step to the
+    buffers, "replay" runs it there and copies aux into a static output. tests/test_graphs.py
+    holds that twin bit-identical to the plain step; the CUDA branch itself needs a GPU.
+    """
+
+    def __init__(self, step, device, capture=True, warmup=GRAPH_WARMUP, logger=None):
+        self.step, self.device, self.logger = step, torch.device(device), logger
+        self.capture = bool(capture) and self.device.type == "cuda"
+        self.warmup, self.warmed = int(warmup), 0
+        self.plain = False                  # the plain step for the rest of the run
+        self.inputs = self.signature = self.addresses = None
+        self.graph = self.output = self.stream = None
+        self.replays = self.odd_batches = 0
+
+    def __call__(self, params, state, *batch):
+        if self.plain:
+            return self.step(params, state, *batch)
+        if self.inputs is None:
+            self.signature = _signature(batch)
+            self.inputs = [torch.empty(b.shape, dtype=b.dtype, device=self.device) for b in batch]
+            if self.capture:
+                self.stream = torch.cuda.Stream(self.device)
+        elif _signature(batch) != self.signature:
+            self.odd_batches += 1           # e.g. a last short batch: not what was captured
+            return self.step(params, state, *batch)
+        if self.warmed < self.warmup:
+            self.warmed += 1
+            return self._warm_step(params, state, batch)
+        if self.addresses is None:
+            try:
+                self._record(params, state)
+            except Exception as error:      # noqa: BLE001 - any failure: the plain step
+                self._give_up(error)
+                return self.step(params, state, *batch)
+            self.addresses = _addresses(params, state)
+        elif _addresses(params, state) != self.addresses:
+            raise ValueError("GraphedStep: called with other params or state tensors than the "
+                             "ones it captured; update them in place instead")
+        return self._replay(batch)
+
+    def _copy_in(self, batch):
+        for static, b in zip(self.inputs, batch):
+            static.copy_(b)
+
+    def _warm_step(self, params, state, batch):
+        if not self.capture:
+            self._copy_in(batch)
+            return self.step(params, state, *self.inputs)
+        current = torch.cuda.current_stream(self.device)
+        self.stream.wait_stream(current)
+        with torch.cuda.stream(self.stream):
+            self._copy_in(batch)
+            aux = self.step(params, state, *self.inputs)
+        current.wait_stream(self.stream)
+        return aux
+
+    def _record(self, params, state):
+        if not self.capture:
+            self.graph = lambda: self.step(params, state, *self.inputs)
+            return
+        graph = torch.cuda.CUDAGraph()
+        current = torch.cuda.current_stream(self.device)
+        self.stream.wait_stream(current)
+        # the outer stream context restores the current stream even when the capture fails
+        with torch.cuda.stream(self.stream), torch.cuda.graph(graph, stream=self.stream):
+            output = self.step(params, state, *self.inputs)
+        current.wait_stream(self.stream)
+        self.graph, self.output = graph, output
+        if self.logger is not None:
+            self.logger.info(f"training step captured as a CUDA graph after {self.warmed} "
+                             f"warm-up steps; replayed from now on")
+
+    def _replay(self, batch):
+        self._copy_in(batch)
+        self.replays += 1
+        if self.capture:
+            self.graph.replay()
+            return self.output
+        aux = self.graph()
+        if self.output is None:
+            self.output = aux
+        else:
+            self.output.copy_(aux)
+        return self.output
+
+    def _give_up(self, error):
+        self.plain, self.graph, self.output, self.inputs, self.stream = True, None, None, None, None
+        message = (f"CUDA graph capture of the training step failed ({type(error).__name__}: "
+                   f"{error}); running the plain step for the rest of this run")
+        if self.logger is not None:
+            self.logger.warning(message)
+        else:
+            warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
 @torch.no_grad()
 def evaluate(spec, params, x, y, masks=None, loss="cross_entropy"):
     """Per-member mean loss and accuracy (percent) on all of x, y ((n,) shared or (K, n))."""
@@ -216,7 +382,7 @@ class Batches:
 
 
 def train(data, model, protocol=None, seeds=(0,), device="cpu", dtype=torch.float32,
-          compile=False, masks=None, params=None, logger=None, labels=None):
+          compile=False, masks=None, params=None, logger=None, labels=None, cuda_graph=True):
     """Train one ensemble of len(seeds) members; return (history DataFrame, final params).
 
     `data["x"]` and `data["x_test"]` may be (N, in), shared by all members, or (K, N, in), one
@@ -225,6 +391,7 @@ def train(data, model, protocol=None, seeds=(0,), device="cpu", dtype=torch.floa
     rewound weights); `masks` ({name: (K, ...)} of 0/1) multiplies the parameters in every
     forward pass. `labels` ((K, n) integers) are each member's own training labels in place of
     data["y"]. `logger` (a logging.Logger) gets one progress line per evaluation.
+    `cuda_graph`: on CUDA, replay the step as one CUDA graph (GraphedStep; no effect elsewhere).
     """
     spec, protocol, seeds = specs.spec_of(model), protocol_of(protocol), [int(s) for s in seeds]
     device = torch.device(device)
@@ -253,7 +420,7 @@ def train(data, model, protocol=None, seeds=(0,), device="cpu", dtype=torch.floa
     if masks is not None:
         masks = {name: m.to(device, dtype) for name, m in masks.items()}
     state = init_state(params, protocol)
-    step_fn = make_step(spec, protocol, masks, compile)
+    step_fn = graphed(make_step(spec, protocol, masks, compile), device, cuda_graph, logger)
     batches = Batches(tensors["x"], tensors["y"], protocol, seeds)
 
     rows, t0 = [], time.perf_counter()
@@ -262,7 +429,8 @@ def train(data, model, protocol=None, seeds=(0,), device="cpu", dtype=torch.floa
                 if specs.is_module(spec) else "")
         logger.info(f"{specs.model_label(spec)}: {len(seeds)} seeds {seeds} as one ensemble"
                     f"{path} on {device}, "
-                    f"{dtype}, compile {compile}; evaluating every {protocol['eval_every']} of "
+                    f"{dtype}, compile {compile}"
+                    f"{', CUDA graph' if use_graph(device, cuda_graph) else ''}; evaluating every {protocol['eval_every']} of "
                     f"{protocol['steps']} steps" + (" (compiling the step first)" if compile else ""))
     for step in range(protocol["steps"] + 1):
         xb, yb = batches(step)

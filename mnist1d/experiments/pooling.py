@@ -66,7 +66,7 @@ def train_job(protocol, inputs, *, device="cpu", logger=None, dtype=None):
 
 
 def train_sizes(datasets, variant, seeds, protocol=None, channels=20, device="cpu",
-                dtype=None, compile=False, train_eval_every=None, logger=None):
+                dtype=None, compile=False, train_eval_every=None, logger=None, cuda_graph=True):
     """Train `variant` on every dataset (a dict name -> dataset dict) with every seed, as one
     ensemble; return the tidy history (COLUMNS).
 
@@ -74,7 +74,7 @@ def train_sizes(datasets, variant, seeds, protocol=None, channels=20, device="cp
     (up to 50 000 examples, most of the evaluation time) is evaluated at those evaluation steps
     that are multiples of `train_eval_every` (default: every evaluation) and at the last step;
     train_loss and train_acc are NaN in between. Evaluation never changes the training.
-    dtype None = float32.
+    dtype None = float32. cuda_graph: on CUDA, the step as one CUDA graph (mnist1d.train.graphed).
     """
     import torch   # in the function that trains: the summary and figure jobs start without it
 
@@ -101,7 +101,8 @@ def train_sizes(datasets, variant, seeds, protocol=None, channels=20, device="cp
     base = models.init_params(spec, seeds, dtype, device)             # (S, ...)
     params = {k: p.repeat(len(names), *([1] * (p.dim() - 1))).contiguous() for k, p in base.items()}
     state = train.init_state(params, protocol)
-    step_fn = train.make_step(spec, protocol, compile=compile)
+    step_fn = train.graphed(train.make_step(spec, protocol, compile=compile), device,
+                            cuda_graph, logger)
 
     rows, t0 = [], time.perf_counter()
     if logger is not None:

@@ -328,7 +328,7 @@ def make_step(s, protocol, compile=False):
 
 
 def train_ssl(x, seeds, settings=None, device="cpu", dtype=None, compile=False,
-              logger=None):
+              logger=None, cuda_graph=True):
     """Contrastive training of len(seeds) members on the signals x (N, 40), without labels.
 
     Returns (initial params, final params, history DataFrame: seed, epoch, loss = the mean
@@ -345,7 +345,7 @@ def train_ssl(x, seeds, settings=None, device="cpu", dtype=None, compile=False,
     params = init_params(s, seeds, dtype, device)
     initial = {k: p.clone() for k, p in params.items()}
     state = train.init_state(params, protocol)
-    step_fn = make_step(s, protocol, compile)
+    step_fn = train.graphed(make_step(s, protocol, compile), device, cuda_graph, logger)
     draws, t0 = Draws(seeds, len(x), s), time.perf_counter()
     if logger is not None:
         logger.info(f"SSL: seeds {seeds} as one ensemble on {device}, {dtype}, compile {compile}; "

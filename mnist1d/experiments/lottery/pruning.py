@@ -88,7 +88,7 @@ def _save_checkpoint(directory, fingerprint, rounds_done, packed_next, history):
 def search(data, hidden=500, protocol=None, trials=(42, 43), methods=METHODS, rounds=100,
            device="cpu", dtype=None, compile=False, checkpoint_dir=None, logger=None,
            on_round=None, score_step=None, rank_by="tensor", random_ticket="nested",
-           first_round=0, stop_round=None, start_masks=None):
+           first_round=0, stop_round=None, start_masks=None, cuda_graph=True):
     """Iterative pruning of every (trial, method) member at once.
 
     score_step, rank_by, random_ticket: see the module docstring and `next_masks` (the defaults
@@ -107,6 +107,7 @@ def search(data, hidden=500, protocol=None, trials=(42, 43), methods=METHODS, ro
     shapes: {name: shape of one member's tensor}; members: [(trial, method)]; grid: the target
     sparsity of every round.
     `on_round(r)` is called after round r is finished and checkpointed.
+    `cuda_graph`: on CUDA, replay the training step as one CUDA graph (train.GraphedStep).
     """
     import torch
     from mnist1d import models, train
@@ -157,7 +158,10 @@ def search(data, hidden=500, protocol=None, trials=(42, 43), methods=METHODS, ro
             _save_masks(Path(checkpoint_dir), first_round, packed[0])
     params = {name: p.clone() for name, p in init.items()}
     state = train.init_state(params, protocol)
-    step_fn = train.make_step(spec, protocol, masks, compile)   # masks change in place per round
+    # masks change in place per round, params and state are reset in place: a CUDA graph of
+    # the step (cuda_graph, on CUDA) captured in round 0 replays in every round
+    step_fn = train.graphed(train.make_step(spec, protocol, masks, compile), device, cuda_graph,
+                            logger)
     batches = train.Batches(tensors["x"], tensors["y"], protocol, [t for t, _ in members])
     numel = sum(p[0].numel() for p in init.values())
 
