@@ -12,6 +12,10 @@ the imports and the dataset's loading count, as they do for a pipeline job:
   evaluations) once per seed, one after the other, in one process.
 Prints the seconds of each (the fastest of --repeat) and the plain loop's seconds per seed over the
 job's: above 1 the job is faster. The goal: at least 1 with one seed, at least 3 with three.
+Also the arithmetic of a seed (torch's FLOP counter on the plain module: every step's forward and
+backward, every evaluation's forward) and the rate each run reached, start-up included: three
+seeds at 3x per seed need the job to run three seeds' arithmetic in the time the plain loop runs
+one, i.e. at three times the plain loop's rate.
 """
 import argparse
 import json
@@ -58,6 +62,27 @@ def timed(code, dataset, protocol):
     return time.perf_counter() - t0
 
 
+def gflop_per_seed(protocol, n_train, n_test):
+    """Floating-point operations of one seed's training (GFLOP): forward and backward of every
+    step's batch, the forward of every evaluation of the training and test sets."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from mnist1d import models, specs
+
+    engine = specs.protocol_of(protocol["engine"])
+    net = models.build(specs.spec_of(protocol["spec"]))
+    x, y = torch.randn(engine["batch_size"], 40), torch.randint(0, 10, (engine["batch_size"],))
+    with FlopCounterMode(display=False) as step:
+        torch.nn.functional.cross_entropy(net(x), y).backward()
+    with FlopCounterMode(display=False) as evaluation, torch.no_grad():
+        net(torch.randn(n_train + n_test, 40))
+    steps = engine["steps"] + 1
+    evaluations = len([t for t in range(steps)
+                       if t % engine["eval_every"] == 0 or t == engine["steps"]])
+    return (steps * step.get_total_flops() + evaluations * evaluation.get_total_flops()) / 1e9
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", default="mlp,cnn")
@@ -74,18 +99,21 @@ def main():
     config = preset_config(args.preset)
     with tempfile.TemporaryDirectory(prefix="speed_job_vs_plain_") as tmp:
         dataset = Path(tmp) / "default.npz"
-        save_dataset(make_dataset(get_dataset_args()), get_dataset_args(as_dict=True), dataset)
+        data = make_dataset(get_dataset_args())
+        save_dataset(data, get_dataset_args(as_dict=True), dataset)
         print(f"preset {args.preset}, one thread, the fastest of {args.repeat} runs, start-up "
               f"included")
-        print(f"{'model':6s} {'K':>2s} {'job s':>7s} {'plain s':>8s} {'plain/job per seed':>19s}")
+        print(f"{'model':6s} {'K':>2s} {'job s':>7s} {'plain s':>8s} {'plain/job per seed':>19s} "
+              f"{'GFLOP/seed':>10s} {'job GFLOP/s':>11s} {'plain GFLOP/s':>13s}")
         for model in args.models.split(","):
             for k in (int(v) for v in args.seeds.split(",")):
                 protocol = benchmark.protocol_from_config(config, model, "normal")
                 protocol = dict(protocol, seeds=list(range(k)), compile=False)
                 job = min(timed(JOB, dataset, protocol) for _ in range(args.repeat))
                 plain = min(timed(PLAIN, dataset, protocol) for _ in range(args.repeat))
-                print(f"{model:6s} {k:2d} {job:7.1f} {plain:8.1f} {plain / job:19.2f}",
-                      flush=True)
+                gflop = gflop_per_seed(protocol, len(data["x"]), len(data["x_test"]))
+                print(f"{model:6s} {k:2d} {job:7.1f} {plain:8.1f} {plain / job:19.2f} "
+                      f"{gflop:10.1f} {k * gflop / job:11.1f} {k * gflop / plain:13.1f}", flush=True)
 
 
 if __name__ == "__main__":
