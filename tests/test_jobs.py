@@ -299,7 +299,7 @@ def lottery_chain(config, datasets, tmp_path_factory):
     p = lottery.protocol_from_config(config, "search")
     segments = [s for s in lottery.search_segments(p["trials"], p["methods"], section["rounds"],
                                                    p["random_ticket"], analysed)
-                if (s["trial"], s["method"]) == (42, "magnitude")]
+                if (s["trials"], s["method"]) == ([42], "magnitude")]
     folder = tmp_path_factory.mktemp("lottery")
     chain, store = [], None
     for seg in segments:

@@ -403,7 +403,7 @@ def test_search_segments_merge_to_the_one_ensemble_search_exactly_float32(frozen
     for seg in segments:
         start = stores[seg["after"]].next_packed() if seg["after"] else None
         history, packed, shapes, members, grid = lottery.search(
-            frozen, 16, SEGMENT_PROTOCOL, (seg["trial"],), (seg["method"],), rounds,
+            frozen, 16, SEGMENT_PROTOCOL, seg["trials"], (seg["method"],), rounds,
             first_round=seg["first"], stop_round=seg["stop"], start_masks=start, **settings)
         path = tmp_path / f"{random_ticket}_{seg['name']}.npz"
         trained = packed[:seg["stop"] - seg["first"]]

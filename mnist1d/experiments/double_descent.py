@@ -17,7 +17,9 @@ plain single run of its own size, seed, labels and loss (`tests/test_double_desc
 this in float64 against `mnist1d.train.train_plain`). All noise levels and seeds of a size join
 the same group (each member has its own labels, `labels=` of the engine, and its own reshuffling
 generator, seeded by its seed). `plan_groups` cuts the sorted size list into groups so that the
-padding wastes little compute, and caps a group's work so that jobs can run side by side.
+padding wastes little compute, and caps a group's work so that jobs can run side by side; on a
+GPU (config `jobs.pieces`) the groups are much larger (one per architecture and loss at the
+paper's grid), since there padding costs little and every job its start-up.
 
 The Snakemake jobs are the groups: (architecture, loss, group index) -> one CSV of member
 histories; `aggregate` reduces them to `double_descent.csv` and `find_thresholds` to the
@@ -31,6 +33,7 @@ import pandas as pd
 
 from mnist1d import data as data_lib
 from mnist1d import specs, store
+from mnist1d.experiments import pieces as pieces_lib
 from mnist1d.experiments import seed_chunks as chunks
 
 ARCHS = ("mlp", "cnn")
@@ -160,17 +163,29 @@ GROUP_WASTE = 0.3            # padded compute at most 1.3 x the members' own ...
 MIN_GROUP_MACS = 20_000      # ... unless the group is this small (overhead-bound anyway)
 MAX_GROUP_MACS = 1_500_000   # padded multiply-adds per example of one job at most, so that jobs
                              # of similar length run side by side
+# Pieces sized for a GPU (config `jobs.pieces`, mnist1d.experiments.pieces): a GPU steps an
+# ensemble of these small models in about the time of one model, while every job pays its start-up,
+# CUDA initialisation and compile, so the padding costs little and fewer jobs save much. A job's
+# whole ensemble (sizes x noise levels x seeds, each padded to the largest size) is bounded instead:
+GPU_MAX_JOB_MACS = 20_000_000   # padded multiply-adds per example of one job's ensemble at most.
+# The paper grid fits in one job per architecture and loss: MLP 19 widths x 2 noise levels padded
+# to width 300 (4.0 M), CNN 29 channel counts padded to 100 channels (13.5 M). Measured (eager,
+# on the CPU: growth of the resident memory over an epoch on 4 000 examples and the evaluation of
+# 4 000 and 12 000, in chunks of specs.EVAL_CHUNK examples): the CNN job 1.0 GB, an MLP job
+# 0.3 GB; a job at the bound needs about 1.5 GB, far below a GPU's memory.
 
 
 def plan_groups(arch, sizes, waste=GROUP_WASTE, max_group_macs=MAX_GROUP_MACS,
-                min_group_macs=MIN_GROUP_MACS):
+                min_group_macs=MIN_GROUP_MACS, members_per_size=1):
     """Cut the sizes into groups trained as one padded ensemble each (largest first).
 
     A size joins the current group while the group's padded cost (members x the cost of its
     largest size) stays within (1 + waste) x the sum of its members' own costs, or while the
     padded cost stays below `min_group_macs` (small models: the step's fixed overhead dominates,
-    padding is free); a group never exceeds `max_group_macs` of padded cost (so that jobs can run
-    side by side). Returns a list of size lists, each descending.
+    padding is free); waste None lets any padding in. A group never exceeds `max_group_macs` of
+    padded cost times `members_per_size` (the members each size brings: noise levels x seeds;
+    1 bounds the sizes alone), so that jobs can run side by side. Returns a list of size lists,
+    each descending.
     """
     sizes = sorted({int(s) for s in sizes}, reverse=True)
     groups, current = [], []
@@ -178,8 +193,9 @@ def plan_groups(arch, sizes, waste=GROUP_WASTE, max_group_macs=MAX_GROUP_MACS,
         candidate = current + [size]
         padded = len(candidate) * macs_per_example(arch, candidate[0])
         own = sum(macs_per_example(arch, s) for s in candidate)
-        fits = padded <= (1 + waste) * own or padded <= min_group_macs
-        if current and (not fits or (max_group_macs is not None and padded > max_group_macs)):
+        fits = waste is None or padded <= (1 + waste) * own or padded <= min_group_macs
+        too_big = max_group_macs is not None and padded * members_per_size > max_group_macs
+        if current and (not fits or too_big):
             groups.append(current)
             candidate = [size]
         current = candidate
@@ -188,28 +204,49 @@ def plan_groups(arch, sizes, waste=GROUP_WASTE, max_group_macs=MAX_GROUP_MACS,
     return groups
 
 
-def plan_jobs(section):
+def plan_jobs(section, pieces="cpu"):
     """Every training job of the config's `double_descent:` section, as a list of dicts:
-    name ({arch}_{loss}_g{index}{chunk}), arch, loss, sizes, noises, seeds.
+    name, arch, loss, sizes, noises, seeds.
+
+    pieces "cpu" (mnist1d.experiments.pieces): the sizes cut by `plan_groups` (padding within
+    GROUP_WASTE, MAX_GROUP_MACS at most), named {arch}_{loss}_g{index}{chunk}. pieces "gpu": any
+    padding, each job's whole ensemble within GPU_MAX_JOB_MACS (the paper grid: one job per
+    architecture and loss), named {arch}_{loss}_sizes{largest}-{smallest}{chunk}.
 
     Each group of sizes is one job per chunk of seeds (`seeds_per_job`,
     mnist1d.experiments.seed_chunks): the chunk's tag ends the name ("" with the default, one
-    chunk of every seed, so the names are {arch}_{loss}_g{index}; "_seeds0-4" or "_seed3" with
-    seeds_per_job set)."""
+    chunk of every seed; "_seeds0-4" or "_seed3" with seeds_per_job set)."""
+    if pieces not in ("cpu", "gpu"):
+        raise ValueError(f"double_descent plan_jobs: pieces {pieces!r} is not 'cpu' or 'gpu'")
     jobs = []
     seed_chunks = chunks.chunks_of(section, "double_descent")
     for arch in ARCHS:
         sub = section.get(arch)
         if not sub or not sub["sizes"]:
             continue
-        groups = plan_groups(arch, sub["sizes"])
+        if pieces == "cpu":
+            groups = plan_groups(arch, sub["sizes"])
+        else:
+            per_size = len(sub["noise"]) * max(len(seeds) for seeds in seed_chunks.values())
+            groups = plan_groups(arch, sub["sizes"], waste=None, max_group_macs=GPU_MAX_JOB_MACS,
+                                 members_per_size=per_size)
         for loss in sub["losses"]:
             for index, sizes in enumerate(groups):
+                if pieces == "cpu":
+                    group = f"g{index}"
+                else:
+                    group = f"sizes{sizes[0]}" + (f"-{sizes[-1]}" if len(sizes) > 1 else "")
                 for tag, seeds in seed_chunks.items():
-                    jobs.append({"name": f"{arch}_{loss}_g{index}{tag}", "arch": arch,
+                    jobs.append({"name": f"{arch}_{loss}_{group}{tag}", "arch": arch,
                                  "loss": loss, "sizes": sizes,
                                  "noises": [float(r) for r in sub["noise"]], "seeds": seeds})
     return jobs
+
+
+def jobs_from_config(config):
+    """The training jobs (plan_jobs) of the whole pipeline config: its `double_descent:` section
+    in the pieces of `jobs.pieces` (mnist1d.experiments.pieces; the rules plan with this)."""
+    return plan_jobs(config["double_descent"], pieces_lib.pieces_for(config, "double_descent"))
 
 
 def job_cost(job):
@@ -225,7 +262,7 @@ def protocol_from_config(config, job_name):
     whole pipeline config: the rule passes exactly this. Keys that only shape the tables and
     figures (threshold_tolerance, reference_width) are not in it."""
     section = config["double_descent"]
-    jobs = {job["name"]: job for job in plan_jobs(section)}
+    jobs = {job["name"]: job for job in jobs_from_config(config)}
     return {"job": jobs[job_name], **{key: section[key] for key in TRAINING_KEYS},
             "compile": specs.compile_for(config, "double_descent")}
 

@@ -8,6 +8,8 @@ workflow/rules/common.smk wraps these functions so that a rule says
     group: job_group("benchmark")
 
 Only rules that train pass gpu=True: plotting and aggregation never ask for a GPU.
+How many members a training job holds (`jobs.pieces`: sized for the cores or for a GPU) is read by
+the experiments' planners themselves, from the same section: mnist1d.experiments.pieces.
 """
 
 

@@ -10,7 +10,9 @@ DD = config["double_descent"]
 require_datasets("double_descent.dataset", DD["dataset"])
 if not any(arch in DD for arch in dd_lib.ARCHS):
     raise WorkflowError("config key 'double_descent': give at least one of 'mlp', 'cnn'")
-DD_JOBS = {job["name"]: job for job in dd_lib.plan_jobs(DD)}
+# The jobs in the pieces of config `jobs.pieces` (mnist1d.experiments.pieces: sized for CPU
+# cores, or one job per architecture and loss for a GPU)
+DD_JOBS = {job["name"]: job for job in dd_lib.jobs_from_config(config)}
 # Snakemake starts the most expensive jobs first (the long ones must not come last).
 DD_PRIORITY = {
     name: rank

@@ -1,7 +1,9 @@
 # Lottery tickets (paper Fig. "lottery"): the pruning search as one-thread jobs of one (trial, method)
 # each (a lottery ticket's rounds are a chain, a fresh random ticket's independent chunks; every
 # job checkpointed per round), merged into one history and mask store; the analysis at about 92 %
-# sparsity as one job per (trial, network), merged; tables and five figures.
+# sparsity as one job per (trial, network), merged; tables and five figures. With config
+# `jobs.pieces` sizing for a GPU, every trial of a method is one search job and every trial of a
+# network kind one analysis job (mnist1d.experiments.lottery.jobs: search_plan, analysis_plan).
 import mnist1d.experiments.lottery as lottery_lib
 
 LOT = config["lottery"]
@@ -59,22 +61,11 @@ for _name in (
     ALL_TARGETS.extend(figure(_name))
 
 
-LOTTERY_ANALYSIS_ROUND = lottery_lib.nearest_round(
-    lottery_lib.sparsity_grid(LOT["search"]["rounds"]), LOT["analysis"]["sparsity"]
-)
-LOTTERY_SEGMENTS = {
-    s["name"]: s
-    for s in lottery_lib.search_segments(
-        LOTTERY_PROTOCOL["search"]["trials"],
-        LOTTERY_PROTOCOL["search"]["methods"],
-        LOT["search"]["rounds"],
-        LOT["search"]["random_ticket"],
-        LOTTERY_ANALYSIS_ROUND,
-    )
-}
-LOTTERY_PARTS = {
-    f"{t}_{n}": (t, n) for t, n in lottery_lib.analysis_parts(LOT["analysis"]["trials"])
-}
+LOTTERY_ANALYSIS_ROUND = lottery_lib.analysis_round(config)
+# The search's segments and the analysis's parts, in the pieces of config `jobs.pieces`
+# (mnist1d.experiments.pieces: for CPU cores, or larger for a GPU).
+LOTTERY_SEGMENTS = {s["name"]: s for s in lottery_lib.search_plan(config)}
+LOTTERY_PARTS = lottery_lib.analysis_plan(config)
 
 
 def lottery_segment_protocol(wildcards):
@@ -82,7 +73,7 @@ def lottery_segment_protocol(wildcards):
     seg = LOTTERY_SEGMENTS[wildcards.segment]
     return {
         **LOTTERY_PROTOCOL["search"],
-        "trials": [seg["trial"]],
+        "trials": seg["trials"],
         "methods": [seg["method"]],
         "first_round": seg["first"],
         "stop_round": seg["stop"],
@@ -104,19 +95,30 @@ def lottery_segment_priority(wildcards):
 
 
 def lottery_part_priority(wildcards):
-    on_chain = LOTTERY_PARTS[wildcards.part][1] == "lottery"
+    pairs = lottery_lib.part_pairs(LOTTERY_PARTS[wildcards.part])
+    on_chain = any(network == "lottery" for _, network in pairs)
     return LONGEST_CHAIN_PRIORITY if on_chain else LOTTERY_PRIORITY
 
 
 def lottery_part_inputs(wildcards):
-    trial, network = LOTTERY_PARTS[wildcards.part]
     inputs = {"data": dataset_file(LOT["analysis"]["dataset"])}
-    if network != "dense":
-        method = "magnitude" if network == "lottery" else "random"
-        seg = lottery_lib.segment_with_round(
-            LOTTERY_SEGMENTS.values(), trial, method, LOTTERY_ANALYSIS_ROUND
+    segments = {
+        lottery_lib.segment_with_round(
+            LOTTERY_SEGMENTS.values(),
+            trial,
+            "magnitude" if network == "lottery" else "random",
+            LOTTERY_ANALYSIS_ROUND,
+        )["name"]
+        for trial, network in lottery_lib.part_pairs(LOTTERY_PARTS[wildcards.part])
+        if network != "dense"
+    }
+    if len(segments) > 1:  # the planners never make such a part: a job reads one mask store
+        raise WorkflowError(
+            f"lottery analysis part {wildcards.part}: its masks are in the search "
+            f"segments {sorted(segments)}, not in one"
         )
-        inputs["masks"] = result(f"lottery/search/{seg['name']}.npz")
+    if segments:
+        inputs["masks"] = result(f"lottery/search/{segments.pop()}.npz")
     return inputs
 
 
@@ -179,7 +181,7 @@ rule lottery_analysis_part:
     params:
         protocol=lambda wildcards: {
             **LOTTERY_PROTOCOL["analysis"],
-            "part": list(LOTTERY_PARTS[wildcards.part]),
+            "part": LOTTERY_PARTS[wildcards.part],
             "grid": lottery_lib.sparsity_grid(LOT["search"]["rounds"]).tolist(),
         },
         device=config["device"],

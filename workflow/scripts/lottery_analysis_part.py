@@ -1,5 +1,6 @@
-"""One job of the lottery analysis: one trial's networks of one kind, its conditions as one
-ensemble (rules lottery_analysis_part, sensitivity_lottery_analysis_part)."""
+"""One job of the lottery analysis: one trial's networks of one kind (with jobs.pieces gpu: every
+trial's), its conditions as one ensemble (rules lottery_analysis_part,
+sensitivity_lottery_analysis_part)."""
 from mnist1d.experiments import lottery
 from mnist1d.pipeline import device
 from mnist1d.pipeline.logs import job_logger

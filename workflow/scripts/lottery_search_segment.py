@@ -1,5 +1,6 @@
-"""One job of the lottery search: one (trial, method) member, rounds first..stop - 1 (rule
-lottery_search_segment; sensitivity_lottery_search: every member and round)."""
+"""One job of the lottery search: one (trial, method) member (with jobs.pieces gpu: every trial of
+a method), rounds first..stop - 1 (rule lottery_search_segment; sensitivity_lottery_search: every
+member and round)."""
 from mnist1d.experiments import lottery
 from mnist1d.pipeline import device
 from mnist1d.pipeline.logs import job_logger

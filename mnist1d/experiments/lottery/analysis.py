@@ -89,9 +89,9 @@ def analyse(data, store, sparsity=0.92, hidden=500, protocol=None, trials=(42,),
     init, init_seed, reinit_seed: the initial weights (`analysis_seeds`); shuffle: the shuffled
     condition's permutation (`shuffle_permutation`).
     part: (trial, network) to train only that trial's networks of that kind (one job of
-    `analysis_parts`; the seeds still follow the trial's place in `trials`); store may then be
-    None for the dense networks, with `grid` (the search's target sparsity per round) giving
-    the round.
+    `analysis_parts`), or a list of such pairs (`part_pairs`); the seeds still follow the
+    trial's place in `trials`; store may then be None for dense networks, with `grid` (the
+    search's target sparsity per round) giving the round.
 
     The networks train as ensembles of `group` members (None: all of them at once); grouping
     changes the speed only, never the result (each member is independent of the others).
@@ -106,7 +106,8 @@ def analyse(data, store, sparsity=0.92, hidden=500, protocol=None, trials=(42,),
     seeds = analysis_seeds(trials, init, init_seed, reinit_seed)
     members = analysis_members(trials, conditions)
     if part is not None:
-        members = [m for m in members if (m[0], m[2]) == (int(part[0]), part[1])]
+        pairs = part_pairs(part)
+        members = [m for m in members if (m[0], m[2]) in pairs]
         if not members:
             raise ValueError(f"analysis part {part}: no such trial and network")
     group = len(members) if group is None else int(group)
@@ -132,6 +133,13 @@ def analyse(data, store, sparsity=0.92, hidden=500, protocol=None, trials=(42,),
     history.insert(0, "sparsity", float(grid[round_]))
     history.insert(0, "round", round_)
     return history, round_
+
+
+def part_pairs(part):
+    """The (trial, network) pairs of an analysis part: (trial, network) or a list of them."""
+    if part and isinstance(part[0], (list, tuple)):
+        return [(int(t), n) for t, n in part]
+    return [(int(part[0]), part[1])]
 
 
 def analysis_parts(trials):

@@ -4,19 +4,63 @@ workflow/scripts/lottery_search_segment.py and lottery_analysis_part.py run:
     segment_job   rules lottery_search_segment and sensitivity_lottery_search: `search`
     part_job      rules lottery_analysis_part and sensitivity_lottery_analysis_part: `analyse`
 
-The merge jobs (lottery_search, lottery_analysis) only aggregate what these wrote.
+and what those jobs are, from the pipeline config (the rule files plan with these):
+
+    search_plan     the search's segments (`search_segments`)
+    analysis_plan   the analysis's parts
+
+both in the pieces of config key `jobs.pieces` (mnist1d.experiments.pieces). The merge jobs
+(lottery_search, lottery_analysis) only aggregate what these wrote, in the order of the one
+ensemble of every member, whatever the pieces.
 """
 import os
 import shutil
 
 from mnist1d.experiments.lottery.analysis import analyse
 from mnist1d.experiments.lottery.masks import SearchMasks
-from mnist1d.experiments.lottery.pruning import search
+from mnist1d.experiments.lottery.protocol import NETWORKS, nearest_round, sparsity_grid
+from mnist1d.experiments.lottery.pruning import (GPU_ROUNDS_PER_JOB, ROUNDS_PER_JOB, search,
+                                                 search_segments)
+from mnist1d.experiments.pieces import pieces_for
+
+
+def analysis_round(config):
+    """The search round the analysis trains (nearest lottery.analysis.sparsity)."""
+    lot = config["lottery"]
+    return nearest_round(sparsity_grid(lot["search"]["rounds"]), lot["analysis"]["sparsity"])
+
+
+def search_plan(config):
+    """The search's jobs (`search_segments`) from the pipeline config: with pieces "cpu" one
+    (trial, method) member per job and a fresh random ticket's rounds in ROUNDS_PER_JOB chunks;
+    with "gpu" every trial of a method per job and chunks of GPU_ROUNDS_PER_JOB. A lottery
+    ticket's chain is cut after the analysed round either way."""
+    section = config["lottery"]["search"]
+    gpu = pieces_for(config, "lottery") == "gpu"
+    return search_segments(section["trials"], section["methods"], section["rounds"],
+                           section["random_ticket"], analysis_round(config),
+                           rounds_per_job=GPU_ROUNDS_PER_JOB if gpu else ROUNDS_PER_JOB,
+                           trials_together=gpu)
+
+
+def analysis_plan(config):
+    """{name: part} of the analysis's jobs from the pipeline config; a part is what the job's
+    protocol["part"] holds. Pieces "cpu": one job per (trial, network), named {trial}_{network},
+    part [trial, network] (its five conditions). Pieces "gpu": one job per network kind of every
+    trial, named {network}_{trial}_{trial}..., part [[trial, network], ...]. The dense networks
+    need no search; the lottery networks need the lottery ticket's chain only up to the
+    analysed round."""
+    trials = [int(t) for t in config["lottery"]["analysis"]["trials"]]
+    if pieces_for(config, "lottery") == "cpu":
+        return {f"{t}_{n}": [t, n] for t in trials for n in NETWORKS}
+    return {f"{n}_{'_'.join(str(t) for t in trials)}": [[t, n] for t in trials]
+            for n in NETWORKS}
 
 
 def segment_job(protocol, inputs, *, device="cpu", logger=None, checkpoint=None, dtype=None):
     """One job of the search: `search` of every (trial, method) of protocol["trials"] x
-    protocol["methods"] (one member per job in the pipeline), rounds protocol["first_round"] ..
+    protocol["methods"] (one member per job in the pipeline's pieces for the CPU, every trial of
+    a method in its pieces for a GPU: `search_plan`), rounds protocol["first_round"] ..
     protocol["stop_round"] - 1 (where absent, as in protocol_from_config(config, "search"):
     every round) on inputs["dataset"].
 
@@ -60,10 +104,10 @@ def remove_checkpoint(checkpoint):
 
 
 def part_job(protocol, inputs, *, device="cpu", logger=None, dtype=None):
-    """One job of the analysis: `analyse` the networks of protocol["part"] ((trial, network):
-    its five conditions as one ensemble; where absent, as in protocol_from_config(config,
-    "analysis"): every network of every trial, in ensembles of protocol["group"]) on
-    inputs["dataset"], at the round of protocol["grid"] (the search's target sparsity per round;
+    """One job of the analysis: `analyse` the networks of protocol["part"] ((trial, network),
+    its five conditions, or a list of such pairs: `analysis_plan`; where absent, as in
+    protocol_from_config(config, "analysis"): every network of every trial) in ensembles of
+    protocol["group"] on inputs["dataset"], at the round of protocol["grid"] (the search's target sparsity per round;
     absent: the mask store's) nearest protocol["sparsity"].
 
     inputs["masks"]: the search's MaskStore (the random and lottery networks' masks; a part of

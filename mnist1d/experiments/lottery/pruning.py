@@ -20,8 +20,9 @@ protocol (trials 42 and 43, both methods) train together as K = 4 stacked networ
 computes what `search_plain` (one network, nn.Module + torch.optim.Adam) computes alone.
 The search checkpoints after every round (`checkpoint_dir`); a killed run resumes at the last
 finished round with identical results. Every round's masks are kept (bit-packed, compressed).
-As jobs, the search is split into segments of one member and a range of rounds each
-(`search_segments`), merged back into the search of every member at once (`merge_segments`).
+As jobs, the search is split into segments of one member (on a GPU: every trial of a method) and
+a range of rounds each (`search_segments`), merged back into the search of every member at once
+(`merge_segments`).
 """
 import json
 import time
@@ -213,49 +214,60 @@ def search(data, hidden=500, protocol=None, trials=(42, 43), methods=METHODS, ro
     return pd.concat(history, ignore_index=True), packed, shapes, members, grid
 
 
-# --- the search as jobs: one member per job, the rounds in segments ---------------------------
+# --- the search as jobs: members and rounds in segments -----------------------------------------
 
 # Rounds per job of a fresh random ticket, whose rounds are independent of each other: speed only
 # (no number changes). Fewer rounds per job spread the rounds over more one-thread jobs, each of
 # which loads the data and starts up once.
 ROUNDS_PER_JOB = 25
+# On a GPU (config `jobs.pieces`: gpu) a job starts up, initialises CUDA and compiles once for the
+# whole ensemble: every trial of a method is one job, and a fresh random ticket's rounds come in
+# chunks of 50 (at the paper's 100 rounds the chunk holding the analysed round 91 is done before
+# the lottery ticket's chain gets there).
+GPU_ROUNDS_PER_JOB = 50
 
 
 def search_segments(trials, methods, rounds, random_ticket, analysis_round,
-                    rounds_per_job=ROUNDS_PER_JOB):
-    """The search split into jobs of one (trial, method) member and a range of rounds each.
+                    rounds_per_job=ROUNDS_PER_JOB, trials_together=False):
+    """The search split into jobs of one method, its trials and a range of rounds each.
 
-    Members never interact (member k computes the same numbers in any ensemble), so each is its
-    own job. A lottery ticket's rounds (and a nested random ticket's) form a chain: round r + 1
-    prunes round r's network. Its chain is cut once, after the round the analysis trains
-    (`analysis_round`), so the analysis starts while the chain's last rounds still train. A fresh
-    random ticket's rounds are independent: chunks of `rounds_per_job` rounds.
-    Returns [{"name", "trial", "method", "first", "stop", "after"}] (rounds first..stop - 1;
-    `after`: the segment whose last masks this one starts from, or None).
+    Members never interact (member k computes the same numbers in any ensemble), so each
+    (trial, method) can be its own job (trials_together False: the pieces for CPU cores), or
+    every trial of a method one ensemble (True: the pieces for a GPU). A lottery ticket's rounds
+    (and a nested random ticket's) form a chain: round r + 1 prunes round r's network. Its chain
+    is cut once, after the round the analysis trains (`analysis_round`), so the analysis starts
+    while the chain's last rounds still train. A fresh random ticket's rounds are independent:
+    chunks of `rounds_per_job` rounds.
+    Returns [{"name", "trials", "method", "first", "stop", "after"}] (rounds first..stop - 1 of
+    the members trials x [method]; `after`: the segment whose last masks this one starts from,
+    or None). Names: {method}_{trial}_{first:03d}-{last:03d}, every trial of the job in order.
     """
     if int(rounds_per_job) < 1:
         raise ValueError(f"rounds_per_job: must be >= 1, got {rounds_per_job}")
+    trials = [int(t) for t in trials]
+    jobs = ([(trials, method) for method in methods] if trials_together
+            else [([trial], method) for trial in trials for method in methods])
     out = []
-    for trial in trials:
-        for method in methods:
-            independent = method == "random" and random_ticket == "fresh"
-            if independent:
-                bounds = list(range(0, rounds, int(rounds_per_job))) + [rounds]
-            else:
-                bounds = sorted({0, min(int(analysis_round) + 1, rounds), rounds})
-            before = None
-            for first, stop in zip(bounds, bounds[1:]):
-                name = f"{method}_{int(trial)}_{first:03d}-{stop - 1:03d}"
-                out.append({"name": name, "trial": int(trial), "method": method, "first": first,
-                            "stop": stop, "after": None if independent else before})
-                before = name
+    for job_trials, method in jobs:
+        independent = method == "random" and random_ticket == "fresh"
+        if independent:
+            bounds = list(range(0, rounds, int(rounds_per_job))) + [rounds]
+        else:
+            bounds = sorted({0, min(int(analysis_round) + 1, rounds), rounds})
+        before = None
+        for first, stop in zip(bounds, bounds[1:]):
+            name = f"{method}_{'_'.join(str(t) for t in job_trials)}_{first:03d}-{stop - 1:03d}"
+            out.append({"name": name, "trials": list(job_trials), "method": method,
+                        "first": first, "stop": stop, "after": None if independent else before})
+            before = name
     return out
 
 
 def segment_with_round(segments, trial, method, round_):
     """The segment that trains `round_` of member (trial, method)."""
     for seg in segments:
-        if (seg["trial"], seg["method"]) == (int(trial), method) and seg["first"] <= round_ < seg["stop"]:
+        if (int(trial) in seg["trials"] and seg["method"] == method
+                and seg["first"] <= round_ < seg["stop"]):
             return seg
     raise KeyError(f"no search segment trains round {round_} of trial {trial}, {method}")
 
