@@ -1,4 +1,4 @@
-"""GPU check: the smoke preset's training of every experiment on the CPU and on the GPU, compared.
+"""GPU check: the smoke preset's training of every job kind on the CPU and on the GPU, compared.
 
     PYTHONPATH=. python3 benchmarks/gpu_check.py --out DIR
         [--compile {on,off}] [--only EXP [EXP ...]] [--devices cpu cuda] [--threads 1]
@@ -12,7 +12,8 @@ made in memory (mnist1d.data.make_dataset, the double-descent label noise with
 double_descent.noisy_labels, as the pipeline's dataset jobs do), and every experiment runs the
 job functions its pipeline jobs run (mnist1d.experiments: one per job kind, what
 workflow/scripts/*.py call) with the protocol its rule passes (`protocol_from_config` of each
-module under mnist1d/experiments/); the tables compared are the job's outputs:
+module under mnist1d/experiments/); the tables compared are the job's outputs (the jobs of each
+experiment are built in benchmarks/gpu_check_jobs.py, beside this script):
 
     benchmark        benchmark.train_job, every model x variant; its history (the test
                      predictions are not compared: argmaxes, a near tie flips between devices;
@@ -28,14 +29,68 @@ module under mnist1d/experiments/); the tables compared are the job's outputs:
     double_descent   double_descent.train_job, every job of double_descent.plan_jobs
     metalearn_lr     metalearn_lr.train_job
     metalearn_afunc  metalearn_afunc.train_job (no checkpoint): metalearning, then the baselines
+    afunc_fit        afunc_fit.fit_job on the outputs of one activation job made on the CPU
+                     (eager, outside the clock: the same inputs for both devices): the fit, then
+                     the inner run with the fitted f
+    sweeps           sweeps.train_job (every model, the first chunk of seeds) of one value of
+                     the sweeps `resolution` and `samples`, their first value other than the
+                     paper's: 20-point signals (every model built for that length) and 500
+                     examples (in-order batches that wrap every 4 steps); the dataset made by
+                     the generator as the sweep_dataset job makes it
+    custom_models    benchmark.train_job of a user's own models (config `models:`) on the first
+                     variant: examples/resnet1d.yaml's ResNet1D, which the generic ensemble path
+                     trains (torch.func.functional_call under vmap; compiled with --compile on),
+                     and examples/batchnorm_mlp.py's BatchNormMLP, which it cannot (BatchNorm's
+                     running statistics are buffers): the per-seed fallback. Its history; on each
+                     device a check that each model took its path (models.ensemble_support)
+    ssl_variant      ssl.variant_job of the variant `none` (no projector: its features are its
+                     output, a path the main model does not take); its history (its probes too
+                     with --ssl-probes on)
+    sensitivity      the alternative job of the sensitivity choice ssl_shift_and_loss
+                     (`sensitivity.choices`; sensitivity.protocol, as
+                     workflow/rules/sensitivity.smk runs it): ssl.train_job, tables as ssl's.
+                     Every choice's job trains, but only the SSL choices change what a device
+                     computes: shifts both ways in the augmentation and the symmetric InfoNCE
+                     over all 2B outputs, and this one has both (ssl_shift and ssl_loss are its
+                     halves). The lottery choices change the masks, ranked on the CPU from the
+                     weights the device trained (lottery_rank_by, lottery_score_step), or the
+                     analysis' initialisation, drawn on the CPU (lottery_analysis_init); the
+                     activation's choice its inner initialisation and noise, drawn on the CPU
+                     (afunc_inner_init): the devices run the same code as in the main jobs, at
+                     the price of one more compile each
+    lottery_resume   lottery.segment_job of every round with a checkpoint folder, stopped after
+                     round 0 (its logger raises at the round's line, written once the round is
+                     checkpointed, as a kill stops it), then run again with the same folder:
+                     it resumes at round 1. On each device its history and masks
+                     must equal, exactly, those of the same search run without a stop (that run
+                     is outside the clock); between the devices its history is compared
+    gpu_claim        the workflow's GPU claim (mnist1d.pipeline.device.job_device, resources gpu
+                     1 and gpu_slots 2): three jobs, each its own process, claim the first GPU
+                     (CUDA_VISIBLE_DEVICES set to it alone); two hold it at once, the third waits
+                     until one ends, and each computes on the device it got and says which. On a
+                     CUDA run the real claim; on a CPU run tests/test_device.py's fake (CUDA
+                     reported with one device, the same lock files, the product computed on the
+                     CPU), so that it runs in the tests too. Its table (claim order, device,
+                     index, claims held at each claim, waited) is compared between the runs; it
+                     trains nothing: no steps, no second call, any --dtype
+
+The t-SNE baselines (tsne.baselines_job) are not run: scikit-learn on the CPU, the device unused.
+
+Checks on one device. Besides the comparison between the devices, a job may check something on
+each device alone: lottery_resume (equal to the uninterrupted search), custom_models (the path
+each model took), gpu_claim (how the claims went). Each prints "LABEL JOB: CHECK: PASS" (or FAIL
+with what was found) and counts among the experiment's tables, in its verdict and in
+gpu_check_columns.csv (as "JOB: CHECK (LABEL)"); with one device a failed check makes the
+experiment FAIL instead of DONE.
 
 `--compile on` (the default) sets the config's top-level `compile: true` before the protocols are
 made (the smoke preset sets it false), so the engine's torch.compile'd training step and the
 activation experiment's `compiled` implementation run on both devices; `--compile off` runs the
 smoke preset as it is (eager steps, the `fused` activation implementation).
 
-What is compared. The experiments run one after the other (metalearn_lr, double_descent, lottery,
-ssl, pooling, metalearn_afunc, benchmark: the longest compiles last), each job of an experiment
+What is compared. The experiments run one after the other (gpu_claim, metalearn_lr, afunc_fit,
+sweeps, double_descent, lottery, lottery_resume, ssl, ssl_variant, sensitivity, pooling,
+metalearn_afunc, custom_models, benchmark: the longest compiles last), each job of an experiment
 first on the first device of --devices (the reference, cpu by default), then on the second; every
 table the job produces (the ones it writes in the pipeline) is compared row by row with the
 reference's, through mnist1d.pipeline.compare (frame_comparison, the module that compares every
@@ -165,10 +220,8 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -176,33 +229,30 @@ import pandas as pd
 import torch
 import yaml
 
-from mnist1d import specs
-from mnist1d.data import get_dataset_args, make_dataset
-from mnist1d.experiments import (benchmark, double_descent, lottery, metalearn_afunc, metalearn_lr,
-                                 pooling, ssl)
 from mnist1d.pipeline import compare
 from mnist1d.pipeline.config import load_preset, resolve
 from mnist1d.pipeline.device import select_device, set_threads
-from mnist1d.utils import ObjectView
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))   # its jobs, in the module beside it
+from gpu_check_jobs import DTYPES, JOBS, Datasets, run_dtype  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 # The order they run in: fewest and smallest compiles first, the benchmark (whose GRU, unrolled
 # over 40 positions, is by far the longest compile) last, so that a --deadline-s cuts the least.
-EXPERIMENTS = ("metalearn_lr", "double_descent", "lottery", "ssl", "pooling", "metalearn_afunc",
-               "benchmark")
+# The GPU claim first: it trains nothing and is not worth losing to the deadline.
+EXPERIMENTS = ("gpu_claim", "metalearn_lr", "afunc_fit", "sweeps", "double_descent", "lottery",
+               "lottery_resume", "ssl", "ssl_variant", "sensitivity", "pooling", "metalearn_afunc",
+               "custom_models", "benchmark")
 
-UNCOMPILED = {"metalearn_lr"}   # no torch.compile in it, whatever `compile` says
+# no torch.compile in them, whatever `compile` says (the smoke preset's sweeps do not compile:
+# sweeps.defaults.compile is false)
+UNCOMPILED = {"gpu_claim", "metalearn_lr", "afunc_fit", "sweeps"}
+NOT_REPEATED = {"gpu_claim"}   # no second call: it trains nothing
 
 # --- comparison: mnist1d.pipeline.compare ---------------------------------------------------
 
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
 # the tolerances of each --dtype (mnist1d.pipeline.compare; the module docstring lists them)
 TOLERANCE_SETS = {"float32": compare.DEVICE_TOLERANCES, "float64": compare.FLOAT64_TOLERANCES}
-
-
-def run_dtype(options):
-    """The torch dtype the jobs train in (--dtype; float32 where `options` has none)."""
-    return DTYPES[getattr(options, "dtype", None) or "float32"]
 
 
 def compare_runs(reference_tables, other_tables, dtype="float32"):
@@ -392,38 +442,6 @@ def unapplied_keys(overrides, config, prefix=""):
     return out
 
 
-class Datasets:
-    """The config's named datasets, made in memory on first use (as the pipeline's dataset jobs
-    make them), and double descent's noisy-label datasets."""
-
-    def __init__(self, config, say):
-        self.config, self.say, self.made = config, say, {}
-
-    def __getitem__(self, name):
-        if name not in self.made:
-            t0 = time.perf_counter()
-            args = get_dataset_args(as_dict=True) | dict(self.config["datasets"][name] or {})
-            self.made[name] = make_dataset(ObjectView(args))
-            self.say(f"  dataset {name}: {len(self.made[name]['x'])} train / "
-                     f"{len(self.made[name]['x_test'])} test examples "
-                     f"({time.perf_counter() - t0:.1f} s)")
-        return self.made[name]
-
-    def noisy(self, name, rate, seed, method="seeded"):
-        """Dataset `name` with label noise `rate` (`method` as config double_descent.label_noise;
-        seed `seed` for seeded): dd_noisy_dataset's dataset."""
-        key = ("noisy", name, float(rate), int(seed), method)
-        if key not in self.made:
-            data = self[name]
-            if method == "notebook":
-                args = get_dataset_args(as_dict=True) | dict(self.config["datasets"][name] or {})
-                y = double_descent.notebook_noisy_labels(data["y"], rate, args)
-            else:
-                y = double_descent.noisy_labels(data["y"], rate, seed)
-            self.made[key] = dict(data, y=y)
-        return self.made[key]
-
-
 def synchronize(device):
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -445,168 +463,6 @@ class Timer:
         finally:
             synchronize(self.device)
             self.seconds += time.perf_counter() - t0
-
-
-@dataclass
-class Job:
-    """One pipeline job of an experiment: `run(device, timer, log)` makes its tables (a dict
-    name -> DataFrame), timing its job function's call with `timer`; `steps` sequential
-    steps."""
-    name: str
-    steps: int
-    run: object
-
-
-# --- the experiments: the jobs of each, run by their job functions -----------------------------
-# Each function returns (jobs, step unit); the datasets are made when a job first needs them.
-
-def job_run(job_function, protocol, inputs, tables=None, dtype=None, **options):
-    """A Job's `run`: the experiment's job function (what the pipeline's job runs, see
-    mnist1d.experiments) with the rule's protocol on `inputs()` (made before the clock starts),
-    timed whole; the tables compared: its outputs, or `tables(outputs)` where given. `dtype`
-    (run_dtype(options)) is passed on where given; `run.dtype` says what the job trains in."""
-    if dtype is not None:
-        options["dtype"] = dtype
-
-    def run(device, timer, log):
-        loaded = inputs()
-        with timer():
-            outputs = job_function(protocol, loaded, device=device, logger=log, **options)
-        return outputs if tables is None else tables(outputs)
-    run.dtype = torch.float32 if dtype is None else dtype
-    return run
-
-
-def benchmark_jobs(config, datasets, options):
-    section, jobs = config["benchmark"], []
-    for model in section["models"]:
-        for variant, dataset in section["variants"].items():
-            p = benchmark.protocol_from_config(config, model, variant)
-            # its test predictions are not compared: argmaxes, a near tie flips between devices
-            # (their accuracy is the history's last test_acc)
-            run = job_run(benchmark.train_job, p, lambda d=dataset: {"dataset": datasets[d]},
-                          tables=lambda outputs: {"history": outputs["history"]},
-                          dtype=run_dtype(options))
-            jobs.append(Job(f"{model} {variant}", p["engine"]["steps"] + 1, run))
-    return jobs, f"ensemble step ({len(section['seeds'])} seeds)"
-
-
-def pooling_jobs(config, datasets, options):
-    jobs = []
-    for variant in config["pooling"]["variants"]:
-        p = pooling.protocol_from_config(config, variant)
-        run = job_run(pooling.train_job, p,
-                      lambda p=p: {name: datasets[name] for name in p["datasets"]},
-                      dtype=run_dtype(options))
-        jobs.append(Job(variant, p["engine"]["steps"] + 1, run))
-    members = len(config["pooling"]["datasets"]) * len(config["pooling"]["seeds"])
-    return jobs, f"ensemble step ({members} members: sizes x seeds)"
-
-
-def ssl_jobs(config, datasets, options):
-    p = ssl.protocol_from_config(config)
-    s = ssl.settings_of(p["settings"])
-
-    def tables(outputs):   # the probes ("csv") are there with --ssl-probes on only
-        return dict(outputs, embeddings=ssl_embeddings(outputs["embeddings"]))
-    run = job_run(ssl.train_job, p, lambda: {"dataset": datasets[config["ssl"]["dataset"]]},
-                  tables, dtype=run_dtype(options), probes=options.ssl_probes == "on")
-    n_train = len(datasets[config["ssl"]["dataset"]]["x"])
-    return ([Job("training", s["epochs"] * (n_train // s["batch_size"]), run)],
-            f"ensemble step ({len(p['seeds'])} seeds)")
-
-
-def ssl_embeddings(embeddings):
-    """The job's embeddings (its .npz file) as a table: the 16-d output of seed 0 on every
-    example (train then test), before and after training."""
-    frames = []
-    for stage in ("before", "after"):
-        values = embeddings[stage]
-        frame = pd.DataFrame(values, columns=[f"output{i}" for i in range(values.shape[1])])
-        frame.insert(0, "example", np.arange(len(values)))
-        frame.insert(0, "stage", stage)
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
-
-
-def lottery_jobs(config, datasets, options):
-    ps = lottery.protocol_from_config(config, "search")
-    pa = lottery.protocol_from_config(config, "analysis")
-    networks = len(lottery.analysis_members(pa["trials"]))
-    group = networks if pa["group"] is None else int(pa["group"])
-    members = len(lottery.members_of(ps["trials"], ps["methods"]))
-
-    dtype = run_dtype(options)
-
-    def run(device, timer, log):
-        search = {"dataset": datasets[config["lottery"]["search"]["dataset"]]}
-        with timer():
-            searched = lottery.segment_job(ps, search, device=device, logger=log, dtype=dtype)
-        with tempfile.TemporaryDirectory(prefix="gpu_check_lottery_") as tmp:
-            path = os.path.join(tmp, "masks.npz")
-            searched["masks"].save(path)
-            store = lottery.MaskStore(path)
-            analysis = {"dataset": datasets[config["lottery"]["analysis"]["dataset"]],
-                        "masks": store}
-            with timer():
-                analysed = lottery.part_job(pa, analysis, device=device, logger=log,
-                                            dtype=dtype)
-            round_ = int(analysed["history"]["round"].iloc[0])   # as the merge job reads it
-            adjacency = lottery.adjacency_table(store, round_, pa["trials"], pa["adjacency"])
-        return {"search": searched["history"], "analysis": analysed["history"],
-                "adjacency": adjacency}
-    search_steps = ps["rounds"] * (ps["engine"]["steps"] + 1)
-    analysis_steps = math.ceil(networks / group) * (pa["engine"]["steps"] + 1)
-    run.dtype = dtype
-    return ([Job("search + analysis", search_steps + analysis_steps, run)],
-            f"ensemble step (search: {search_steps} of {members} members; analysis: "
-            f"{analysis_steps} of {group} members)")
-
-
-def double_descent_jobs(config, datasets, options):
-    section, jobs = config["double_descent"], []
-    for job in double_descent.plan_jobs(section):
-        p = double_descent.protocol_from_config(config, job["name"])
-
-        def inputs(p=p):
-            return {noise: datasets.noisy(section["dataset"], noise, section["noise_seed"],
-                                          section.get("label_noise", "seeded"))
-                    for noise in p["job"]["noises"]}
-        run = job_run(double_descent.train_job, p, inputs, dtype=run_dtype(options))
-        n_train = len(datasets[section["dataset"]]["x"])
-        steps = specs.epochs_to_steps(p["epochs"], n_train, p["batch_size"]) + 1
-        jobs.append(Job(job["name"], steps, run))
-    return jobs, "ensemble step (every size, noise and seed of a job, padded)"
-
-
-def metalearn_lr_jobs(config, datasets, options):
-    p = metalearn_lr.protocol_from_config(config)
-    run = job_run(metalearn_lr.train_job, p,
-                  lambda: {"dataset": datasets[config["metalearn"]["lr"]["dataset"]]},
-                  dtype=run_dtype(options))
-    steps = len(p["start_lrs"]) * p["outer_steps"] * p["inner_steps"]
-    return ([Job("trials", steps, run)],
-            f"unrolled inner step ({len(p['start_lrs'])} trials x {p['outer_steps']} outer steps "
-            f"x {p['inner_steps']}; forward, and its share of the meta-gradient)")
-
-
-def metalearn_afunc_jobs(config, datasets, options):
-    p = metalearn_afunc.protocol_from_config(config)
-    cfg = metalearn_afunc.AfuncConfig.from_dict(p)
-    evaluations = 1 + len(p["baselines"])
-
-    run = job_run(metalearn_afunc.train_job, p,
-                  lambda: {"dataset": datasets[config["metalearn"]["afunc"]["dataset"]]},
-                  dtype=run_dtype(options))
-    steps = (cfg.outer_steps + evaluations) * cfg.inner_steps
-    return ([Job(f"metalearning + baselines ({cfg.implementation})", steps, run)],
-            f"inner step ({cfg.outer_steps} x {cfg.inner_steps} metalearning, {evaluations} x "
-            f"{cfg.inner_steps} evaluating; implementation {cfg.implementation})")
-
-
-JOBS = {"benchmark": benchmark_jobs, "pooling": pooling_jobs, "ssl": ssl_jobs,
-        "lottery": lottery_jobs, "double_descent": double_descent_jobs,
-        "metalearn_lr": metalearn_lr_jobs, "metalearn_afunc": metalearn_afunc_jobs}
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -842,10 +698,18 @@ def run_experiment(exp, result, config, datasets, devices, labels, log, out, arg
             for device, label in zip(devices, labels):
                 log.info(f"=== {exp} / {job.name} on {label}, first call")
                 timer = Timer(device)
-                tables[label] = job.run(device, timer, log)
+                made = job.run(device, timer, log)
+                tables[label], checks = made if isinstance(made, tuple) else (made, {})
                 result["wall"][label] += timer.seconds
-                out.say(f"    {label:6s} {job.name}: {timer.seconds:.2f} s{compile_note}, "
-                        f"{job.steps} steps, {1000 * timer.seconds / job.steps:.2f} ms/step")
+                per_step = (f", {job.steps} steps, {1000 * timer.seconds / job.steps:.2f} ms/step"
+                            if job.steps else "")
+                out.say(f"    {label:6s} {job.name}: {timer.seconds:.2f} s{compile_note}"
+                        f"{per_step}")
+                for name, check in checks.items():   # verdicts made on this device alone
+                    result["tables"][f"{job.name}: {name} ({label})"] = check
+                    out.say(f"    {label:6s} {job.name}: {name}: "
+                            f"{'PASS' if check['ok'] else 'FAIL'}"
+                            + "".join(f"\n        {line}" for line in check["problems"]))
             if len(labels) == 2:
                 comparison = compare_runs(*(tables[label] for label in labels), args.dtype)
                 result["tables"].update({f"{job.name}: {name}": c
@@ -1004,12 +868,13 @@ def main(argv=None):
             try:
                 all_jobs[exp] = run_experiment(exp, result, config, datasets, devices, labels,
                                                log, out, args, reference)
+                ok = experiment_comparison(result)["ok"]
                 if result["errors"]:
                     result["verdict"] = "ERROR"
-                elif len(labels) == 1:
-                    result["verdict"] = "DONE"
+                elif len(labels) == 1:   # nothing compared between devices; a check on one can fail
+                    result["verdict"] = "DONE" if ok or not result["tables"] else "FAIL"
                 else:
-                    result["verdict"] = "PASS" if experiment_comparison(result)["ok"] else "FAIL"
+                    result["verdict"] = "PASS" if ok else "FAIL"
                 if result["tables"]:
                     print_comparison(out, f"[{exp}]", result["tables"], result["jobs"])
                 if reference is not None and result["jobs"]:
@@ -1029,7 +894,7 @@ def main(argv=None):
         if args.second_call == "on":
             out.say(f"second calls ({time.perf_counter() - started:.0f} s since start)")
             for exp, jobs in all_jobs.items():
-                if results[exp]["verdict"] not in FINISHED:
+                if results[exp]["verdict"] not in FINISHED or exp in NOT_REPEATED:
                     continue
                 for device, label in zip(devices, labels):
                     timer = Timer(device)
@@ -1071,8 +936,9 @@ def main(argv=None):
         out.say(f"  vs_reference_*: each device's tables against the {reference.label} run of "
                 f"{reference.path}, same tolerances")
     for exp, result in results.items():
-        out.say(f"  {exp}: " + (f"one step = one {result['unit']}" if result["jobs"]
-                                else "no job finished"))
+        out.say(f"  {exp}: " + ("no job finished" if not result["jobs"] else
+                                f"one step = one {result['unit']}" if result["steps"] else
+                                result["unit"]))
     with pd.option_context("display.width", 250, "display.max_columns", 25):
         out.say(table.drop(columns="step_unit").to_string(index=False))
     out.say(final_line(results, labels, reference))

@@ -234,7 +234,7 @@ def float64_run(tmp_path_factory):
     return root, lines
 
 
-def test_float64_twice_on_the_cpu_is_identical(float64_run):
+def test_float64_twice_on_the_cpu_is_identical(gpu_check, float64_run):
     """Every job kind trains in float64 (its job function's `dtype`) and reproduces itself bit
     for bit: no difference at all, and the float64 tolerances pass."""
     root, lines = float64_run
@@ -242,13 +242,24 @@ def test_float64_twice_on_the_cpu_is_identical(float64_run):
     text = (root / "out" / "gpu_check.txt").read_text()
     assert "dtype float64; tolerances (mnist1d.pipeline.compare.FLOAT64_TOLERANCES)" in text
     # every experiment's jobs take --dtype: none is SKIPPED
-    assert set(summary.verdict) == {"PASS"} and len(set(summary.experiment)) == 7, summary
+    assert set(summary.verdict) == {"PASS"}, summary
+    assert list(dict.fromkeys(summary.experiment)) == list(gpu_check.EXPERIMENTS)
     assert (summary.compared_values > 0).all() and (summary.max_abs_diff == 0).all()
     columns = pd.read_csv(root / "out" / "gpu_check_columns.csv")
     numeric = columns[columns["kind"].isin(list(compare.FLOAT64_TOLERANCES))]
     assert len(numeric) and (numeric.max_abs == 0).all() and numeric.ok.all()
-    assert lines[-1] == ("gpu_check: 7 of 7"
-                         " experiments agree within tolerance")
+    n = len(gpu_check.EXPERIMENTS)
+    assert lines[-1] == f"gpu_check: {n} of {n} experiments agree within tolerance"
+    # the checks made on each device alone passed on both runs
+    for label in ("cpu", "cpu#2"):
+        for check in ("stopped after round 0, resumed: resumed = uninterrupted: masks: PASS",
+                      "resumed = uninterrupted: history: PASS",
+                      "bn_mlp normal (the per-seed fallback): trains through the per-seed "
+                      "fallback: PASS",
+                      "two jobs hold GPU 0 at once (2 slots): PASS",
+                      "the third waits until one ends, then gets GPU 0: PASS"):
+            assert any(line.strip().startswith(label + " ") and check in line
+                       for line in text.splitlines()), (label, check)
 
 
 def test_float64_finds_a_difference_of_one_in_a_million(gpu_check, float64_run, tmp_path):
@@ -282,3 +293,50 @@ def test_float64_finds_a_difference_of_one_in_a_million(gpu_check, float64_run, 
     assert code == 2
     assert "--dtype float32 there, float64 here" in (tmp_path / "refused" /
                                                       "gpu_check.txt").read_text()
+
+
+# --- the checks made on one device ------------------------------------------------------------
+
+@pytest.fixture
+def gpu_check_jobs(gpu_check):
+    return sys.modules["gpu_check_jobs"]      # imported by gpu_check from beside it
+
+
+def test_an_exact_check_finds_one_rounding_step(gpu_check_jobs):
+    """The resumed search is held to the uninterrupted one exactly: one float32 value one
+    rounding step off, or one mask bit, fails."""
+    frame = mixed_table()
+    assert compare.frame_comparison(frame, frame.copy(), "search",
+                                    gpu_check_jobs.EXACT_TOLERANCES)["ok"]
+    moved = frame.copy()
+    moved.loc[2, "train_loss"] = np.nextafter(moved.loc[2, "train_loss"], np.float32(10))
+    result = compare.frame_comparison(frame, moved, "search", gpu_check_jobs.EXACT_TOLERANCES)
+    assert not result["ok"] and result["max_abs"] < 1e-6
+    masks = [{"w": np.packbits(np.ones((2, 40), dtype=bool), axis=1)}]
+    flipped = [{"w": masks[0]["w"].copy()}]
+    flipped[0]["w"][1, 3] ^= 1
+    tables = [gpu_check_jobs.mask_table(type("Masks", (), {
+        "rounds": r, "members": [(42, "magnitude"), (42, "random")], "first_round": 0})())
+        for r in (masks, flipped)]
+    assert list(tables[0].ones) == [40, 40] and list(tables[1].ones) == [40, 39]
+    assert not compare.frame_comparison(*tables, "masks", gpu_check_jobs.EXACT_TOLERANCES)["ok"]
+
+
+def test_gpu_claim_fails_when_the_third_job_does_not_wait(gpu_check, gpu_check_jobs,
+                                                          monkeypatch, tmp_path):
+    """With three slots the third job claims at once: the claim check fails, and with one device
+    (nothing compared between devices) the experiment is FAIL, not DONE."""
+    monkeypatch.setattr(gpu_check_jobs, "CLAIM_SLOTS", 3)
+    code = gpu_check.main(["--out", str(tmp_path / "out"), "--devices", "cpu", "--only",
+                           "gpu_claim", "--save-tables", str(tmp_path / "t.json.gz"),
+                           "--deadline-s", "0"])
+    assert code == 0
+    summary = pd.read_csv(tmp_path / "out" / "gpu_check.csv")
+    assert list(summary.verdict) == ["FAIL"]
+    text = (tmp_path / "out" / "gpu_check.txt").read_text()
+    assert "two jobs hold GPU 0 at once (3 slots): PASS" in text
+    assert "the third waits until one ends, then gets GPU 0: FAIL" in text
+    doc = gpu_check.load_tables(tmp_path / "t.json.gz")
+    claims = doc["tables"][("gpu_claim", "3 jobs, 3 slots on one GPU", "cpu", "claims")]
+    assert list(claims.gpu) == [0, 0, 0] and list(claims.holding_at_claim) == [0, 1, 2]
+    assert not claims.waited.any()

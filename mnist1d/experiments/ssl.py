@@ -402,10 +402,11 @@ def train_job(protocol, inputs, *, device="cpu", logger=None, probes=True, dtype
     return outputs
 
 
-def variant_job(protocol, inputs, *, device="cpu", logger=None, dtype=None):
+def variant_job(protocol, inputs, *, device="cpu", logger=None, probes=True, dtype=None):
     """The ssl_variant job (mnist1d.experiments: job functions): model variant
     protocol["variant"] (variant_protocol) trained like the main model, then probed after
-    training only. Returns "csv" (the probes) and "history". dtype None = float32."""
+    training only. Returns "csv" (the probes) and "history"; with probes=False (gpu_check, as
+    train_job's) the history only. dtype None = float32."""
     say = logger.info if logger is not None else (lambda line: None)
     p, data = protocol, inputs["dataset"]
     t0 = time.perf_counter()
@@ -413,6 +414,8 @@ def variant_job(protocol, inputs, *, device="cpu", logger=None, dtype=None):
     _, final, history = train_ssl(data["x"], p["seeds"], p["settings"], device=device,
                                   dtype=dtype, compile=p["compile"], logger=logger)
     say(f"trained in {time.perf_counter() - t0:.1f} s")
+    if not probes:
+        return {"history": history}
     table = probe(data, {"after": final}, p["seeds"], knn_k=p["knn_k"],
                   max_iter=p["probe_max_iter"])
     say(f"probes done ({time.perf_counter() - t0:.1f} s)\n" + table.to_string(index=False))
