@@ -66,6 +66,44 @@ def test_torch_and_numpy_evaluation_agree_and_differentiate():
     assert f(torch.zeros(2, 3, 4)).shape == (2, 3, 4)
 
 
+class _ConvertingEachCall:
+    """PiecewiseLinear's tensor evaluation as it was written before the coefficients were kept
+    per dtype and device: converted from the arrays at every call (the reference)."""
+
+    def __init__(self, fit):
+        self.fit = fit
+
+    def __call__(self, z):
+        knots = torch.as_tensor(self.fit.knots, dtype=z.dtype, device=z.device)
+        i = torch.bucketize(z, knots, right=True)
+        a = torch.as_tensor(self.fit.slopes, dtype=z.dtype, device=z.device)[i]
+        b = torch.as_tensor(self.fit.intercepts, dtype=z.dtype, device=z.device)[i]
+        return a * z + b
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_kept_coefficients_train_bit_for_bit_as_converting_each_call(data, dtype):
+    cfg = afunc.AfuncConfig(inner_steps=12, loss_last=5, test_examples=100)
+    fit = afunc_fit.PiecewiseLinear(KNOTS, [0.15, -0.25, -1.2, -0.5, 0.2, 1.2],
+                                    [0.9, 0.1, -0.85, -0.75, -0.85, -1.4])
+    losses, accs = afunc_fit.evaluate_function(fit, data, cfg, dtype=dtype)
+    ref_losses, ref_accs = afunc_fit.evaluate_function(_ConvertingEachCall(fit), data, cfg,
+                                                       dtype=dtype)
+    np.testing.assert_array_equal(losses, ref_losses)
+    np.testing.assert_array_equal(accs, ref_accs)
+    assert list(fit._tensors) == [(dtype, torch.device("cpu"))]      # converted once
+
+
+def test_coefficients_are_kept_on_the_device_of_the_input():
+    fit = afunc_fit.PiecewiseLinear(KNOTS, [1, 2, 3, 4, 5, 6], [0, 1, 2, 3, 4, 5])
+    z = torch.zeros(3, 4, device="meta")     # shapes and devices only: a CPU copy would raise
+    out = fit(z)
+    assert out.device.type == "meta" and out.shape == (3, 4)
+    assert all(t.device.type == "meta" and t.dtype == torch.float32
+               for t in fit.tensors(torch.float32, "meta"))
+    assert fit(torch.zeros(2, dtype=torch.float64)).dtype == torch.float64   # one per dtype too
+
+
 def test_fitted_run_shares_the_baselines_init_and_noise(data):
     cfg = afunc.AfuncConfig(inner_steps=8, loss_last=5, test_examples=50)
     losses, accs = afunc_fit.evaluate_function(torch.relu, data, cfg)

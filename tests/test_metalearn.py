@@ -264,6 +264,23 @@ def test_activation_table_matches_exact_evaluation():
     assert error < 1.5 * ((f32 - exact).abs() / exact.abs().clamp_min(1)).max()
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_activation_table_on_the_parameters_device_equals_the_cpu_table(dtype):
+    """The table is built where the parameters live; on the CPU that is bit for bit the table
+    built as before (on the CPU, then moved), in float32 and float64 parameters."""
+    cfg = afunc.AfuncConfig()
+    act = moved_act_params(cfg, dtype)
+    grid = torch.linspace(-30.0, 30.0, 60001, dtype=torch.float64)
+    p64 = tuple(p.detach().to(torch.float64).cpu() for p in act)
+    before = torch.cat([kernels.learned_activation(c, p64, cfg.act_scale)
+                        for c in grid.split(20000)])
+    table = kernels.ActivationTable(act, cfg.act_scale)
+    assert table.values.dtype == torch.float64 and torch.equal(table.values, before)
+    # on another device it is computed there: no CPU copy (which a meta tensor would refuse)
+    meta = kernels.ActivationTable(tuple(p.to("meta") for p in act), cfg.act_scale)
+    assert meta.values.device.type == "meta" and meta.values.shape == before.shape
+
+
 def test_table_test_accuracies_equal_exact(data):
     cfg = small_cfg(inner_steps=20, test_examples=250)
     dt = common.to_tensors(data, "cpu", torch.float32)
@@ -297,6 +314,19 @@ def test_outer_loop_resumes_after_interruption_with_identical_results(data, tmp_
         assert torch.equal(p, q)
     assert len(straight[0]) == cfg.outer_steps
     assert sorted(straight[1].outer_step.unique()) == [0, 2, 4, 5]
+
+
+def test_checkpoint_is_loaded_onto_the_run_device(data, tmp_path):
+    """A checkpoint's tensors are mapped to the device of the resuming run (a GPU run's
+    checkpoint resumed on the CPU, or the other way round), not left where they were saved."""
+    cfg = small_cfg(outer_steps=2)
+    ckpt = tmp_path / "c.pt"
+    afunc.metalearn_afunc(data, cfg, checkpoint=ckpt)
+    protocol = torch.load(ckpt, weights_only=False)["protocol"]
+    state = afunc.load_checkpoint(ckpt, protocol, "meta")
+    assert all(p.device.type == "meta" for p in (*state["act_params"], *state["momentum"]))
+    on_cpu = afunc.load_checkpoint(ckpt, protocol, torch.device("cpu"))
+    assert all(p.device.type == "cpu" for p in on_cpu["act_params"])
 
 
 def test_checkpoint_of_another_protocol_is_not_resumed(data, tmp_path):

@@ -42,7 +42,12 @@ def protocol_from_config(config):
 
 class PiecewiseLinear:
     """f(z) = slopes[i] * z + intercepts[i] on piece i, the pieces split at `knots` (increasing;
-    piece i is knots[i-1] <= z < knots[i]). Works on tensors (with gradients) and arrays."""
+    piece i is knots[i-1] <= z < knots[i]). Works on tensors (with gradients) and arrays.
+
+    On tensors, the knots and coefficients are converted once per dtype and device and kept:
+    the inner loop calls f every step, and on a GPU a fresh conversion would be a host-to-device
+    copy (a wait for the device) each time. So knots, slopes and intercepts are fixed once the
+    function has been evaluated on a tensor: make a new PiecewiseLinear to change them."""
 
     def __init__(self, knots, slopes, intercepts):
         self.knots = np.asarray(knots, float)
@@ -51,17 +56,26 @@ class PiecewiseLinear:
         if len(self.slopes) != len(self.knots) + 1 or len(self.intercepts) != len(self.slopes):
             raise ValueError(f"{len(self.knots)} knots need {len(self.knots) + 1} pieces, got "
                              f"{len(self.slopes)} slopes and {len(self.intercepts)} intercepts")
+        self._tensors = {}
+
+    def tensors(self, dtype, device):
+        """(knots, slopes, intercepts) as tensors of `dtype` on `device`, made once per pair."""
+        import torch
+
+        key = (dtype, torch.device(device))
+        if key not in self._tensors:
+            self._tensors[key] = tuple(torch.tensor(a, dtype=dtype, device=device)
+                                       for a in (self.knots, self.slopes, self.intercepts))
+        return self._tensors[key]
 
     def __call__(self, z):
         torch = sys.modules.get("torch")   # not imported: z is no tensor (the figure needs no torch)
         if torch is None or not torch.is_tensor(z):
             i = np.searchsorted(self.knots, np.asarray(z, float), side="right")
             return self.slopes[i] * z + self.intercepts[i]
-        knots = torch.as_tensor(self.knots, dtype=z.dtype, device=z.device)
+        knots, slopes, intercepts = self.tensors(z.dtype, z.device)
         i = torch.bucketize(z, knots, right=True)
-        a = torch.as_tensor(self.slopes, dtype=z.dtype, device=z.device)[i]
-        b = torch.as_tensor(self.intercepts, dtype=z.dtype, device=z.device)[i]
-        return a * z + b
+        return slopes[i] * z + intercepts[i]
 
     def table(self):
         """The pieces as rows: piece, lo, hi, slope, intercept."""

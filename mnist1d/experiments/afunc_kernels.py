@@ -295,13 +295,18 @@ class ActivationTable:
     Between grid points (spacing h) the interpolation error is at most h^2/8 max|f''|; with
     h = 1e-3 that is about 1e-7, the size of float32 rounding in f itself. Values outside the
     grid are evaluated exactly.
+
+    The table is computed on the device of `act_params` (in float64), where it is used: it is
+    built once per outer step, and on a GPU building it on the CPU would wait for the device
+    (the copy of the parameters) and then keep it idle while the CPU tabulates.
     """
 
     def __init__(self, act_params, scale, lo=-30.0, hi=30.0, spacing=1e-3, compile=False):
         n = int(round((hi - lo) / spacing)) + 1
-        grid = torch.linspace(lo, hi, n, dtype=torch.float64)
+        device = act_params[0].device
+        grid = torch.linspace(lo, hi, n, dtype=torch.float64, device=device)
         with torch.no_grad():
-            p64 = tuple(p.detach().to(torch.float64).cpu() for p in act_params)
+            p64 = tuple(p.detach().to(torch.float64) for p in act_params)
             if compile:   # one fused pass, no (grid x act_hidden) intermediate
                 vals = compiled("table_values")(grid, *p64, scale)
             else:
@@ -309,7 +314,7 @@ class ActivationTable:
         self.act_params, self.scale = act_params, scale
         self.lo, self.hi, self.spacing, self.n = lo, hi, (hi - lo) / (n - 1), n
         self.dtype = act_params[0].dtype
-        self.values = vals.to(device=act_params[0].device)   # float64
+        self.values = vals                                    # float64, on act_params' device
 
     def __call__(self, z):
         # positions in float64: in float32, z = 20 would place a point only to 1/250 of a cell

@@ -387,13 +387,16 @@ def save_checkpoint(state, path):
         torch.save(state, tmp)
 
 
-def load_checkpoint(path, protocol):
-    """The state saved at `path` if it exists and was made with the same protocol, else None."""
+def load_checkpoint(path, protocol, device=None):
+    """The state saved at `path` if it exists and was made with the same protocol, else None.
+
+    `device`: where its tensors are loaded (None: where they were saved), so that a run
+    interrupted on one device resumes on another (a GPU job resumed where there is none)."""
     import torch
 
     if not os.path.exists(path):
         return None
-    state = torch.load(path, weights_only=False)
+    state = torch.load(path, weights_only=False, map_location=device)
     if state.get("protocol") != protocol:
         return None
     return state
@@ -414,7 +417,7 @@ def metalearn_afunc(data, cfg, *, device="cpu", dtype=None, checkpoint=None, log
     say = log or (lambda msg: None)
     data_t = to_tensors(data, device, dtype)
     protocol = cfg.protocol() | {"dtype": str(dtype), "data": data_digest(data)}
-    state = load_checkpoint(checkpoint, protocol) if checkpoint else None
+    state = load_checkpoint(checkpoint, protocol, device) if checkpoint else None
     if state is None:
         act_params = tuple(p.to(device) for p in init_act_params(cfg, dtype))
         state = {"protocol": protocol, "next_step": 0, "act_params": act_params,
