@@ -373,8 +373,10 @@ class Batches:
         epoch = (step * self.bs) // self.n
         if epoch != self.epoch:
             self.epoch = epoch
-            self.perm = torch.stack([torch.randperm(self.n, generator=g) for g in self.generators])
-            self.perm = self.perm.to(self.x.device)
+            perm = torch.stack([torch.randperm(self.n, generator=g) for g in self.generators])
+            if self.x.device.type == "cuda":   # from pinned memory: the host does not wait for the GPU
+                perm = perm.pin_memory().to(self.x.device, non_blocking=True)
+            self.perm = perm.to(self.x.device)
         idx = self.perm[:, start:start + self.bs]
         if self.y.dim() == 2:
             return self.x[idx], torch.gather(self.y, 1, idx)
@@ -520,12 +522,12 @@ def train_plain(data, model, protocol=None, seed=0, dtype=torch.float32, labels=
         opt = torch.optim.SGD(net.parameters(), lr=protocol["lr"], momentum=protocol["momentum"],
                               weight_decay=protocol["weight_decay"])
     rows, bs, n = [], protocol["batch_size"], len(t["x"])
-    order = torch.arange(n)
+    order = torch.arange(n, device=t["x"].device)
     for step in range(protocol["steps"] + 1):
         start = (step * bs) % n
         if protocol["order"] == "reshuffle" and start < bs:   # a new epoch begins
-            order = torch.randperm(n, generator=generator)
-        idx = order[start:start + bs].to(t["x"].device)
+            order = torch.randperm(n, generator=generator).to(t["x"].device)   # once per epoch
+        idx = order[start:start + bs]
         net.train()
         loss = criterion(net(t["x"][idx]), t["y"][idx])
         opt.zero_grad()
