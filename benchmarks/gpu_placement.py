@@ -256,7 +256,7 @@ def child(args):
     import torch
     from speed_under_load import preset_config
 
-    from mnist1d.pipeline.device import select_device, set_threads
+    from mnist1d.pipeline.device import job_device, set_threads
 
     t_main = time.time()   # the imports above are the job's start-up, as a pipeline script's
     threads = set_threads(args.threads)
@@ -274,15 +274,18 @@ def child(args):
               f"{', '.join(repr(n) for n in by_name)}", file=sys.stderr)
         return 3
     job = by_name[name]
-    device = select_device(args.device)
-    t_device = time.time()
-    if device.type == "cuda":   # the context and a first kernel, as the job's first step pays
-        (torch.ones(8, device=device) * 2).sum().item()
-        torch.cuda.synchronize(device)
-    device_s = time.time() - t_device
-    log.info(f"{args.child} / {name} on {device}, {threads} threads, preset {args.preset}")
-    timer = make_job_timer()(device, args.result, t_main, device_s)
-    job.run(device, timer, log)
+    # the device as a pipeline job takes it: a GPU slot claimed (profiles/gpu's 4 per GPU), or
+    # on the CPU denormals flushed to zero (mnist1d.pipeline.device.job_device)
+    resources = {"gpu": 1, "gpu_slots": 4} if args.device == "cuda" else {"gpu": 0}
+    with job_device(args.device, resources, job=f"gpu_placement {args.child}") as device:
+        t_device = time.time()
+        if device.type == "cuda":   # the context and a first kernel, as the job's first step pays
+            (torch.ones(8, device=device) * 2).sum().item()
+            torch.cuda.synchronize(device)
+        device_s = time.time() - t_device
+        log.info(f"{args.child} / {name} on {device}, {threads} threads, preset {args.preset}")
+        timer = make_job_timer()(device, args.result, t_main, device_s)
+        job.run(device, timer, log)
     result = {
         "topic": args.child, "job": name, "device": str(device),
         "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda"
@@ -693,11 +696,17 @@ def main(argv=None):
                 f"nothing else needs the cores")
         if "cuda" not in args.devices and len(labels) == 2:
             say(f"(no GPU: {labels[1]} stands in for the GPU; the decisions test the script)")
-        gpu_topics = [r["topic"] for r in rows if r["decision"] == "GPU"]
-        cpu_topics = [r["topic"] for r in rows if r["decision"] == "CPU"]
-        say(f"gpu_placement: GPU {' '.join(gpu_topics) or '-'}; CPU {' '.join(cpu_topics) or '-'}"
-            f"; undecided {' '.join(r['topic'] for r in rows if r['decision'] not in ('GPU', 'CPU')) or '-'}"
-            f"; {time.perf_counter() - started:.0f} s in all")
+        elapsed = f"{time.perf_counter() - started:.0f} s in all"
+        if len(labels) == 2:
+            groups = {decision: " ".join(r["topic"] for r in rows if r["decision"] == decision)
+                      or "-" for decision in ("GPU", "CPU")}
+            other = " ".join(r["topic"] for r in rows if r["decision"] not in ("GPU", "CPU"))
+            say(f"gpu_placement: GPU {groups['GPU']}; CPU {groups['CPU']}; undecided "
+                f"{other or '-'}; {elapsed}")
+        else:
+            measured = [r["topic"] for r in rows if r["decision"] not in ("SKIPPED", "ERROR")]
+            say(f"gpu_placement: {labels[0]} only, measured {' '.join(measured) or '-'}; "
+                f"{elapsed}")
 
         if args.out:
             with open(out / "gpu_placement.csv", "w", newline="") as f:
