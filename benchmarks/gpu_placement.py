@@ -3,7 +3,8 @@
     PYTHONPATH=. python3 benchmarks/gpu_placement.py [--preset paper|quick|smoke]
         [--topics TOPIC ...] [--job TOPIC=NAME ...] [--devices cpu cuda] [--threads 1]
         [--margin 0.8] [--repeat 1] [--stop-at-decision on|off] [--ssl-probes on|off]
-        [--inductor-cache run|user] [--deadline-s 0] [--out DIR] [--write FILE]
+        [--inductor-cache run|user] [--run-limit-s 0] [--deadline-s 0] [--out DIR]
+        [--write FILE] [--base profiles/gpu/jobs.yaml]
 
 `snakemake --profile profiles/gpu all` sends every training job to the GPU unless its topic says
 `gpu: false` (profiles/gpu/jobs.yaml; mnist1d.pipeline.jobs.job_resources). This script decides
@@ -12,7 +13,9 @@ pipeline runs (its rule's protocol, `protocol_from_config` of the topic's module
 job function a pipeline job calls, in a FRESH Python process per device, so that the job pays
 what a pipeline job pays: the interpreter's start, the imports, CUDA's set-up and torch.compile's
 compilation (with the preset's `compile` setting). Every process sets its threads as a pipeline
-job (mnist1d.pipeline.device.set_threads(--threads): `jobs.topics.*.threads` is 1).
+job (mnist1d.pipeline.device.set_threads(--threads): `jobs.topics.*.threads` is 1) and takes its
+device as one (mnist1d.pipeline.device.job_device: a GPU slot claimed as under profiles/gpu, or
+on the CPU denormals flushed to zero).
 
 The topics (the rules files whose jobs ask for a GPU) and the job timed of each (--job TOPIC=NAME
 picks another; the names are printed, and an unknown name lists them):
@@ -37,15 +40,17 @@ figures. The jobs are built by benchmarks/gpu_check.py's builders (gpu_check.JOB
 call sequence exists once), on the preset's resolved configuration; the lottery segment and the
 sweep job, which gpu_check does not run, through its `job_run` and `Job`.
 
-What is timed. The wall time of each process, from its start to its exit, less the time it spent
-making its datasets in memory (a pipeline job reads them from a file). Inside, the process
+What is timed. The wall time of each process, from its start to its exit, less its set-up: the
+configuration, the topic's plan and the datasets made in memory (a pipeline job reads its dataset
+from a file), and any wait for a GPU slot. Inside, the process
 reports its split: startup (interpreter and imports), device (CUDA's context and a first
 operation; 0 on the CPU), job (the job function's call: the training, evaluations and tables,
 torch.compile's compiles included), of which compile (torch._dynamo's total compile wall time,
 where torch reports it), and exit (the rest: tearing down). `--repeat N` runs each device N times,
 alternating; the time kept is the fastest.
 
-The order and the decision. The topics run in turn (--topics, default every one above); each
+The order and the decision. The topics run in turn (--topics; default every one, the shortest
+job first on one core: benchmark, ssl, pooling, double_descent, metalearn, lottery, sweeps); each
 first on the second device of --devices (the candidate: cuda), then on the first (the
 reference: cpu). The decision rule:
 
@@ -76,39 +81,39 @@ writes profiles/gpu/jobs.yaml unless that is the FILE named.
 
 --deadline-s S (0: none) ends the run within S seconds: a running process is stopped (what it had
 run still bounds its time from below, which may already decide its topic), the topics not
-started are SKIPPED, and the table and files are written. benchmarks/gpu_node.sh --placement
+started are SKIPPED, and the table and files are written. --run-limit-s S stops any one process
+after S seconds (its time then a lower bound: "> T"). benchmarks/gpu_node.sh --placement
 runs it this way. --inductor-cache run (the default) gives this run's processes one fresh
 torch.compile cache (Inductor and Triton), so the first process of a topic on each device compiles
 cold, as the first job of each model on a new node; with --repeat 2 the second finds it warm, as
 the topic's later jobs do. `user` keeps torch's own cache.
 """
+import argparse
+import copy
+import csv
+import dataclasses
+import datetime
+import json
+import logging
+import math
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
-T_START = time.time()   # before the imports: a child's startup counts them
-
-import argparse   # noqa: E402
-import copy   # noqa: E402
-import csv   # noqa: E402
-import dataclasses   # noqa: E402
-import datetime   # noqa: E402
-import json   # noqa: E402
-import logging   # noqa: E402
-import math   # noqa: E402
-import os   # noqa: E402
-import platform   # noqa: E402
-import signal   # noqa: E402
-import subprocess   # noqa: E402
-import sys   # noqa: E402
-import tempfile   # noqa: E402
-from pathlib import Path   # noqa: E402
-
-import yaml   # noqa: E402
+import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = Path(__file__).resolve()
 PROFILE_JOBS = REPO / "profiles" / "gpu" / "jobs.yaml"
-# the topics whose rules ask for a GPU (workflow/rules/*.smk: job_resources(TOPIC, gpu=True))
-TOPICS = ("benchmark", "pooling", "double_descent", "lottery", "ssl", "metalearn", "sweeps")
+# the topics whose rules ask for a GPU (workflow/rules/*.smk: job_resources(TOPIC, gpu=True)), in
+# the order they run: shortest job first (on one core of the 2-core machine, paper preset), so
+# that a deadline cuts the longest; sweeps (`snakemake sweeps`, not part of `all`) last
+TOPICS = ("benchmark", "ssl", "pooling", "double_descent", "metalearn", "lottery", "sweeps")
 DEFAULT_MARGIN = 0.8
 
 
@@ -485,7 +490,7 @@ def run_line(run):
     text = f"  {run.topic:15s} {run.label:6s} #{run.repeat + 1} {run.status:8s} "
     if run.status == "done":
         return (text + f"{run.seconds:8.1f} s  (wall {run.wall_s:.1f}: startup "
-                f"{s['startup_s']:.1f}, datasets {s['setup_s']:.1f} [not counted], device "
+                f"{s['startup_s']:.1f}, set-up {s['setup_s']:.1f} [not counted], device "
                 f"{s['device_s']:.1f}, job {s['job_s']:.1f} of which compile "
                 f"{s['compile_s']:.1f}, exit {s['exit_s']:.1f}) {s['job']!r}")
     if run.status in ("decision", "deadline", "limit"):
