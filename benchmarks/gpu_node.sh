@@ -1,18 +1,31 @@
 #!/usr/bin/env bash
 # The whole paper on one GPU node, measured: the CPU-vs-GPU check, then `all` with the GPU profile
-# from a clean results folder, then its wall time, job times per experiment and paper comparison.
+# from a clean results folder, then its wall time, job times per experiment and paper comparison;
+# with --placement also which topics' jobs are faster on the GPU (benchmarks/gpu_placement.py).
 #
 #   bash benchmarks/gpu_node.sh [--out DIR] [--wheels DIR] [--preset paper|quick|smoke]
-#                               [--check-deadline-s S] [--all-deadline-s S] [--no-check]
+#                               [--check-deadline-s S] [--all-deadline-s S] [--no-check] [--no-all]
+#                               [--placement] [--placement-preset P] [--placement-deadline-s S]
+#                               [--placement-topics "T ..."] [--placement-base FILE]
 #
 # Run from the repository root on a machine with PyTorch (CUDA build), pandas, scikit-learn, numba
 # and pyyaml. --wheels DIR installs what else the workflow needs (Snakemake and its plugins,
 # openTSNE) from wheels in DIR without a network, into DIR/../site on PYTHONPATH. On a machine
 # without CUDA it runs the same steps on the CPU (the check then compares the CPU with itself):
 # that is how the script itself is tested. Everything it prints is also in OUT/gpu_node.log.
+# --placement (off by default) times one job per training topic in fresh processes on the GPU and
+# on one core (gpu_placement.py at --placement-preset, default paper: the quick and smoke presets
+# do not compile and their jobs are mostly start-up) before `all`, within --placement-deadline-s
+# (default 300), and writes OUT/placement/jobs.yaml: profiles/gpu/jobs.yaml (or
+# --placement-base, e.g. the jobs.yaml of an earlier call that measured other topics) with
+# `gpu: false` for the topics the CPU won. The steps' deadlines add up: to stay within a time
+# limit (a lent machine's 9 minutes) leave steps out or shorten them, e.g. --no-check --no-all
+# --placement --placement-deadline-s 420, and measure the remaining topics in a later call with
+# --placement-topics and --placement-base the jobs.yaml of the call before.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-out=gpu_node_out wheels="" preset=paper check=1 check_deadline=240 all_deadline=480
+out=gpu_node_out wheels="" preset=paper check=1 check_deadline=240 all_deadline=480 run_all=1
+placement=0 placement_preset=paper placement_deadline=300 placement_topics="" placement_base=""
 while (($#)); do
     case $1 in
         --out) out=$2; shift 2 ;;
@@ -21,11 +34,20 @@ while (($#)); do
         --check-deadline-s) check_deadline=$2; shift 2 ;;
         --all-deadline-s) all_deadline=$2; shift 2 ;;
         --no-check) check=0; shift ;;
-        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        --no-all) run_all=0; shift ;;
+        --placement) placement=1; shift ;;
+        --placement-preset) placement_preset=$2; shift 2 ;;
+        --placement-deadline-s) placement_deadline=$2; shift 2 ;;
+        --placement-topics) placement_topics=$2; shift 2 ;;
+        --placement-base) placement_base=$2; shift 2 ;;
+        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
         *) echo "gpu_node.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
-case $preset in paper|quick|smoke) ;; *) echo "gpu_node.sh: --preset must be paper, quick or smoke, not '$preset'" >&2; exit 2 ;; esac
+for p in "$preset" "$placement_preset"; do
+    case $p in paper|quick|smoke) ;; *) echo "gpu_node.sh: a preset must be paper, quick or smoke, not '$p'" >&2; exit 2 ;; esac
+done
+[[ -z $placement_base || -f $placement_base ]] || { echo "gpu_node.sh: --placement-base $placement_base is not a file" >&2; exit 2; }
 mkdir -p "$out" || exit 2
 out=$(cd "$out" && pwd)
 exec > >(tee "$out/gpu_node.log") 2>&1
@@ -54,6 +76,24 @@ if ((check)); then
     timeout $((check_deadline + 60)) python3 benchmarks/gpu_check.py --out "$out/check" \
         --devices $devices --deadline-s "$check_deadline" | tail -n 40
     echo "   gpu_check: exit $? after $(($(date +%s) - t0)) s"
+fi
+
+if ((placement)); then
+    echo "== 1b. which topics use the GPU: benchmarks/gpu_placement.py (preset $placement_preset, deadline ${placement_deadline} s)"
+    devices="cpu cuda"; ((cuda)) || devices="cpu cpu"
+    t0=$(date +%s)
+    placement_args=(--preset "$placement_preset" --devices $devices --deadline-s "$placement_deadline"
+                    --out "$out/placement" --write "$out/placement/jobs.yaml")
+    [[ -n $placement_topics ]] && placement_args+=(--topics $placement_topics)
+    [[ -n $placement_base ]] && placement_args+=(--base "$placement_base")
+    timeout $((${placement_deadline%.*} + 60)) python3 benchmarks/gpu_placement.py "${placement_args[@]}" \
+        | tail -n 40
+    echo "   gpu_placement: exit ${PIPESTATUS[0]} after $(($(date +%s) - t0)) s; the profile it measured: $out/placement/jobs.yaml"
+fi
+
+if ((!run_all)); then
+    echo "== total $(($(date +%s) - start)) s; outputs in $out (gpu_node.log)"
+    exit 0
 fi
 
 echo "== 2. snakemake --profile profiles/gpu all (preset $preset), clean results folder"
