@@ -36,7 +36,7 @@ picks another; the names are printed, and an unknown name lists them):
                      not part of `all`)
 
 t-SNE trains nothing on the GPU (its rules never ask for one), nor do datasets, tables and
-figures. The jobs are built by benchmarks/gpu_check.py's builders (gpu_check.JOBS: one job's
+figures. The jobs are built by the builders of benchmarks/gpu_check_jobs.py (JOBS: one job's
 call sequence exists once), on the preset's resolved configuration; the lottery segment and the
 sweep job, which gpu_check does not run, through its `job_run` and `Job`.
 
@@ -136,33 +136,28 @@ def lottery_jobs(config, options):
     """Every search segment that starts from nothing (the first of each chain, every chunk of a
     fresh random ticket), as the pipeline's lottery_search_segment jobs: the search protocol
     narrowed to the segment's member and rounds, as workflow/rules/lottery.smk passes it."""
-    import gpu_check
+    import gpu_check_jobs
     from mnist1d.experiments import lottery
 
     section = config["lottery"]
     search = lottery.protocol_from_config(config, "search")
-    analysis_round = lottery.nearest_round(lottery.sparsity_grid(section["search"]["rounds"]),
-                                           section["analysis"]["sparsity"])
     jobs = []
-    for seg in lottery.search_segments(search["trials"], search["methods"],
-                                       section["search"]["rounds"],
-                                       section["search"]["random_ticket"], analysis_round):
+    for seg in lottery.search_plan(config):
         if seg["after"]:
             continue   # needs the masks of the segment before it
-        protocol = {**search, "trials": [seg["trial"]], "methods": [seg["method"]],
-                    "first_round": seg["first"], "stop_round": seg["stop"]}
-        run = gpu_check.job_run(lottery.segment_job, protocol,
+        protocol = lottery.segment_protocol(search, seg)
+        run = gpu_check_jobs.job_run(lottery.segment_job, protocol,
                                 lambda: {"dataset": options.datasets[section["search"]["dataset"]]},
-                                dtype=gpu_check.run_dtype(options))
+                                dtype=gpu_check_jobs.run_dtype(options))
         steps = (seg["stop"] - seg["first"]) * (search["engine"]["steps"] + 1)
-        jobs.append(gpu_check.Job(seg["name"], steps, run))
+        jobs.append(gpu_check_jobs.Job(seg["name"], steps, run))
     return jobs
 
 
 def sweep_jobs(config, options):
     """Every sweep_train job (sweep, value, seed chunk), its dataset made from the sweep's
     generator arguments, as workflow/rules/sweeps.smk."""
-    import gpu_check
+    import gpu_check_jobs
     from mnist1d.data import get_dataset_args, make_dataset
     from mnist1d.experiments import sweeps
     from mnist1d.utils import ObjectView
@@ -176,22 +171,22 @@ def sweep_jobs(config, options):
                 def inputs(name=name, text=text):
                     args = get_dataset_args(as_dict=True) | sweeps.dataset_args(config, name, text)
                     return {"dataset": make_dataset(ObjectView(args))}
-                run = gpu_check.job_run(sweeps.train_job, protocol, inputs,
-                                        dtype=gpu_check.run_dtype(options))
+                run = gpu_check_jobs.job_run(sweeps.train_job, protocol, inputs,
+                                        dtype=gpu_check_jobs.run_dtype(options))
                 steps = len(protocol["models"]) * (protocol["engine"]["steps"] + 1)
-                jobs.append(gpu_check.Job(f"{name} {text}{chunk}", steps, run))
+                jobs.append(gpu_check_jobs.Job(f"{name} {text}{chunk}", steps, run))
     return jobs
 
 
 def topic_jobs(topic, config, datasets, options):
     """(the jobs of `topic` that can be timed alone, the name of the one timed by default)."""
-    import gpu_check
+    import gpu_check_jobs
     from mnist1d.experiments import double_descent
 
     options.datasets = datasets
     if topic in ("benchmark", "pooling"):
         chunked, tag = first_chunk(config, topic)
-        jobs, _ = gpu_check.JOBS[topic](chunked, datasets, options)
+        jobs, _ = gpu_check_jobs.JOBS[topic](chunked, datasets, options)
         jobs = [dataclasses.replace(job, name=job.name + tag) for job in jobs]
         if topic == "benchmark":
             section = config["benchmark"]
@@ -200,15 +195,15 @@ def topic_jobs(topic, config, datasets, options):
             default = jobs[0].name
         return jobs, default
     if topic == "double_descent":
-        jobs, _ = gpu_check.JOBS[topic](config, datasets, options)
+        jobs, _ = gpu_check_jobs.JOBS[topic](config, datasets, options)
         plan = double_descent.plan_jobs(config["double_descent"])
         return jobs, max(plan, key=double_descent.job_cost)["name"]
     if topic == "ssl":
-        jobs, _ = gpu_check.JOBS["ssl"](config, datasets, options)
+        jobs, _ = gpu_check_jobs.JOBS["ssl"](config, datasets, options)
         return jobs, jobs[0].name
     if topic == "metalearn":
-        afunc, _ = gpu_check.JOBS["metalearn_afunc"](config, datasets, options)
-        lr, _ = gpu_check.JOBS["metalearn_lr"](config, datasets, options)
+        afunc, _ = gpu_check_jobs.JOBS["metalearn_afunc"](config, datasets, options)
+        lr, _ = gpu_check_jobs.JOBS["metalearn_lr"](config, datasets, options)
         return [dataclasses.replace(afunc[0], name="afunc"),
                 dataclasses.replace(lr[0], name="lr")], "afunc"
     if topic == "lottery":

@@ -69,15 +69,10 @@ LOTTERY_PARTS = lottery_lib.analysis_plan(config)
 
 
 def lottery_segment_protocol(wildcards):
-    """What one search job computes with: the search protocol for its member and rounds."""
-    seg = LOTTERY_SEGMENTS[wildcards.segment]
-    return {
-        **LOTTERY_PROTOCOL["search"],
-        "trials": seg["trials"],
-        "methods": [seg["method"]],
-        "first_round": seg["first"],
-        "stop_round": seg["stop"],
-    }
+    """What one search job computes with: the search protocol for its members and rounds."""
+    return lottery_lib.segment_protocol(
+        LOTTERY_PROTOCOL["search"], LOTTERY_SEGMENTS[wildcards.segment]
+    )
 
 
 def lottery_segment_inputs(wildcards):

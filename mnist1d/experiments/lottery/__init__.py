@@ -31,7 +31,8 @@ from mnist1d.experiments.lottery.analysis import (adjacency, adjacency_table, an
 from mnist1d.experiments.lottery.figures import (plot_adjacency, plot_asymptotes, plot_masks,
                                                  plot_summary, plot_sweep)
 from mnist1d.experiments.lottery.jobs import (analysis_plan, analysis_round, part_job,
-                                              remove_checkpoint, search_plan, segment_job)
+                                              remove_checkpoint, search_plan, segment_job,
+                                              segment_protocol)
 from mnist1d.experiments.lottery.masks import (MaskStore, SearchMasks, keep_count, next_masks,
                                                pack, random_scores, ranking_units,
                                                save_mask_store, unpack)
@@ -69,6 +70,7 @@ __all__ = [
     "shuffle_permutation", "unit_order", "view_of",
     # the jobs
     "analysis_plan", "analysis_round", "part_job", "remove_checkpoint", "search_plan",
+    "segment_protocol",
     "segment_job",
     # tables and figures
     "analysis_markdown", "analysis_means", "check_targets", "sweep_table", "targets_markdown",

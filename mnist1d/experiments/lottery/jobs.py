@@ -6,8 +6,9 @@ workflow/scripts/lottery_search_segment.py and lottery_analysis_part.py run:
 
 and what those jobs are, from the pipeline config (the rule files plan with these):
 
-    search_plan     the search's segments (`search_segments`)
-    analysis_plan   the analysis's parts
+    search_plan       the search's segments (`search_segments`)
+    segment_protocol  what one segment's job computes with
+    analysis_plan     the analysis's parts
 
 both in the pieces of config key `jobs.pieces` (mnist1d.experiments.pieces). The merge jobs
 (lottery_search, lottery_analysis) only aggregate what these wrote, in the order of the one
@@ -41,6 +42,14 @@ def search_plan(config):
                            section["random_ticket"], analysis_round(config),
                            rounds_per_job=GPU_ROUNDS_PER_JOB if gpu else ROUNDS_PER_JOB,
                            trials_together=gpu)
+
+
+def segment_protocol(search_protocol, segment):
+    """What the job of one search segment (an entry of `search_plan`) computes with: the search
+    protocol narrowed to the segment's members and rounds."""
+    return {**search_protocol, "trials": [int(t) for t in segment["trials"]],
+            "methods": [segment["method"]], "first_round": segment["first"],
+            "stop_round": segment["stop"]}
 
 
 def analysis_plan(config):
