@@ -5,6 +5,7 @@
 #
 #   bash benchmarks/gpu_node.sh [--out DIR] [--wheels DIR] [--preset paper|quick|smoke]
 #                               [--check-deadline-s S] [--all-deadline-s S] [--no-check] [--no-all]
+#                               [--check-reference FILE]
 #                               [--placement] [--placement-preset P] [--placement-deadline-s S]
 #                               [--placement-topics "T ..."] [--placement-base FILE]
 #
@@ -13,6 +14,10 @@
 # openTSNE) from wheels in DIR without a network, into DIR/../site on PYTHONPATH. On a machine
 # without CUDA it runs the same steps on the CPU (the check then compares the CPU with itself):
 # that is how the script itself is tested. Everything it prints is also in OUT/gpu_node.log.
+# Its defaults fit 9 minutes: the check within 150 s, `all` within 330 s. --check-reference FILE
+# (tables of gpu_check --devices cpu --save-tables FILE, made beforehand on another machine with
+# the same options) runs the check on the GPU alone against that file, leaving out this node's CPU
+# run (half the check's time).
 # --placement (off by default) times one job per training topic in fresh processes on the GPU and
 # on one core (gpu_placement.py at --placement-preset, default paper: the quick and smoke presets
 # do not compile and their jobs are mostly start-up) before `all`, within --placement-deadline-s
@@ -24,7 +29,8 @@
 # --placement-topics and --placement-base the jobs.yaml of the call before.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-out=gpu_node_out wheels="" preset=paper check=1 check_deadline=240 all_deadline=480 run_all=1
+out=gpu_node_out wheels="" preset=paper check=1 check_deadline=150 all_deadline=330 run_all=1
+check_reference=""
 placement=0 placement_preset=paper placement_deadline=300 placement_topics="" placement_base=""
 while (($#)); do
     case $1 in
@@ -34,19 +40,22 @@ while (($#)); do
         --check-deadline-s) check_deadline=$2; shift 2 ;;
         --all-deadline-s) all_deadline=$2; shift 2 ;;
         --no-check) check=0; shift ;;
+        --check-reference) check_reference=$2; shift 2 ;;
         --no-all) run_all=0; shift ;;
         --placement) placement=1; shift ;;
         --placement-preset) placement_preset=$2; shift 2 ;;
         --placement-deadline-s) placement_deadline=$2; shift 2 ;;
         --placement-topics) placement_topics=$2; shift 2 ;;
         --placement-base) placement_base=$2; shift 2 ;;
-        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
         *) echo "gpu_node.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
 for p in "$preset" "$placement_preset"; do
     case $p in paper|quick|smoke) ;; *) echo "gpu_node.sh: a preset must be paper, quick or smoke, not '$p'" >&2; exit 2 ;; esac
 done
+[[ -z $check_reference || -f $check_reference ]] || { echo "gpu_node.sh: --check-reference $check_reference is not a file" >&2; exit 2; }
+[[ -z $check_reference ]] || check_reference=$(cd "$(dirname "$check_reference")" && pwd)/$(basename "$check_reference")
 [[ -z $placement_base || -f $placement_base ]] || { echo "gpu_node.sh: --placement-base $placement_base is not a file" >&2; exit 2; }
 mkdir -p "$out" || exit 2
 out=$(cd "$out" && pwd)
@@ -72,9 +81,14 @@ cuda=$(python3 -c "import torch; print(int(torch.cuda.is_available()))")
 if ((check)); then
     echo "== 1. the same computation on both devices: benchmarks/gpu_check.py (deadline ${check_deadline} s)"
     devices="cpu cuda"; ((cuda)) || devices="cpu cpu"
+    check_args=(--out "$out/check" --deadline-s "$check_deadline" --save-tables "$out/check/tables.json.gz")
+    if [[ -n $check_reference ]]; then     # this node's GPU (or CPU) alone, against the file
+        devices=cuda; ((cuda)) || devices=cpu
+        check_args+=(--reference "$check_reference")
+    fi
     t0=$(date +%s)
-    timeout $((check_deadline + 60)) python3 benchmarks/gpu_check.py --out "$out/check" \
-        --devices $devices --deadline-s "$check_deadline" | tail -n 40
+    timeout $((check_deadline + 20)) python3 benchmarks/gpu_check.py "${check_args[@]}" \
+        --devices $devices | tail -n 40
     echo "   gpu_check: exit $? after $(($(date +%s) - t0)) s"
 fi
 
