@@ -314,17 +314,6 @@ def cpu_name():
     return platform.processor() or platform.machine()
 
 
-def device_labels(names):
-    """cpu, cuda; a repeated device numbered (cpu, cpu#2)."""
-    labels = []
-    for name in names:
-        label, i = name, 2
-        while label in labels:
-            label, i = f"{name}#{i}", i + 1
-        labels.append(label)
-    return labels
-
-
 @dataclasses.dataclass
 class Run:
     """One process: `seconds` its time (wall less its datasets' making); `exact` False when it
@@ -637,6 +626,8 @@ def main(argv=None):
             print("gpu_placement: no CUDA device here; --devices cpu cpu times the CPU against "
                   "itself (a test of the script)")
             return 2
+    sys.path.insert(0, str(REPO))       # gpu_check imports mnist1d (run without PYTHONPATH=.)
+    from gpu_check import device_labels
     labels = device_labels(args.devices)
     topics = args.topics or list(TOPICS)
     with tempfile.TemporaryDirectory(prefix="gpu_placement_") as tmp:

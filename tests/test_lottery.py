@@ -387,16 +387,19 @@ SEGMENT_PROTOCOL = {"lr": 0.02, "steps": 12, "eval_every": 4}
 
 
 @pytest.mark.parametrize("random_ticket", ["fresh", "nested"])
+@pytest.mark.parametrize("together", [False, True], ids=["cpu_pieces", "gpu_pieces"])
 def test_search_segments_merge_to_the_one_ensemble_search_exactly_float32(frozen, tmp_path,
-                                                                          random_ticket):
-    """Each (trial, method) member alone, its rounds cut into segments (chained through the
-    masks a segment leaves, or independent for fresh random tickets), merged: identical to the
-    four-member search, history and masks, in float32 (the pipeline's dtype)."""
+                                                                          random_ticket, together):
+    """Each (trial, method) member alone (or, in GPU pieces, every trial of a method together),
+    its rounds cut into segments (chained through the masks a segment leaves, or independent for
+    fresh random tickets), merged in any order: identical to the four-member search, history and
+    masks, in float32 (the pipeline's dtype)."""
     trials, methods, rounds = (42, 43), lottery.METHODS, 7
     settings = dict(score_step=8, rank_by="layer", random_ticket=random_ticket)
     whole = lottery.search(frozen, 16, SEGMENT_PROTOCOL, trials, methods, rounds, **settings)
     segments = lottery.search_segments(trials, methods, rounds, random_ticket, analysis_round=4,
-                                       rounds_per_job=3)
+                                       rounds_per_job=3, trials_together=together)
+    assert all(s["trials"] == ([42, 43] if together else [s["trials"][0]]) for s in segments)
     chained = [s for s in segments if s["after"] is not None]
     assert chained and all(s["method"] == "magnitude" or random_ticket == "nested" for s in chained)
     parts, stores = [], {}
@@ -411,7 +414,7 @@ def test_search_segments_merge_to_the_one_ensemble_search_exactly_float32(frozen
         lottery.save_mask_store(path, trained, shapes, members, grid, seg["first"], nxt)
         stores[seg["name"]] = lottery.MaskStore(path)
         parts.append((history, stores[seg["name"]]))
-    merged = lottery.merge_segments(parts, trials, methods, rounds)
+    merged = lottery.merge_segments(parts[::-1] if together else parts, trials, methods, rounds)
     pd.testing.assert_frame_equal(merged[0], whole[0], check_exact=True)
     assert merged[3] == whole[3] and merged[2] == whole[2]
     assert len(merged[1]) == len(whole[1]) == rounds

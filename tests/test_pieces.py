@@ -1,7 +1,6 @@
 """Pieces sized for the CPU or for a GPU (config `jobs.pieces`, mnist1d.experiments.pieces):
 the CPU's are the plans of before (names and members, frozen below), the GPU's hold more members
 per job, and both cover every member once and compute the same numbers."""
-import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -121,36 +120,6 @@ def test_gpu_pieces_of_the_lottery_every_trial_in_one_job():
 
 
 SEGMENT_PROTOCOL = {"lr": 0.02, "steps": 12, "eval_every": 4}
-
-
-@pytest.mark.parametrize("random_ticket", ["fresh", "nested"])
-def test_gpu_sized_search_segments_merge_to_the_one_ensemble_search_exactly_float32(
-        frozen, tmp_path, random_ticket):
-    trials, methods, rounds = (42, 43), lottery.METHODS, 7
-    settings = dict(score_step=8, rank_by="layer", random_ticket=random_ticket)
-    whole = lottery.search(frozen, 16, SEGMENT_PROTOCOL, trials, methods, rounds, **settings)
-    segments = lottery.search_segments(trials, methods, rounds, random_ticket, analysis_round=4,
-                                       rounds_per_job=5, trials_together=True)
-    assert all(s["trials"] == [42, 43] for s in segments)
-    parts, stores = [], {}
-    for seg in segments:
-        start = stores[seg["after"]].next_packed() if seg["after"] else None
-        history, packed, shapes, members, grid = lottery.search(
-            frozen, 16, SEGMENT_PROTOCOL, seg["trials"], (seg["method"],), rounds,
-            first_round=seg["first"], stop_round=seg["stop"], start_masks=start, **settings)
-        path = tmp_path / f"{random_ticket}_{seg['name']}.npz"
-        trained = packed[:seg["stop"] - seg["first"]]
-        lottery.save_mask_store(path, trained, shapes, members, grid, seg["first"],
-                                packed[-1] if seg["stop"] < rounds else None)
-        stores[seg["name"]] = lottery.MaskStore(path)
-        parts.append((history, stores[seg["name"]]))
-    merged = lottery.merge_segments(parts[::-1], trials, methods, rounds)
-    pd.testing.assert_frame_equal(merged[0], whole[0], check_exact=True)
-    for mine, theirs in zip(merged[1], whole[1]):
-        for name in theirs:
-            np.testing.assert_array_equal(mine[name], theirs[name])
-    seg = lottery.segment_with_round(segments, 43, "magnitude", 4)
-    assert stores[seg["name"]].masks(4, 43, "magnitude")
 
 
 def test_gpu_sized_analysis_parts_merge_to_the_one_ensemble_analysis_exactly_float32(frozen,
