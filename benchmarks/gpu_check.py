@@ -3,7 +3,8 @@
     PYTHONPATH=. python3 benchmarks/gpu_check.py --out DIR
         [--compile {on,off}] [--only EXP [EXP ...]] [--devices cpu cuda] [--threads 1]
         [--second-call {auto,on,off}] [--ssl-probes {off,on}] [--tf32 {default,off}]
-        [--dtype {float32,float64}] [--deadline-s 400] [--save-tables FILE] [--reference FILE]
+        [--dtype {float32,float64}] [--perturb {off,ulp,ulp-down}] [--deadline-s 400]
+        [--save-tables FILE] [--reference FILE]
 
 Run from the repository root. It needs torch, numpy, pandas, scikit-learn, numba and pyyaml, but
 not snakemake, jsonschema or openTSNE: the configuration is resolved with
@@ -114,8 +115,9 @@ of the second run against the reference's a, within the tolerance set of --dtype
 (|a - b| <= rel |a| + abs.) NaN must be NaN in both (pooling evaluates the training set only every
 few evaluations). Why tolerances and not equality: CPU and GPU kernels sum in different orders, so
 float32 trajectories part by rounding, more the longer they train; the smoke preset trains 20 to
-100 steps, where parted trajectories should still agree far better than these tolerances, while a
-wrong result (a missing update, a wrong mask, a device mix-up) is off by much more. An accuracy of
+100 steps, where most parted trajectories still agree far better than these tolerances, while a
+wrong result (a missing update, a wrong mask, a device mix-up) is off by much more. Not all:
+"Rounding floor" below says which jobs amplify one ulp beyond them. An accuracy of
 2 points is 20 of the 1 000 test examples, or 2 of the activation experiment's 100. A table passes
 when every value is within its tolerance; an experiment agrees when all its tables pass.
 
@@ -130,6 +132,57 @@ step and the activation experiment's `compiled` implementation; on the CPU they 
 float64 numbers to 1e-16). An experiment whose jobs do not take the dtype is SKIPPED and says
 so. `--devices cpu cpu --dtype float64` must find no difference at all (tests/test_gpu_check.py
 runs it for every experiment).
+
+Rounding floor (--perturb). How far training carries a rounding difference depends on the job,
+and in some it goes beyond the float32 tolerances. `--perturb ulp` measures it: the second run's
+inputs (every dataset's x and x_test as the job sees them: gpu_check_jobs.Datasets) are nudged by
+one ulp of --dtype away from zero (numpy.nextafter, zeros kept; `ulp-down`: toward zero), all
+else as in the first run, and `--devices cpu cpu --perturb ulp` gives per column the difference
+one ulp of input makes by the end of the smoke run: its rounding floor. On the 2-core AMD EPYC
+machine (torch 2.13 CPU, one thread; float32; compile on and off alike; benchmarks/README.md has
+the numbers):
+
+    a few ulps (1e-7 rel)       metalearn_lr, afunc_fit, sweeps, double_descent, lottery_resume,
+                                the lottery search, metalearn_afunc; the benchmark's logistic,
+                                MLP and GRU, and its CNN on `normal`
+    amplified, within           the lottery analysis (loss 1e-4 rel, accuracy 0.4 points), pooling
+    tolerance                   `max` (loss 2 %, accuracy 0.7 points; `none` 4e-4), the CNN on
+                                `shuffled` (batch loss 4 % against 5 %, accuracy 0.9 points),
+                                the SSL history losses (0.1 to 0.6 %), the BatchNorm MLP
+    beyond tolerance            the SSL embeddings after training (ssl and sensitivity: 0.6 and
+                                1.6 abs, of outputs whose norm is 1.7 and 1.4 on average; 40 to
+                                47 % of the values outside; before training 3e-8),
+                                custom_models' ResNet1D with compile on (train accuracy 2.1
+                                points; 5.3 nudged toward zero)
+
+It is not a smooth growth: the difference stays at a few ulps until a discrete choice flips (max
+pooling's argmax on a near tie, a ReLU's gate at 0, whose gradient jumps), then the runs part
+(pooling `max` parts 40 times more than `none`). A float64 ulp is 5e8 times smaller and such
+flips are rare: the float64 floors (`--dtype float64 --perturb ulp`) stay at 1e-16 to 1e-11
+relative, except the SSL embeddings (2e-9 relative at 7e-14 absolute, inside the 1e-12 absolute
+tolerance) and sensitivity's (5.6e-12 absolute: one value in 160 000 just outside
+FLOAT64_TOLERANCES). SSL: its loss, the mean InfoNCE of the normalised outputs, stays within
+0.3 % of itself, while the raw 16-d outputs that its embeddings table holds part by 15 % (of
+their norm; 13 % after the best rotation): the loss sees only their directions, averaged over
+a batch, so the outputs' norms (0.7 to 1.4 times each other's) and single examples drift
+unchecked. So an SSL embeddings difference between two float32 runs says nothing (any CPU-vs-CUDA
+comparison of them fails), while its loss does: one ulp moves it by 0.3 % here, not 10 %.
+
+ROUNDING. A reference made with --perturb (`--devices cpu cpu --perturb ulp --save-tables FILE`)
+holds each column's floor: the column's max abs difference between the reference's two runs.
+Against it (--reference FILE), a table that fails its tolerances only in numeric columns whose
+max abs difference is at most FLOOR_FACTOR (10) x that column's floor, with its rows, NaNs,
+labels and integers lining up, is ROUNDING instead of FAIL, and so is an experiment whose
+failing tables all are; this holds for the comparison with the reference and for the one
+between this run's devices, in either --dtype. A float32 ROUNDING says that float32 cannot tell
+rounding from a different computation there: the float64 comparison judges (against a float64
+reference made with --perturb ulp, whose floors are some 1e7 times smaller: only sensitivity's
+embeddings need them). Why 10: a floor is one draw of a discrete process; two draws (`ulp` and
+`ulp-down`) of one column differ up to 9 times where both parted (ResNet1D, the CNN on
+`shuffled`, pooling `max`), and up to 1 800 times where one hit a flip and the other did not
+(pooling `none`, the lottery's analysis), there far inside the tolerances. A floor of 0 (keys,
+columns one ulp does not move) excuses nothing, and without a perturbed reference nothing is
+ROUNDING. The printed column tables give each column's `floor` (gpu_check_columns.csv too).
 
 Timing. Per experiment and device: the wall time of the calls above (a job function's call is the
 whole job: its training, evaluations and tables, the benchmark's test predictions, the SSL
@@ -153,7 +206,9 @@ the summary table; in DIR: gpu_check.csv (experiment, device, wall_s, steps, ms_
 compared_values, max_abs_diff, verdict, ...; rewritten after every experiment),
 gpu_check_columns.csv (the same per table and column), gpu_check.txt (everything printed) and
 gpu_check_detail.log (the experiments' own progress lines). The exit code is 0 even when a
-comparison fails; the last line says "gpu_check: N of M experiments agree within tolerance".
+comparison fails; the last line says "gpu_check: N of M experiments agree within tolerance"
+(", K within 10 x the rounding floor only" where some are ROUNDING; with --perturb "inputs
+nudged by one ulp: N of M experiments stay within tolerance").
 --deadline-s (default 400) stops the run at that many seconds, so that the outputs are written
 within the time the machine is lent for: the running experiment is reported as TIMEOUT with the
 jobs it finished (compared and timed), the ones not started as SKIPPED.
@@ -179,7 +234,8 @@ The reference must have been made with the same options: --compile, --ssl-probes
 (smoke) and the resolved configuration (a hash of config.yaml + the preset as resolved), and its
 experiments (--only) must include this run's; otherwise the run stops at once with exit code 2
 and says what differs. A job the reference lacks (its run hit the deadline) fails against it.
---threads and --tf32 are not checked. With --reference or --save-tables, --devices may name one
+--threads, --tf32 and --perturb are not checked (a reference made with --perturb is compared by
+its first, unperturbed run). With --reference or --save-tables, --devices may name one
 device (e.g. `--devices cuda`: no CPU run on the GPU machine, so the whole deadline goes to the
 GPU; or `--devices cpu` to make a reference in half the time); with one device there is no
 comparison between devices and an experiment that ran is DONE.
@@ -187,7 +243,7 @@ comparison between devices and an experiment that ran is DONE.
 Against the reference the output adds: per job "vs reference: cpu PASS (n values), cuda FAIL
 (...)", per experiment and device a column table "[exp] vs reference (cpu there), cuda:", in
 gpu_check.csv the columns vs_reference_values, vs_reference_max_abs_diff and
-vs_reference_verdict (PASS, FAIL, or the experiment's own TIMEOUT / ERROR / SKIPPED), in
+vs_reference_verdict (PASS, ROUNDING, FAIL, or the experiment's own TIMEOUT / ERROR / SKIPPED), in
 gpu_check_columns.csv rows whose `comparison` is "reference cpu vs cuda" (the rows between this
 run's devices have "cpu vs cuda"), and the last line becomes "gpu_check: N of M experiments agree
 within tolerance; vs reference (FILE): cpu K of M, cuda L of M".
@@ -197,12 +253,13 @@ torch) with the options the GPU run will use, into a path inside the checkout th
 it to the GPU machine (one not ignored by git, or one passed to the device tool's carry; e.g.
 gpu_reference/ref.json.gz, not committed), then run on the GPU machine with --reference:
 
-    PYTHONPATH=. python3 benchmarks/gpu_check.py --devices cpu --compile on \\
+    PYTHONPATH=. python3 benchmarks/gpu_check.py --devices cpu cpu --perturb ulp --compile on \\
         --second-call off --deadline-s 0 --save-tables gpu_reference/ref.json.gz --out /tmp/gc_ref
     PYTHONPATH=. python3 benchmarks/gpu_check.py --devices cpu cuda --compile on \\
         --reference gpu_reference/ref.json.gz --out $OUT
 
-(`--devices cpu cpu` for the reference also checks that the CPU reproduces itself; `--devices
+(`--devices cpu cpu --perturb ulp` gives the reference its rounding floors, "ROUNDING" above;
+`--devices cpu cpu` alone checks that the CPU reproduces itself; `--devices
 cuda` on the GPU machine leaves out its own CPU run.) --save-tables on the GPU machine too
 (into $OUT) keeps its tables for a later look.
 """
@@ -234,7 +291,7 @@ from mnist1d.pipeline.config import load_preset, resolve
 from mnist1d.pipeline.device import select_device, set_threads
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))   # its jobs, in the module beside it
-from gpu_check_jobs import DTYPES, JOBS, Datasets, run_dtype  # noqa: E402
+from gpu_check_jobs import DTYPES, JOBS, PERTURBATIONS, Datasets, run_dtype  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 # The order they run in: fewest and smallest compiles first, the benchmark (whose GRU, unrolled
@@ -286,6 +343,7 @@ def run_options(args, config, experiments):
                       default=str)
     return {"preset": "smoke", "compile": args.compile, "ssl_probes": args.ssl_probes,
             "dtype": getattr(args, "dtype", None) or "float32",
+            "perturb": getattr(args, "perturb", None) or "off",
             "config_sha256": hashlib.sha256(text.encode()).hexdigest(),
             "experiments": list(experiments)}
 
@@ -393,21 +451,39 @@ class Reference:
     def __init__(self, path, doc):
         self.path, self.doc = path, doc
         self.label = doc["labels"][0]
-        self.jobs = {}
+        self.jobs, self.nudged, self.floor_cache = {}, {}, {}
+        # made with --perturb ulp: its second run is its first with the inputs nudged by one ulp
+        self.perturbed = (doc.get("options", {}).get("perturb") in ("ulp", "ulp-down")
+                          and len(doc["labels"]) == 2)
         for (exp, job, device, table), frame in doc["tables"].items():
             if device == self.label:
                 self.jobs.setdefault((exp, job), {})[table] = frame
+            elif self.perturbed and device == doc["labels"][1]:
+                self.nudged.setdefault((exp, job), {})[table] = frame
 
     def job_tables(self, exp, job):
         """{table name: DataFrame} of the reference's first device, None if it lacks the job."""
         return self.jobs.get((exp, job))
+
+    def floors(self, exp, job, dtype):
+        """The rounding floor of each column of the job's tables, {table: {column: max abs}}:
+        how far the reference's run with its inputs nudged by one ulp (--perturb ulp) ended
+        from its plain run; None where the reference has no such run of the job."""
+        if (exp, job) not in self.floor_cache:
+            plain, nudged = self.jobs.get((exp, job)), self.nudged.get((exp, job))
+            self.floor_cache[exp, job] = None if not (plain and nudged) else {
+                table: {c["column"]: c["max_abs"] for c in comparison["columns"]}
+                for table, comparison in compare_runs(plain, nudged, dtype).items()}
+        return self.floor_cache[exp, job]
 
     def describe(self):
         d = self.doc
         env = d.get("environment") or ["environment not recorded"]
         return (f"reference tables: {self.path} (made {d.get('created', '?')}, commit "
                 f"{(d.get('commit') or '?')[:12]}, runs {' vs '.join(d['labels'])}; its "
-                f"{self.label} run is compared with every run here); there: {env[0]}"
+                f"{self.label} run is compared with every run here"
+                + (f"; its {d['labels'][1]} run, inputs nudged by one ulp, gives each column's "
+                   f"rounding floor" if self.perturbed else "") + f"); there: {env[0]}"
                 + "".join(f"; its {exp} is {e.get('verdict')} ({len(e.get('jobs', []))} of "
                           f"{e.get('jobs_total') or '?'} jobs)"
                           for exp, e in d.get("experiments", {}).items()
@@ -526,6 +602,12 @@ def environment_lines(args, labels):
             else f"run {labels[0]} only (no comparison between devices)")
     lines.append(f"{runs}; compile {args.compile}; second call {args.second_call}; SSL probes "
                  f"{args.ssl_probes}; deadline {args.deadline_s:g} s")
+    if getattr(args, "perturb", "off") != "off":
+        lines.append(f"perturb {args.perturb}: the {labels[1]} run's inputs (x, x_test of every "
+                     f"dataset) nudged by one ulp of {args.dtype} "
+                     f"{'toward' if args.perturb == 'ulp-down' else 'away from'} zero, the "
+                     f"{labels[0]} run's not: the differences below are the rounding floor of "
+                     f"each column")
     tolerances = TOLERANCE_SETS[args.dtype]
     lines.append(f"dtype {args.dtype}; tolerances (mnist1d.pipeline.compare."
                  f"{'FLOAT64' if args.dtype == 'float64' else 'DEVICE'}_TOLERANCES): "
@@ -534,7 +616,36 @@ def environment_lines(args, labels):
     return lines
 
 
-FINISHED = ("PASS", "FAIL", "DONE")   # verdicts of an experiment whose every job ran
+FINISHED = ("PASS", "ROUNDING", "FAIL", "DONE")   # verdicts of an experiment whose every job ran
+
+# A float32 difference up to FLOOR_FACTOR times a column's rounding floor (the difference one ulp
+# of input makes by the end of the same job, measured on the reference's machine: --perturb ulp)
+# is rounding amplified by training, not evidence of a different computation (the docstring says
+# why 10).
+FLOOR_FACTOR = 10
+
+
+def judge_by_floor(comparison, floors):
+    """Marks the tables of `comparison` (compare_runs' result, {table: ...}) that fail only
+    within the rounding floor: every column outside its tolerance has max_abs <= FLOOR_FACTOR x
+    its floor (floors: Reference.floors' {table: {column: floor}}), and nothing else is wrong
+    (rows, NaNs, labels and integers line up). Each column gets its "floor" (NaN: none), each
+    table "rounding" (True: failed within the floor)."""
+    for table, c in comparison.items():
+        floor = (floors or {}).get(table, {})
+        for column in c["columns"]:
+            column["floor"] = floor.get(column["column"], math.nan)
+        c["rounding"] = bool(
+            floors is not None and not c["ok"] and not c["problems"]
+            and all(col["ok"] or col["max_abs"] <= FLOOR_FACTOR * col["floor"]
+                    for col in c["columns"]))
+    return comparison
+
+
+def verdict_of(summary):
+    """PASS: within tolerance; ROUNDING: outside it only within FLOOR_FACTOR x the rounding
+    floor (float32 cannot tell: the float64 comparison judges); FAIL."""
+    return "PASS" if summary["ok"] else "ROUNDING" if summary.get("rounding") else "FAIL"
 
 
 def new_result(labels):
@@ -549,6 +660,7 @@ def tables_comparison(tables):
     """Over the comparisons {"job: table": compare.frame_comparison result} of an experiment."""
     tables = tables.values()
     return {"ok": bool(tables) and all(t["ok"] for t in tables),
+            "rounding": bool(tables) and all(t["ok"] or t.get("rounding") for t in tables),
             "values": sum(t["values"] for t in tables),
             "max_abs": max((t["max_abs"] for t in tables if not math.isnan(t["max_abs"])),
                            default=math.nan)}
@@ -563,7 +675,7 @@ def reference_verdict(result, label):
     job ran, else its own verdict (TIMEOUT, ERROR, SKIPPED)."""
     if result["verdict"] not in FINISHED:
         return result["verdict"]
-    return "PASS" if tables_comparison(result["vs_reference"][label])["ok"] else "FAIL"
+    return verdict_of(tables_comparison(result["vs_reference"][label]))
 
 
 def summary_rows(results, labels, reference=None):
@@ -642,10 +754,12 @@ def aggregate_columns(tables):
             name = re.sub(r"\d+$", "*", str(c["column"]))
             row = out.setdefault((name, c["kind"]), {
                 "column": name, "kind": c["kind"], "tolerance": c["tolerance"], "values": 0,
-                "max_abs": math.nan, "max_rel": math.nan, "outside": 0})
+                "max_abs": math.nan, "max_rel": math.nan, "outside": 0, "floor": math.nan})
             row["values"] += c["values"]
             row["outside"] += c["outside"]
-            for key in ("max_abs", "max_rel"):
+            for key in ("max_abs", "max_rel", "floor"):
+                if key not in c:
+                    continue
                 if not math.isnan(c[key]):
                     row[key] = c[key] if math.isnan(row[key]) else max(row[key], c[key])
     return out
@@ -653,13 +767,20 @@ def aggregate_columns(tables):
 
 def print_comparison(out, title, tables, jobs):
     comparison = tables_comparison(tables)
+    verdict = verdict_of(comparison)
+    columns = aggregate_columns(tables).values()
+    floors = any(not math.isnan(c["floor"]) for c in columns)
     out.say(f"{title} {len(tables)} tables of {jobs} jobs, "
-            f"{comparison['values']} values compared: {'PASS' if comparison['ok'] else 'FAIL'}")
+            f"{comparison['values']} values compared: {verdict}"
+            + (f" (outside the tolerance only within {FLOOR_FACTOR} x the rounding floor of the "
+               f"reference: in float32 the --dtype float64 comparison judges)"
+               if verdict == "ROUNDING" else ""))
     out.say(f"    {'column':22s} {'kind':13s} {'tolerance':20s} {'values':>7s} {'max abs':>10s} "
-            f"{'max rel':>10s} {'outside':>7s}")
-    for c in aggregate_columns(tables).values():
+            f"{'max rel':>10s} {'outside':>7s}" + (f" {'floor':>10s}" if floors else ""))
+    for c in columns:
         out.say(f"    {c['column']:22s} {c['kind']:13s} {c['tolerance']:20s} {c['values']:7d} "
-                f"{c['max_abs']:10.3g} {c['max_rel']:10.3g} {c['outside']:7d}")
+                f"{c['max_abs']:10.3g} {c['max_rel']:10.3g} {c['outside']:7d}"
+                + (f" {c['floor']:10.3g}" if floors else ""))
     for table, t in tables.items():
         for problem in t["problems"]:
             out.say(f"    table {table}: {problem}")
@@ -674,14 +795,16 @@ def compare_with_reference(reference, exp, job_name, tables, dtype="float32"):
         return {f"{job_name}: (job)": {
             "ok": False, "values": 0, "max_abs": math.nan, "columns": [],
             "problems": [f"job {job_name!r} is not in the reference (its {exp}: {ran})"]}}
-    return {f"{job_name}: {name}": c
-            for name, c in compare_runs(ref_tables, tables, dtype).items()}
+    comparison = compare_runs(ref_tables, tables, dtype)
+    judge_by_floor(comparison, reference.floors(exp, job_name, dtype))
+    return {f"{job_name}: {name}": c for name, c in comparison.items()}
 
 
 def run_experiment(exp, result, config, datasets, devices, labels, log, out, args,
                    reference=None):
     """First calls: every job of `exp` on each device in turn, its tables compared (with each
     other, and with the reference's)."""
+    datasets.perturbing = False
     jobs, result["unit"] = JOBS[exp](config, datasets, args)
     result["jobs_total"] = len(jobs)
     wanted = run_dtype(args)
@@ -695,9 +818,10 @@ def run_experiment(exp, result, config, datasets, devices, labels, log, out, arg
     for job in jobs:
         try:
             tables = {}
-            for device, label in zip(devices, labels):
+            for i, (device, label) in enumerate(zip(devices, labels)):
                 log.info(f"=== {exp} / {job.name} on {label}, first call")
                 timer = Timer(device)
+                datasets.perturbing = i == 1   # --perturb: the second run's inputs nudged
                 made = job.run(device, timer, log)
                 tables[label], checks = made if isinstance(made, tuple) else (made, {})
                 result["wall"][label] += timer.seconds
@@ -712,11 +836,12 @@ def run_experiment(exp, result, config, datasets, devices, labels, log, out, arg
                             + "".join(f"\n        {line}" for line in check["problems"]))
             if len(labels) == 2:
                 comparison = compare_runs(*(tables[label] for label in labels), args.dtype)
+                if reference is not None:
+                    judge_by_floor(comparison, reference.floors(exp, job.name, args.dtype))
                 result["tables"].update({f"{job.name}: {name}": c
                                          for name, c in comparison.items()})
-                ok = all(c["ok"] for c in comparison.values())
                 out.say(f"    {job.name}: {sum(c['values'] for c in comparison.values())} "
-                        f"values compared, {'PASS' if ok else 'FAIL'}")
+                        f"values compared, {verdict_of(tables_comparison(comparison))}")
             if reference is not None:
                 verdicts = []
                 for label in labels:
@@ -724,7 +849,7 @@ def run_experiment(exp, result, config, datasets, devices, labels, log, out, arg
                                                 args.dtype)
                     result["vs_reference"][label].update(vs)
                     summary = tables_comparison(vs)
-                    verdicts.append(f"{label} {'PASS' if summary['ok'] else 'FAIL'} "
+                    verdicts.append(f"{label} {verdict_of(summary)} "
                                     f"({summary['values']} values)")
                 out.say(f"    {job.name} vs reference: {', '.join(verdicts)}")
             for label in labels:
@@ -739,17 +864,28 @@ def run_experiment(exp, result, config, datasets, devices, labels, log, out, arg
     return jobs
 
 
-def final_line(results, labels, reference=None):
+def final_line(results, labels, reference=None, perturb="off"):
     n = len(results)
     if len(labels) == 2:
         agree = sum(r["verdict"] == "PASS" for r in results.values())
         line = f"gpu_check: {agree} of {n} experiments agree within tolerance"
+        if perturb != "off":
+            line = (f"gpu_check: inputs nudged by one ulp: {agree} of {n} experiments stay within "
+                    f"tolerance (the others' rounding floor exceeds it)")
+        rounding = sum(r["verdict"] == "ROUNDING" for r in results.values())
+        if rounding:
+            line += (f", {rounding} within {FLOOR_FACTOR} x the rounding floor only (the float64 "
+                     f"comparison judges them)")
     else:
         done = sum(r["verdict"] == "DONE" for r in results.values())
         line = f"gpu_check: {labels[0]} only, {done} of {n} experiments ran"
     if reference is not None:
-        counts = [f"{label} {sum(reference_verdict(r, label) == 'PASS' for r in results.values())}"
-                  f" of {n}" for label in labels]
+        counts = []
+        for label in labels:
+            verdicts = [reference_verdict(r, label) for r in results.values()]
+            rounding = verdicts.count("ROUNDING")
+            counts.append(f"{label} {verdicts.count('PASS')} of {n}"
+                          + (f" (+{rounding} ROUNDING)" if rounding else ""))
         line += f"; vs reference ({reference.path}): {', '.join(counts)}"
     return line
 
@@ -774,6 +910,12 @@ def main(argv=None):
                         help="train every job in this dtype on every device and compare within "
                              "its tolerances (float64: to 1e-9, accuracies exactly; default "
                              "float32, what the pipeline runs)")
+    parser.add_argument("--perturb", choices=PERTURBATIONS, default="off",
+                        help="ulp: the second run's inputs (every dataset's x and x_test) nudged "
+                             "by one unit in the last place of --dtype away from zero (ulp-down: "
+                             "toward zero), the first run's not: "
+                             "with --devices cpu cpu, how far training carries one rounding "
+                             "(the rounding floor of each column)")
     parser.add_argument("--tf32", choices=("default", "off"), default="default",
                         help="off: no TF32 in cuDNN convolutions (PyTorch's default allows it), "
                              "to tell TF32 rounding from a real difference")
@@ -788,6 +930,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if len(args.devices) > 2:
         parser.error("--devices takes one or two devices")
+    if args.perturb != "off" and len(args.devices) != 2:
+        parser.error("--perturb nudges the second run's inputs: give two devices")
     if len(args.devices) == 1 and not (args.reference or args.save_tables):
         parser.error("one device compares nothing: give two, or --reference or --save-tables")
     started = time.perf_counter()
@@ -843,7 +987,7 @@ def main(argv=None):
         out.say("  " + line)
     if reference is not None:
         out.say("  " + reference.describe())
-    datasets = Datasets(config, out.say)
+    datasets = Datasets(config, out.say, args.perturb, run_dtype(args))
     for device in devices:
         if device.type == "cuda":   # context and cuBLAS set up before any clock runs
             a = torch.randn(64, 64, device=device)
@@ -868,13 +1012,14 @@ def main(argv=None):
             try:
                 all_jobs[exp] = run_experiment(exp, result, config, datasets, devices, labels,
                                                log, out, args, reference)
-                ok = experiment_comparison(result)["ok"]
+                summary = experiment_comparison(result)
                 if result["errors"]:
                     result["verdict"] = "ERROR"
                 elif len(labels) == 1:   # nothing compared between devices; a check on one can fail
-                    result["verdict"] = "DONE" if ok or not result["tables"] else "FAIL"
+                    result["verdict"] = ("DONE" if summary["ok"] or not result["tables"]
+                                         else "FAIL")
                 else:
-                    result["verdict"] = "PASS" if ok else "FAIL"
+                    result["verdict"] = verdict_of(summary)
                 if result["tables"]:
                     print_comparison(out, f"[{exp}]", result["tables"], result["jobs"])
                 if reference is not None and result["jobs"]:
@@ -896,8 +1041,9 @@ def main(argv=None):
             for exp, jobs in all_jobs.items():
                 if results[exp]["verdict"] not in FINISHED or exp in NOT_REPEATED:
                     continue
-                for device, label in zip(devices, labels):
+                for i, (device, label) in enumerate(zip(devices, labels)):
                     timer = Timer(device)
+                    datasets.perturbing = i == 1
                     try:
                         for job in jobs:
                             log.info(f"=== {exp} / {job.name} on {label}, second call")
@@ -941,7 +1087,7 @@ def main(argv=None):
                                 result["unit"]))
     with pd.option_context("display.width", 250, "display.max_columns", 25):
         out.say(table.drop(columns="step_unit").to_string(index=False))
-    out.say(final_line(results, labels, reference))
+    out.say(final_line(results, labels, reference, args.perturb))
     out.text.close()
     if deadline_hit:   # a compile may have been cut off: do not wait for its workers at exit
         logging.shutdown()

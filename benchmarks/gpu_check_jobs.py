@@ -43,14 +43,50 @@ def run_dtype(options):
 
 # --- datasets ---------------------------------------------------------------------------------
 
+PERTURBATIONS = ("off", "ulp", "ulp-down")   # --perturb
+
+
+def nudged(values, dtype, down=False):
+    """`values` with every nonzero element moved one unit in the last place of `dtype` away from
+    zero (toward zero with `down`; numpy.nextafter; zeros stay zero), as an array of `dtype`: the
+    smallest change the computation can see. float32: relative 2**-24 to 2**-23; float64: 2**-53
+    to 2**-52."""
+    values = np.asarray(values, dtype=dtype)
+    target = np.zeros_like(values) if down else np.copysign(np.inf, values)
+    return np.where(values == 0, values, np.nextafter(values, target))
+
+
 class Datasets:
     """The config's named datasets, made in memory on first use (as the pipeline's dataset jobs
-    make them), and double descent's noisy-label datasets."""
+    make them), and double descent's noisy-label datasets.
 
-    def __init__(self, config, say):
+    With `perturb` "ulp" ("ulp-down"), while `perturbing` is set (gpu_check sets it for its second
+    run), every dataset handed out has its inputs x and x_test nudged by one ulp of `dtype` (the
+    dtype the jobs train in) away from zero (toward it: `nudged`); labels, the activation job's
+    outputs and everything else are the same. The nudged arrays are made once and kept, as the
+    plain ones are."""
+
+    def __init__(self, config, say, perturb="off", dtype=torch.float32):
+        if perturb not in PERTURBATIONS:
+            raise ValueError(f"perturb {perturb!r}: one of {PERTURBATIONS}")
         self.config, self.say, self.made = config, say, {}
+        self.perturb, self.perturbing = perturb, False
+        self.np_dtype = {torch.float32: np.float32, torch.float64: np.float64}[dtype]
+
+    def seen(self, key, data):
+        """`data` as a job sees it: nudged while perturbing."""
+        if not self.perturbing or self.perturb == "off":
+            return data
+        key, down = (self.perturb, key), self.perturb == "ulp-down"
+        if key not in self.made:
+            self.made[key] = dict(data, x=nudged(data["x"], self.np_dtype, down),
+                                  x_test=nudged(data["x_test"], self.np_dtype, down))
+        return self.made[key]
 
     def __getitem__(self, name):
+        return self.seen(name, self.plain(name))
+
+    def plain(self, name):
         if name not in self.made:
             t0 = time.perf_counter()
             args = get_dataset_args(as_dict=True) | dict(self.config["datasets"][name] or {})
@@ -65,15 +101,14 @@ class Datasets:
         seed `seed` for seeded): dd_noisy_dataset's dataset."""
         key = ("noisy", name, float(rate), int(seed), method)
         if key not in self.made:
-            data = self[name]
+            data = self.plain(name)
             if method == "notebook":
                 args = get_dataset_args(as_dict=True) | dict(self.config["datasets"][name] or {})
                 y = double_descent.notebook_noisy_labels(data["y"], rate, args)
             else:
                 y = double_descent.noisy_labels(data["y"], rate, seed)
             self.made[key] = dict(data, y=y)
-        return self.made[key]
-
+        return self.seen(key, self.made[key])
 
     def generated(self, overrides):
         """A dataset the generator makes from the paper's defaults and `overrides` (a sweep
@@ -85,7 +120,7 @@ class Datasets:
             self.say(f"  dataset {overrides}: {len(self.made[key]['x'])} train / "
                      f"{len(self.made[key]['x_test'])} test examples "
                      f"({time.perf_counter() - t0:.1f} s)")
-        return self.made[key]
+        return self.seen(key, self.made[key])
 
     def afunc_run(self, config, dtype):
         """The activation job's outputs (metalearn_afunc.train_job, on the CPU, eager), the
@@ -94,9 +129,9 @@ class Datasets:
         if key not in self.made:
             t0 = time.perf_counter()
             p = metalearn_afunc.protocol_from_config(dict(config, compile=False))
-            self.made[key] = metalearn_afunc.train_job(
-                p, {"dataset": self[config["metalearn"]["afunc"]["dataset"]]}, device="cpu",
-                dtype=dtype)
+            data = self.plain(config["metalearn"]["afunc"]["dataset"])
+            self.made[key] = metalearn_afunc.train_job(p, {"dataset": data}, device="cpu",
+                                                       dtype=dtype)
             self.say(f"  the activation job's outputs for its fit: made on the CPU, eager "
                      f"({time.perf_counter() - t0:.1f} s)")
         return self.made[key]

@@ -340,3 +340,96 @@ def test_gpu_claim_fails_when_the_third_job_does_not_wait(gpu_check, gpu_check_j
     claims = doc["tables"][("gpu_claim", "3 jobs, 3 slots on one GPU", "cpu", "claims")]
     assert list(claims.gpu) == [0, 0, 0] and list(claims.holding_at_claim) == [0, 1, 2]
     assert not claims.waited.any()
+
+
+# --- --perturb ulp: the rounding floor, and the ROUNDING verdict -------------------------------
+
+def test_nudged_moves_every_nonzero_value_one_ulp(gpu_check_jobs):
+    x = np.array([[0.0, 1.0, -2.5, 3e-3]], dtype=np.float32)
+    for dtype in (np.float32, np.float64):
+        moved = gpu_check_jobs.nudged(x, dtype)
+        assert moved.dtype == dtype and moved[0, 0] == 0.0
+        spacing = np.abs(np.spacing(x.astype(dtype)))
+        np.testing.assert_array_equal(np.abs(moved) - np.abs(x.astype(dtype)),
+                                      np.where(x == 0, 0, spacing))
+        down = gpu_check_jobs.nudged(x, dtype, down=True)
+        assert down[0, 0] == 0 and (np.abs(down[0, 1:]) < np.abs(x[0, 1:])).all()
+    # only while perturbing, and only x and x_test
+    data = {"x": x, "x_test": x[:, ::-1], "y": np.array([3])}
+    datasets = gpu_check_jobs.Datasets({}, print, "ulp")
+    datasets.made["d"] = data
+    assert datasets["d"] is data
+    datasets.perturbing = True
+    seen = datasets["d"]
+    assert seen is datasets["d"] and seen["y"] is data["y"]
+    assert (seen["x"] != x).sum() == 3 and (seen["x_test"] != x[:, ::-1]).sum() == 3
+    assert gpu_check_jobs.Datasets({}, print, "off", torch_float64()).np_dtype == np.float64
+
+
+def torch_float64():
+    import torch
+    return torch.float64
+
+
+def perturbed_run(tmp_path, dtype):
+    """metalearn_lr, eager, on the CPU twice, the second run's inputs nudged by one ulp."""
+    tables = tmp_path / f"{dtype}.json.gz"
+    lines = run_script("--out", str(tmp_path / dtype), "--devices", "cpu", "cpu", "--compile",
+                       "off", "--only", "metalearn_lr", "--dtype", dtype, "--perturb", "ulp",
+                       "--save-tables", str(tables))
+    columns = pd.read_csv(tmp_path / dtype / "gpu_check_columns.csv")
+    return lines, columns, tables
+
+
+def test_perturbed_run_measures_the_rounding_floor(gpu_check, tmp_path):
+    """One ulp of input moves metalearn_lr's losses and learning rates by a few float32 (or
+    float64) rounding steps, no more: the perturbation reaches the job, and this job does not
+    amplify it. A reference made so gives each column's floor; a difference within
+    FLOOR_FACTOR x the floor is ROUNDING, one beyond it FAIL."""
+    for dtype, largest in (("float32", 1e-5), ("float64", 1e-13)):
+        lines, columns, tables = perturbed_run(tmp_path, dtype)
+        assert lines[-1] == ("gpu_check: inputs nudged by one ulp: 1 of 1 experiments stay "
+                             "within tolerance (the others' rounding floor exceeds it)")
+        assert any("nudged by one ulp of " + dtype in line for line in lines)
+        moved = columns[columns.kind.isin(["loss", "learning_rate"])]
+        assert (moved.max_abs > 0).any() and (moved.max_rel < largest).all(), moved
+        assert (columns[columns.kind == "key"].max_abs == 0).all()
+
+    # the float32 reference's floors, and the verdicts they give
+    doc = gpu_check.load_tables(tables.with_name("float32.json.gz"))
+    reference = gpu_check.Reference("ref", doc)
+    assert reference.perturbed and "rounding floor" in reference.describe()
+    floors = reference.floors("metalearn_lr", "trials", "float32")["trials"]
+    assert floors["start_lr"] == 0 and max(floors["lr"], floors["outer_loss"]) > 0
+    plain = reference.job_tables("metalearn_lr", "trials")["trials"]
+    column = max(("lr", "outer_loss", "final_inner_loss"), key=floors.get)
+    tight = {kind: (0.0, 0.0) for kind in compare.DEVICE_TOLERANCES}   # every move fails
+    verdicts = []
+    for times in (0.5, 2.0):   # moved by half, twice FLOOR_FACTOR x the floor
+        other = plain.astype({column: np.float64})
+        other.loc[2, column] += times * gpu_check.FLOOR_FACTOR * floors[column]
+        result = compare.frame_set_comparison({"trials": plain}, {"trials": other}, tight)
+        gpu_check.judge_by_floor(result, {"trials": floors})
+        verdicts.append(gpu_check.verdict_of(gpu_check.tables_comparison(result)))
+    assert verdicts == ["ROUNDING", "FAIL"]
+
+
+def test_rounding_needs_every_failure_within_the_floor(gpu_check):
+    """ROUNDING only where every column outside its tolerance is within FLOOR_FACTOR x its
+    floor and the rows line up; no floor (a reference without --perturb) is no excuse."""
+    other = history()
+    other["test_loss"] *= 1.2                     # 20 %: outside the 5 % tolerance
+    floors = {"history": {"test_loss": 0.3, "train_loss": 0.0}}
+    verdict = {}
+    for name, tables, floor in (
+            ("within", other, floors), ("no floor", other, None),
+            ("small floor", other, {"history": {"test_loss": 0.01}}),
+            ("an accuracy too", other.assign(test_acc=other.test_acc + 5), floors),
+            ("rows", other.iloc[:4], floors)):
+        result = gpu_check.judge_by_floor(gpu_check.compare_runs({"history": history()},
+                                                                 {"history": tables}), floor)
+        verdict[name] = gpu_check.verdict_of(gpu_check.tables_comparison(result))
+    assert verdict == {"within": "ROUNDING", "no floor": "FAIL", "small floor": "FAIL",
+                       "an accuracy too": "FAIL", "rows": "FAIL"}
+    assert gpu_check.verdict_of(gpu_check.tables_comparison(gpu_check.compare_runs(
+        {"history": history()}, {"history": history()}))) == "PASS"
