@@ -15,9 +15,10 @@
 # without CUDA it runs the same steps on the CPU (the check then compares the CPU with itself):
 # that is how the script itself is tested. Everything it prints is also in OUT/gpu_node.log.
 # Its defaults fit 9 minutes: the check within 150 s, `all` within 330 s. --check-reference FILE
-# (tables of gpu_check --devices cpu --save-tables FILE, made beforehand on another machine with
-# the same options) runs the check on the GPU alone against that file, leaving out this node's CPU
-# run (half the check's time).
+# (tables of gpu_check --devices cpu cpu --perturb ulp --save-tables FILE, made beforehand on
+# another machine with the same options: with the columns' rounding floors, so a float32 difference
+# within them reads ROUNDING) runs the check on the GPU alone against that file, leaving out this
+# node's CPU run (half the check's time).
 # --placement (off by default) times one job per training topic in fresh processes on the GPU and
 # on one core (gpu_placement.py at --placement-preset, default paper: the quick and smoke presets
 # do not compile and their jobs are mostly start-up) before `all`, within --placement-deadline-s
@@ -47,7 +48,7 @@ while (($#)); do
         --placement-deadline-s) placement_deadline=$2; shift 2 ;;
         --placement-topics) placement_topics=$2; shift 2 ;;
         --placement-base) placement_base=$2; shift 2 ;;
-        -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
         *) echo "gpu_node.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
