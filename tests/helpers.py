@@ -23,6 +23,16 @@ SMOKE_ALL = ("--cores", "2", "--config", "preset=smoke")
 SMOKE = "results/smoke"
 
 
+def load_script(path, name):
+    """A script of benchmarks/ (not a package) imported as module `name`."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def resolved_config(preset="paper"):
     """config.yaml with a preset applied, as the workflow resolves it."""
     import yaml

@@ -1,6 +1,5 @@
 """benchmarks/gpu_check.py's comparison of a CPU and a GPU table, and its tables saved for and
 read as a reference (no GPU needed)."""
-import importlib.util
 import os
 import subprocess
 import sys
@@ -10,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers import load_script
 from mnist1d.pipeline import compare
 
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "gpu_check.py"
@@ -17,10 +17,7 @@ SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "gpu_check.py"
 
 @pytest.fixture(scope="module")
 def gpu_check():
-    spec = importlib.util.spec_from_file_location("gpu_check", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "gpu_check")
 
 
 def history():

@@ -1,6 +1,5 @@
 """benchmarks/gpu_placement.py without a GPU: the smoke preset's jobs, the CPU against itself
 (--devices cpu cpu), the table, the decisions and the jobs.yaml it writes."""
-import importlib.util
 import math
 import subprocess
 import sys
@@ -9,16 +8,15 @@ from pathlib import Path
 import pytest
 import yaml
 
+from helpers import load_script
+
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "benchmarks" / "gpu_placement.py"
 
 
 @pytest.fixture(scope="module")
 def placement():
-    spec = importlib.util.spec_from_file_location("gpu_placement", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "gpu_placement")
 
 
 def run(*args):

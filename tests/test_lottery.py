@@ -452,3 +452,11 @@ def test_analysis_parts_merge_to_the_one_ensemble_analysis_exactly_float32(froze
         parts.append(mine)
     pd.testing.assert_frame_equal(lottery.merge_analysis(parts[::-1], (42, 43)), whole,
                                   check_exact=True)
+    # in GPU pieces: one part per network kind of both trials, ensembles of up to 150 networks
+    config = {"lottery": {"analysis": {"trials": [42, 43]}}, "jobs": {"pieces": "gpu"}}
+    parts = [lottery.analyse(frozen, store, part=part, grid=grid,
+                             group=lottery.GPU_ANALYSIS_GROUP, **kwargs)[0]
+             for part in lottery.analysis_plan(config).values()]
+    assert [len(p) for p in parts] == [len(whole) // 3] * 3
+    pd.testing.assert_frame_equal(lottery.merge_analysis(parts[::-1], (42, 43)), whole,
+                                  check_exact=True)

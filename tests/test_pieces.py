@@ -119,29 +119,6 @@ def test_gpu_pieces_of_the_lottery_every_trial_in_one_job():
         lottery.search_segments((42,), lottery.METHODS, 5, "fresh", 3, 0, trials_together=True)
 
 
-SEGMENT_PROTOCOL = {"lr": 0.02, "steps": 12, "eval_every": 4}
-
-
-def test_gpu_sized_analysis_parts_merge_to_the_one_ensemble_analysis_exactly_float32(frozen,
-                                                                                    tmp_path):
-    history, packed, shapes, members, grid = lottery.search(
-        frozen, 16, SEGMENT_PROTOCOL, (42, 43), lottery.METHODS, 5, score_step=8,
-        rank_by="layer", random_ticket="fresh")
-    lottery.save_mask_store(tmp_path / "m.npz", packed, shapes, members, grid)
-    store = lottery.MaskStore(tmp_path / "m.npz")
-    kwargs = dict(sparsity=0.7, hidden=16, protocol={"lr": 0.02, "steps": 10, "eval_every": 5,
-                                                     "batch_size": 50},
-                  trials=(42, 43), init="fresh", init_seed=100, shuffle="notebook")
-    whole, _ = lottery.analyse(frozen, store, **kwargs)
-    config = {"lottery": {"analysis": {"trials": [42, 43]}}, "jobs": {"pieces": "gpu"}}
-    parts = [lottery.analyse(frozen, store, part=part, grid=grid,
-                             group=lottery.GPU_ANALYSIS_GROUP, **kwargs)[0]
-             for part in lottery.analysis_plan(config).values()]
-    assert [len(p) for p in parts] == [len(whole) // 3] * 3
-    pd.testing.assert_frame_equal(lottery.merge_analysis(parts[::-1], (42, 43)), whole,
-                                  check_exact=True)
-
-
 def test_gpu_sized_double_descent_jobs_train_the_cpu_jobs_numbers_float64(frozen):
     small = {"x": frozen["x"][:300], "y": frozen["y"][:300], "x_test": frozen["x_test"][:200],
              "y_test": frozen["y_test"][:200]}
