@@ -172,7 +172,6 @@ def gradient_step(loss, apply, compile=False):
     return step
 
 
-
 # --- launch-cutting: the whole step as one CUDA graph ------------------------------------------
 
 GRAPH_WARMUP = 3      # eager steps before the capture (PyTorch's CUDA graph notes use 3)

@@ -21,6 +21,16 @@ through the config the rules read, so every job's protocol holds its members.
 PIECES = ("auto", "cpu", "gpu")
 
 
+def topic_gpus(jobs, topic):
+    """GPUs per training job of topic `topic` (a `jobs.topics` name) from the config's `jobs`
+    section: `gpus` (0 where absent), or 0 where the topic's `jobs.topics` entry (over `default`)
+    says `gpu: false`. What the rules ask for (mnist1d.pipeline.jobs.job_resources) and what
+    "auto" pieces follow."""
+    topics = jobs.get("topics") or {}
+    settings = {**topics.get("default", {}), **topics.get(topic, {})}
+    return int(jobs.get("gpus", 0)) if settings.get("gpu", True) else 0
+
+
 def pieces_for(config, topic):
     """"cpu" or "gpu": the sizing of topic `topic`'s training jobs (a `jobs.topics` name, e.g.
     "double_descent", "lottery") from the whole pipeline config's `jobs` section; a config
@@ -31,6 +41,4 @@ def pieces_for(config, topic):
         raise ValueError(f"config key 'jobs.pieces': {value!r} is not one of {PIECES}")
     if value != "auto":
         return value
-    topics = jobs.get("topics") or {}
-    settings = {**topics.get("default", {}), **topics.get(topic, {})}
-    return "gpu" if int(jobs.get("gpus", 0)) > 0 and settings.get("gpu", True) else "cpu"
+    return "gpu" if topic_gpus(jobs, topic) > 0 else "cpu"

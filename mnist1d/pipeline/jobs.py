@@ -11,6 +11,7 @@ Only rules that train pass gpu=True: plotting and aggregation never ask for a GP
 How many members a training job holds (`jobs.pieces`: sized for the cores or for a GPU) is read by
 the experiments' planners themselves, from the same section: mnist1d.experiments.pieces.
 """
+from mnist1d.experiments.pieces import topic_gpus
 
 
 def topic_settings(jobs, topic):
@@ -37,7 +38,7 @@ def job_resources(jobs, topic, gpu=False):
     """
     settings = topic_settings(jobs, topic)
     resources = {"mem_mb": int(settings["mem_mb"]), "runtime": int(settings["runtime"])}
-    gpus = int(jobs.get("gpus", 0)) if gpu and settings.get("gpu", True) else 0
+    gpus = topic_gpus(jobs, topic) if gpu else 0
     if gpus and jobs.get("gres"):
         resources["gres"] = jobs["gres"]
         # the job still knows how many GPUs it was given (mnist1d.pipeline.device reads `gpu`) ...

@@ -70,8 +70,7 @@ __all__ = [
     "shuffle_permutation", "unit_order", "view_of",
     # the jobs
     "analysis_plan", "analysis_round", "part_job", "remove_checkpoint", "search_plan",
-    "segment_protocol",
-    "segment_job",
+    "segment_job", "segment_protocol",
     # tables and figures
     "analysis_markdown", "analysis_means", "check_targets", "sweep_table", "targets_markdown",
     "plot_adjacency", "plot_asymptotes", "plot_masks", "plot_summary", "plot_sweep",

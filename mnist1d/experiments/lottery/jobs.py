@@ -17,7 +17,7 @@ ensemble of every member, whatever the pieces.
 import os
 import shutil
 
-from mnist1d.experiments.lottery.analysis import analyse
+from mnist1d.experiments.lottery.analysis import analyse, analysis_parts
 from mnist1d.experiments.lottery.masks import SearchMasks
 from mnist1d.experiments.lottery.protocol import NETWORKS, nearest_round, sparsity_grid
 from mnist1d.experiments.lottery.pruning import (GPU_ROUNDS_PER_JOB, ROUNDS_PER_JOB, search,
@@ -61,7 +61,7 @@ def analysis_plan(config):
     analysed round."""
     trials = [int(t) for t in config["lottery"]["analysis"]["trials"]]
     if pieces_for(config, "lottery") == "cpu":
-        return {f"{t}_{n}": [t, n] for t in trials for n in NETWORKS}
+        return {f"{t}_{n}": [t, n] for t, n in analysis_parts(trials)}
     return {f"{n}_{'_'.join(str(t) for t in trials)}": [[t, n] for t in trials]
             for n in NETWORKS}
 
@@ -116,8 +116,8 @@ def part_job(protocol, inputs, *, device="cpu", logger=None, dtype=None):
     """One job of the analysis: `analyse` the networks of protocol["part"] ((trial, network),
     its five conditions, or a list of such pairs: `analysis_plan`; where absent, as in
     protocol_from_config(config, "analysis"): every network of every trial) in ensembles of
-    protocol["group"] on inputs["dataset"], at the round of protocol["grid"] (the search's target sparsity per round;
-    absent: the mask store's) nearest protocol["sparsity"].
+    protocol["group"] on inputs["dataset"], at the round of protocol["grid"] (the search's
+    target sparsity per round; absent: the mask store's) nearest protocol["sparsity"].
 
     inputs["masks"]: the search's MaskStore (the random and lottery networks' masks; a part of
     dense networks needs none). Returns "history" (a row per network and evaluation)."""
