@@ -334,15 +334,20 @@ def sweeps_jobs(config, datasets, options):
         s = sweeps.settings(config, name)
         texts = sweeps.value_texts(config, name)
         text = next((t for t, v in zip(texts, s["values"]) if v != paper[s["arg"]]), texts[0])
-        chunk = sweeps.chunks(config, name)[0]
-        p = sweeps.protocol_from_config(config, name, text, chunk)
-        run = job_run(sweeps.train_job, p,
-                      lambda n=name, t=text: {"dataset": datasets.generated(
-                          sweeps.dataset_args(config, n, t))},
-                      dtype=run_dtype(options))
-        jobs.append(Job(f"{name} {s['arg']}={text}{chunk}",
-                        len(p["models"]) * (p["engine"]["steps"] + 1), run))
+        jobs.append(sweep_job(config, datasets, options, name, text,
+                              sweeps.chunks(config, name)[0]))
     return jobs, "ensemble step (a model's seeds of the job; the models one after the other)"
+
+
+def sweep_job(config, datasets, options, name, text, chunk):
+    """The sweep_train job of sweep `name`, value `text` and seed chunk `chunk`, as
+    workflow/rules/sweeps.smk runs it (its dataset made as the sweep_dataset job makes it)."""
+    p = sweeps.protocol_from_config(config, name, text, chunk)
+    run = job_run(sweeps.train_job, p,
+                  lambda: {"dataset": datasets.generated(sweeps.dataset_args(config, name, text))},
+                  dtype=run_dtype(options))
+    return Job(f"{name} {sweeps.settings(config, name)['arg']}={text}{chunk}",
+               len(p["models"]) * (p["engine"]["steps"] + 1), run)
 
 
 # A user's own models (config `models:`): the example of examples/resnet1d.yaml, which the generic

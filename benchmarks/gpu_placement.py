@@ -97,7 +97,6 @@ import json
 import logging
 import math
 import os
-import platform
 import signal
 import subprocess
 import sys
@@ -155,27 +154,14 @@ def lottery_jobs(config, options):
 
 
 def sweep_jobs(config, options):
-    """Every sweep_train job (sweep, value, seed chunk), its dataset made from the sweep's
-    generator arguments, as workflow/rules/sweeps.smk."""
+    """Every sweep_train job (sweep, value, seed chunk), as workflow/rules/sweeps.smk plans them
+    (gpu_check_jobs.sweep_job)."""
     import gpu_check_jobs
-    from mnist1d.data import get_dataset_args, make_dataset
     from mnist1d.experiments import sweeps
-    from mnist1d.utils import ObjectView
 
-    jobs = []
-    for name in sweeps.names(config):
-        for text in sweeps.value_texts(config, name):
-            for chunk in sweeps.chunks(config, name):
-                protocol = sweeps.protocol_from_config(config, name, text, chunk)
-
-                def inputs(name=name, text=text):
-                    args = get_dataset_args(as_dict=True) | sweeps.dataset_args(config, name, text)
-                    return {"dataset": make_dataset(ObjectView(args))}
-                run = gpu_check_jobs.job_run(sweeps.train_job, protocol, inputs,
-                                        dtype=gpu_check_jobs.run_dtype(options))
-                steps = len(protocol["models"]) * (protocol["engine"]["steps"] + 1)
-                jobs.append(gpu_check_jobs.Job(f"{name} {text}{chunk}", steps, run))
-    return jobs
+    return [gpu_check_jobs.sweep_job(config, options.datasets, options, name, text, chunk)
+            for name in sweeps.names(config) for text in sweeps.value_texts(config, name)
+            for chunk in sweeps.chunks(config, name)]
 
 
 def topic_jobs(topic, config, datasets, options):
@@ -256,6 +242,7 @@ def child(args):
     import torch
     from speed_under_load import preset_config
 
+    from mnist1d.pipeline import compare
     from mnist1d.pipeline.device import job_device, set_threads
 
     t_main = time.time()   # the imports above are the job's start-up, as a pipeline script's
@@ -289,7 +276,7 @@ def child(args):
     result = {
         "topic": args.child, "job": name, "device": str(device),
         "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda"
-                        else cpu_name()),
+                        else compare.cpu_model()),
         "torch": torch.__version__, "threads": threads,
         "startup_s": t_main - args.spawned_at,
         # the config, the jobs' plan and the datasets, made in memory (a pipeline job reads its
@@ -303,16 +290,6 @@ def child(args):
 
 
 # --- the parent: the runs, the decisions, the table -------------------------------------------
-
-def cpu_name():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
 
 @dataclasses.dataclass
 class Run:
@@ -628,6 +605,8 @@ def main(argv=None):
             return 2
     sys.path.insert(0, str(REPO))       # gpu_check imports mnist1d (run without PYTHONPATH=.)
     from gpu_check import device_labels
+
+    from mnist1d.pipeline import compare
     labels = device_labels(args.devices)
     topics = args.topics or list(TOPICS)
     with tempfile.TemporaryDirectory(prefix="gpu_placement_") as tmp:
@@ -643,7 +622,7 @@ def main(argv=None):
                 text.write(line + "\n")
                 text.flush()
 
-        machine = f"{cpu_name()}, {os.cpu_count()} CPUs"
+        machine = f"{compare.cpu_model()}, {os.cpu_count()} CPUs"
         runs_text = (f"{labels[1]} (candidate) against {labels[0]} (reference)"
                      if len(labels) == 2 else f"{labels[0]} only")
         say(f"gpu_placement: preset {args.preset}, topics {' '.join(topics)}; {runs_text}, "

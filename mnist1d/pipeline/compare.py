@@ -429,13 +429,18 @@ def check_record(recorded, root):
     return problems
 
 
-def machine():
-    """What float32 results depend on besides the code: the CPU, its kernels, torch."""
-    import torch
+def cpu_model():
+    """The CPU's model name (/proc/cpuinfo; elsewhere what the platform says)."""
     cpuinfo = Path("/proc/cpuinfo")
     model = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
                   if line.startswith("model name")), None) if cpuinfo.exists() else None
-    return {"cpu": model or platform.processor(), "machine": platform.machine(),
+    return model or platform.processor() or platform.machine()
+
+
+def machine():
+    """What float32 results depend on besides the code: the CPU, its kernels, torch."""
+    import torch
+    return {"cpu": cpu_model(), "machine": platform.machine(),
             "torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability()}
 
 
